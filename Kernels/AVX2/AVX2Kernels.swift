@@ -1,0 +1,1 @@
+public enum AVX2Kernels {}

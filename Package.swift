@@ -1,0 +1,78 @@
+// swift-tools-version: 6.1
+// qlora: a quantization-first QLoRA fine-tuning engine for the CPU.
+import PackageDescription
+
+/// Release builds of the kernel targets use -Ounchecked; each ISA target gets its own -march so the
+/// same binary runs on any x86-64 CPU: the dispatcher picks a target from the CPU's features at run time.
+func kernelFlags(march: String) -> [SwiftSetting] {
+    [
+        .unsafeFlags(["-Xcc", "-march=\(march)"]),
+        .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+    ]
+}
+
+let package = Package(
+    name: "qlora",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "qlora", targets: ["qlora"]),
+        .library(name: "QLoRA", targets: ["QLoRA"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: Public API
+        .executableTarget(
+            name: "qlora",
+            dependencies: [
+                "QLoRA",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/qlora"
+        ),
+        .target(
+            name: "QLoRA",
+            dependencies: ["QLoRACore", "QLoRAKernels", "QLoRAQuant", "QLoRAFormats"],
+            path: "Sources/QLoRA"
+        ),
+
+        // MARK: Implementation
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
+        .target(name: "CQLoRASupport", path: "Sources/CQLoRASupport"),
+        .target(name: "QLoRACore", dependencies: ["CQLoRASupport"], path: "Sources/QLoRACore"),
+        .target(
+            name: "QLoRAKernels",
+            dependencies: ["QLoRACore", "QLoRAKernelsAVX512", "QLoRAKernelsAVX2"],
+            path: "Kernels/Dispatch",
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .target(
+            name: "QLoRAKernelsAVX512", dependencies: ["QLoRACore"], path: "Kernels/AVX512",
+            swiftSettings: kernelFlags(march: "x86-64-v4")
+        ),
+        .target(
+            name: "QLoRAKernelsAVX2", dependencies: ["QLoRACore"], path: "Kernels/AVX2",
+            swiftSettings: kernelFlags(march: "x86-64-v3")
+        ),
+        .target(name: "QLoRAQuant", dependencies: ["QLoRACore", "QLoRAKernels"], path: "Sources/QLoRAQuant"),
+        .target(
+            name: "QLoRAFormats", dependencies: ["QLoRACore", "QLoRAQuant"], path: "Sources/QLoRAFormats"
+        ),
+
+        // MARK: Tests
+        .target(name: "QLoRATestSupport", dependencies: ["QLoRA"], path: "Sources/QLoRATestSupport"),
+        .testTarget(
+            name: "QLoRAQuantTests", dependencies: ["QLoRA", "QLoRATestSupport"],
+            path: "Tests/QLoRAQuantTests"
+        ),
+        .testTarget(
+            name: "QLoRAFormatsTests", dependencies: ["QLoRA", "QLoRATestSupport"],
+            path: "Tests/QLoRAFormatsTests"
+        ),
+        .testTarget(
+            name: "qloraCLITests", dependencies: ["QLoRA", "QLoRATestSupport"],
+            path: "Tests/qloraCLITests"
+        ),
+    ]
+)

@@ -1,0 +1,8 @@
+// Small C helpers the Swift side cannot express directly.
+#ifndef QLORA_SUPPORT_H
+#define QLORA_SUPPORT_H
+
+/// CPU features as bits: 1 = AVX2+FMA+F16C, 2 = AVX-512 F/BW/DQ/VL (and OS support for their state).
+int qlora_cpu_features(void);
+
+#endif

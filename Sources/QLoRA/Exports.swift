@@ -1,0 +1,5 @@
+// The umbrella module: `import QLoRA` brings every library module.
+@_exported import QLoRACore
+@_exported import QLoRAFormats
+@_exported import QLoRAKernels
+@_exported import QLoRAQuant

@@ -1,0 +1,18 @@
+import CQLoRASupport
+
+/// The instruction sets this CPU (and its OS) can run, read once.
+public struct CPUFeatures: Sendable, CustomStringConvertible {
+    /// AVX2 with FMA and F16C (x86-64-v3).
+    public let hasAVX2: Bool
+    /// AVX-512 F, BW, DQ and VL (x86-64-v4).
+    public let hasAVX512: Bool
+
+    public static let current: CPUFeatures = {
+        let bits = qlora_cpu_features()
+        return CPUFeatures(hasAVX2: bits & 1 != 0, hasAVX512: bits & 2 != 0)
+    }()
+
+    public var description: String {
+        hasAVX512 ? "avx512" : hasAVX2 ? "avx2" : "baseline x86-64"
+    }
+}

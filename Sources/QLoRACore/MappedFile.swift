@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only memory map of a whole file. Pages are read on first touch, so opening a large
+/// checkpoint costs nothing until its tensors are used; the map lives as long as this object.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    public let count: Int
+    public let base: UnsafeRawPointer
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw QLoRAError.io(path, "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw QLoRAError.io(path, "cannot stat") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw QLoRAError.io(path, "not a regular file") }
+        count = Int(st.st_size)
+        if count == 0 {
+            // mmap of length 0 fails; give an empty, valid pointer instead.
+            base = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64))
+            return
+        }
+        guard let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+            throw QLoRAError.io(path, "cannot map: \(String(cString: strerror(errno)))")
+        }
+        base = UnsafeRawPointer(p)
+    }
+
+    deinit {
+        if count == 0 {
+            UnsafeMutableRawPointer(mutating: base).deallocate()
+        } else {
+            munmap(UnsafeMutableRawPointer(mutating: base), count)
+        }
+    }
+
+    /// The bytes [offset, offset+length) as a buffer; the caller has checked the range.
+    public func bytes(at offset: Int, count length: Int) -> UnsafeRawBufferPointer {
+        precondition(offset >= 0 && length >= 0 && offset <= count - length, "range outside \(path)")
+        return UnsafeRawBufferPointer(start: base + offset, count: length)
+    }
+
+    /// Little-endian integer at `offset`, or nil when it does not fit in the file.
+    @inline(__always)
+    public func load<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T? {
+        guard offset >= 0, offset <= count - MemoryLayout<T>.size else { return nil }
+        return T(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+}

@@ -1,0 +1,12 @@
+import ArgumentParser
+import QLoRA
+
+@main
+struct QLoRACommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "qlora",
+        abstract: "Quantization-first QLoRA fine-tuning on the CPU.",
+        version: "0.1.0",
+        subcommands: [QuantizeCommand.self]
+    )
+}
