@@ -66,13 +66,13 @@ public enum AtomicOutput {
         }
     }
 
-    static func rename(_ from: String, to: String) throws {
+    public static func rename(_ from: String, to: String) throws {
         guard Glibc.rename(from, to) == 0 else {
             throw QLoRAError.io(to, "cannot rename into place: \(String(cString: strerror(errno)))")
         }
     }
 
-    static func syncDirectory(_ dir: String) throws {
+    public static func syncDirectory(_ dir: String) throws {
         let fd = open(dir, O_RDONLY | O_DIRECTORY)
         guard fd >= 0 else { return }
         fsync(fd)

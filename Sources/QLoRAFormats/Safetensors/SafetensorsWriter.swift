@@ -1,0 +1,103 @@
+import Foundation
+import QLoRACore
+
+/// Builds a safetensors file: tensors are added in order, the header is written with 8-byte
+/// alignment (space-padded), and the file appears atomically when `write(to:)` completes.
+public struct SafetensorsWriter {
+    public struct Entry {
+        public var name: String
+        public var dtype: TensorDType
+        public var shape: [Int]
+        public var data: [UInt8]
+    }
+
+    public private(set) var entries: [Entry] = []
+    public var metadata: [String: String] = [:]
+
+    public init() {}
+
+    public mutating func add(_ name: String, dtype: TensorDType, shape: [Int], bytes: [UInt8]) {
+        precondition(shape.reduce(1, *) * dtype.size == bytes.count, "\(name): shape and byte count disagree")
+        entries.append(Entry(name: name, dtype: dtype, shape: shape, data: bytes))
+    }
+
+    public mutating func add(_ name: String, shape: [Int], floats: [Float]) {
+        add(name, dtype: .f32, shape: shape, bytes: floats.withUnsafeBytes { [UInt8]($0) })
+    }
+
+    /// Adds Float32 values stored as f16 or bf16 (round to nearest even) or f32.
+    public mutating func add(_ name: String, shape: [Int], floats: [Float], as dtype: TensorDType) {
+        switch dtype {
+        case .f32: add(name, shape: shape, floats: floats)
+        case .f16:
+            let h = floats.map { HalfFloat.floatToF16($0) }
+            add(name, dtype: .f16, shape: shape, bytes: h.withUnsafeBytes { [UInt8]($0) })
+        case .bf16:
+            let h = floats.map { HalfFloat.floatToBF16($0) }
+            add(name, dtype: .bf16, shape: shape, bytes: h.withUnsafeBytes { [UInt8]($0) })
+        default: preconditionFailure("cannot store floats as \(dtype)")
+        }
+    }
+
+    /// The header JSON (keys sorted, as the reference implementation writes them).
+    public func headerBytes() -> [UInt8] {
+        var offset = 0
+        var parts: [String] = []
+        if !metadata.isEmpty {
+            let m = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
+            parts.append("\"__metadata__\":{\(m.joined(separator: ","))}")
+        }
+        var ranges: [String: (Int, Int)] = [:]
+        for e in entries {
+            ranges[e.name] = (offset, offset + e.data.count)
+            offset += e.data.count
+        }
+        for e in entries.sorted(by: { $0.name < $1.name }) {
+            let (b, end) = ranges[e.name]!
+            let shape = e.shape.map(String.init).joined(separator: ",")
+            parts.append("\(jsonString(e.name)):{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(b),\(end)]}")
+        }
+        var header = Array("{\(parts.joined(separator: ","))}".utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        return header
+    }
+
+    /// Writes the file atomically (temporary sibling, fsync, rename).
+    public func write(to path: String) throws {
+        let tmp = AtomicOutput.temporarySibling(of: path)
+        do {
+            let out = try OutputFile(path: tmp)
+            let header = headerBytes()
+            var n = UInt64(header.count).littleEndian
+            try withUnsafeBytes(of: &n) { try out.write($0) }
+            try out.write(header)
+            for e in entries { try out.write(e.data) }
+            try out.finish()
+            try AtomicOutput.rename(tmp, to: path)
+        } catch {
+            AtomicOutput.removeTree(tmp)
+            throw error
+        }
+    }
+}
+
+/// A JSON string literal for `s` (quotes, backslashes and control characters escaped).
+public func jsonString(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if u.value < 0x20 {
+                out += String(format: "\\u%04x", u.value)
+            } else {
+                out.unicodeScalars.append(u)
+            }
+        }
+    }
+    return out + "\""
+}
