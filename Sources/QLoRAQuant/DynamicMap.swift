@@ -27,13 +27,14 @@ public enum DynamicMap {
     public static let signed: [Float] = make(signed: true)
 
     /// torch.linspace in Float32: the first half steps up from start, the second half steps down
-    /// from end (`RangeFactoriesKernel.cpp`).
+    /// from end (`RangeFactoriesKernel.cpp`), each as one fused multiply-add, which is what torch's
+    /// CPU build computes (checked bit for bit against bitsandbytes' stored map).
     static func linspace(_ start: Float, _ end: Float, _ steps: Int) -> [Float] {
         if steps == 1 { return [start] }
         let step = (end - start) / Float(steps - 1)
         let halfway = steps / 2
         return (0..<steps).map { i in
-            i < halfway ? start + step * Float(i) : end - step * Float(steps - i - 1)
+            i < halfway ? start.addingProduct(step, Float(i)) : end.addingProduct(-step, Float(steps - i - 1))
         }
     }
 
