@@ -71,7 +71,7 @@ let package = Package(
             path: "Tests/QLoRAFormatsTests"
         ),
         .testTarget(
-            name: "qloraCLITests", dependencies: ["QLoRA", "QLoRATestSupport"],
+            name: "qloraCLITests", dependencies: ["qlora", "QLoRA", "QLoRATestSupport"],
             path: "Tests/qloraCLITests"
         ),
     ],

@@ -150,7 +150,7 @@ public final class SafetensorsFile: @unchecked Sendable {
 }
 
 /// A JSON number that is an exact non-fractional integer, or nil.
-func jsonInt(_ any: Any) -> Int? {
+public func jsonInt(_ any: Any) -> Int? {
     if let n = any as? NSNumber {
         if String(describing: type(of: n)).contains("Boolean") { return nil }
         let d = n.doubleValue

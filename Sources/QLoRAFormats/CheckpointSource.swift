@@ -1,0 +1,36 @@
+import QLoRACore
+
+/// A model checkpoint that yields its tensors by Hugging Face name, in HF orientation, one at a time
+/// as Float32 (never the whole model at once). Implemented by HF safetensors checkpoints and GGUF files.
+public protocol CheckpointSource: AnyObject {
+    /// The file or directory the tensors come from (for messages).
+    var path: String { get }
+    var config: LlamaConfig { get }
+    /// Every tensor name, in a stable order.
+    var tensorNames: [String] { get }
+    func shape(of name: String) throws -> [Int]
+    /// Stored bytes of the tensor in the source (for throughput and size reports).
+    func storedBytes(of name: String) throws -> Int
+    /// The source dtype's torch name ("bfloat16", "float32", …; GGUF quant types report "float32").
+    func dtypeName(of name: String) throws -> String
+    func floats(_ name: String) throws -> [Float]
+}
+
+/// Which checkpoint tensors `qlora quantize` turns into 4-bit: the 2-D linear weights of the transformer
+/// blocks (q/k/v/o and gate/up/down projections). Embeddings, norms, biases and lm_head stay 16-bit,
+/// as transformers does.
+public enum QuantizationTargets {
+    static let linearSuffixes = [
+        "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
+        "self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight",
+    ]
+
+    /// True for a block linear weight that is not excluded by `skipModules` (substring match on the
+    /// module name, as `llm_int8_skip_modules`).
+    public static func isQuantized(_ name: String, shape: [Int], skipModules: [String]) -> Bool {
+        guard shape.count == 2, name.hasPrefix("model.layers."),
+              linearSuffixes.contains(where: { name.hasSuffix($0) }) else { return false }
+        let module = String(name.dropLast(".weight".count))
+        return !skipModules.contains { module.contains($0) }
+    }
+}
