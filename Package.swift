@@ -67,6 +67,10 @@ let package = Package(
             path: "Tests/QLoRAQuantTests"
         ),
         .testTarget(
+            name: "QLoRAKernelsTests", dependencies: ["QLoRA", "QLoRATestSupport"],
+            path: "Tests/QLoRAKernelsTests"
+        ),
+        .testTarget(
             name: "QLoRAFormatsTests", dependencies: ["QLoRA", "QLoRATestSupport"],
             path: "Tests/QLoRAFormatsTests"
         ),

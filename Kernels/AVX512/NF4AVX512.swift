@@ -1,0 +1,80 @@
+import QLoRACore
+import _Builtin_intrinsics.intel
+
+/// NF4 kernels for AVX-512 (x86-64-v4). Every routine here requires `w.rowsAreGroupAligned`
+/// (cols % 32 == 0); the dispatcher sends other shapes to the reference kernels.
+///
+/// Decode of one group of 32 weights: a 16-byte load zero-extended to 16 dword lanes; `vpermps`
+/// with the 16-entry code table uses the low 4 bits of each lane (elements 0…15), and again after a
+/// shift by 4 (elements 16…31). See `NF4MatrixRef` for the layout.
+public enum NF4AVX512 {
+    @inline(__always)
+    static func loadGroup(_ p: UnsafePointer<UInt8>) -> __m512i {
+        _mm512_cvtepu8_epi32(_mm_loadu_si128(UnsafeRawPointer(p).assumingMemoryBound(to: __m128i_u.self)))
+    }
+
+    @inline(__always)
+    static func hsum(_ v: __m512) -> Float {
+        let h = unsafeBitCast(v, to: SIMD16<Float>.self)
+        return (h.lowHalf + h.highHalf).sum()
+    }
+
+    /// y[r] = Σ_c W[r, c] · x[c] for rows r in [r0, r1).
+    public static func gemvRows(_ w: NF4MatrixRef, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                _ r0: Int, _ r1: Int) {
+        let table = _mm512_loadu_ps(w.code)
+        let groupsPerRow = w.cols >> 5
+        let groupsPerBlock = w.blockSize >> 5
+        for r in r0..<r1 {
+            var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps()
+            var g = r &* groupsPerRow
+            let gEnd = g &+ groupsPerRow
+            var b = g / groupsPerBlock
+            var left = groupsPerBlock &- (g &- b &* groupsPerBlock)
+            var xp = x
+            while g < gEnd {
+                let n = min(left, gEnd &- g)
+                var s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps()
+                for _ in 0..<n {
+                    let z = loadGroup(w.packed + 16 &* g)
+                    s0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(z, table), _mm512_loadu_ps(xp), s0)
+                    s1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(z, 4), table),
+                                         _mm512_loadu_ps(xp + 16), s1)
+                    xp += 32
+                    g &+= 1
+                }
+                let s = _mm512_set1_ps(w.scale(block: b))
+                if b & 1 == 0 {
+                    acc0 = _mm512_fmadd_ps(_mm512_add_ps(s0, s1), s, acc0)
+                } else {
+                    acc1 = _mm512_fmadd_ps(_mm512_add_ps(s0, s1), s, acc1)
+                }
+                b &+= 1
+                left = groupsPerBlock
+            }
+            y[r] = hsum(_mm512_add_ps(acc0, acc1))
+        }
+    }
+
+    /// Dequantizes W[r, c0 ..< c0 + count] (c0 and count multiples of 32) into `dst`, exactly
+    /// `code[nibble] * scale` per element (bit-identical to bitsandbytes' dequantization).
+    public static func dequantizeRowSegment(_ w: NF4MatrixRef, _ r: Int, _ c0: Int, _ count: Int,
+                                            _ dst: UnsafeMutablePointer<Float>) {
+        let table = _mm512_loadu_ps(w.code)
+        var j = r &* w.cols &+ c0
+        let end = j &+ count
+        var out = dst
+        while j < end {
+            let b = j / w.blockSize
+            let blockEnd = min(end, (b &+ 1) &* w.blockSize)
+            let s = _mm512_set1_ps(w.scale(block: b))
+            while j < blockEnd {
+                let z = loadGroup(w.packed + (j >> 1))
+                _mm512_storeu_ps(out, _mm512_mul_ps(_mm512_permutexvar_ps(z, table), s))
+                _mm512_storeu_ps(out + 16, _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(z, 4), table), s))
+                out += 32
+                j &+= 32
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import QLoRA
+import QLoRATestSupport
+import Testing
+
+/// Every NF4 kernel (each ISA variant and the reference) against a Double-precision product of the
+/// dequantized weight, on shapes with ragged tails.
+@Suite struct NF4KernelTests {
+    /// Unit roundoff of Float32.
+    static let u = Double(Float.ulpOfOne) / 2
+    /// Any summation order of a length-K dot product errs by at most γ_K · Σ|w·x| (Higham, Accuracy and
+    /// Stability of Numerical Algorithms, §3.1); the kernels' per-block scaling adds two roundings.
+    static func gamma(_ k: Int) -> Double { Double(k + 2) * u / (1 - Double(k + 2) * u) }
+
+    static let isas: [KernelISA] = KernelISA.allCases.filter(\.isSupported)
+
+    struct Case: CustomStringConvertible, Sendable {
+        let out: Int, inn: Int, m: Int, doubleQuant: Bool, blockSize: Int
+        var description: String { "\(out)x\(inn) M=\(m) dq=\(doubleQuant) bs=\(blockSize)" }
+    }
+
+    static let cases: [Case] = [
+        Case(out: 64, inn: 64, m: 1, doubleQuant: true, blockSize: 64),
+        Case(out: 37, inn: 96, m: 3, doubleQuant: true, blockSize: 64),      // in % 64 ≠ 0: blocks cross rows
+        Case(out: 50, inn: 160, m: 17, doubleQuant: false, blockSize: 64),
+        Case(out: 33, inn: 35, m: 5, doubleQuant: true, blockSize: 64),      // odd count, not group-aligned
+        Case(out: 100, inn: 70, m: 17, doubleQuant: false, blockSize: 64),   // not group-aligned
+        Case(out: 130, inn: 256, m: 512, doubleQuant: true, blockSize: 64),
+        Case(out: 96, inn: 576, m: 40, doubleQuant: true, blockSize: 128),
+        Case(out: 77, inn: 320, m: 13, doubleQuant: false, blockSize: 32),
+        Case(out: 300, inn: 288, m: 29, doubleQuant: true, blockSize: 256),
+    ]
+
+    struct Fixture {
+        let matrix: NF4Matrix
+        let W: [Double]  // dequantized, [out, in]
+        let X: [Float]   // [M, in]
+        let dY: [Float]  // [M, out]
+    }
+
+    static func fixture(_ c: Case) -> Fixture {
+        var rng = SeededRNG(seed: UInt64(c.out * 1000 + c.inn + c.m))
+        let w = (0..<(c.out * c.inn)).map { _ in rng.nextNormal() * 0.02 }
+        let q = FourBitCodec.quantize(w, shape: [c.out, c.inn], blockSize: c.blockSize, doubleQuant: c.doubleQuant)
+        let W = FourBitCodec.dequantize(q).map(Double.init)
+        let X = (0..<(c.m * c.inn)).map { _ in rng.nextNormal() }
+        let dY = (0..<(c.m * c.out)).map { _ in rng.nextNormal() }
+        return Fixture(matrix: NF4Matrix.make(q), W: W, X: X, dY: dY)
+    }
+
+    @Test(arguments: cases) func repackedElementsEqualBitsandbytesDequantization(_ c: Case) {
+        let f = Self.fixture(c)
+        let ref = f.matrix.ref
+        for j in 0..<(c.out * c.inn) { #expect(Double(ref.element(j)) == f.W[j]) }
+    }
+
+    @Test(arguments: cases) func forwardProductsMatchDouble(_ c: Case) {
+        let f = Self.fixture(c)
+        for isa in Self.isas {
+            for threads in [1, 2] {
+                var Y = [Float](repeating: .nan, count: c.m * c.out)
+                f.X.withUnsafeBufferPointer { x in
+                    Y.withUnsafeMutableBufferPointer { y in
+                        if c.m == 1 {
+                            NF4Kernels.gemv(f.matrix.ref, x: x.baseAddress!, y: y.baseAddress!, threads: threads, isa: isa)
+                        } else {
+                            NF4Kernels.gemm(f.matrix.ref, X: x.baseAddress!, ldx: c.inn, M: c.m, Y: y.baseAddress!,
+                                            ldy: c.out, threads: threads, isa: isa)
+                        }
+                    }
+                }
+                var worst = 0.0
+                for m in 0..<c.m {
+                    for r in 0..<c.out {
+                        var exact = 0.0, mag = 0.0
+                        for k in 0..<c.inn {
+                            let p = f.W[r * c.inn + k] * Double(f.X[m * c.inn + k])
+                            exact += p
+                            mag += abs(p)
+                        }
+                        let err = abs(Double(Y[m * c.out + r]) - exact)
+                        worst = max(worst, err / max(Self.gamma(c.inn) * mag, .leastNormalMagnitude))
+                    }
+                }
+                #expect(worst <= 1, "\(isa) threads=\(threads): error/bound = \(worst)")
+            }
+        }
+    }
+
+    @Test(arguments: cases) func transposedProductMatchesDoubleAndAccumulates(_ c: Case) {
+        let f = Self.fixture(c)
+        for isa in Self.isas {
+            for threads in [1, 2] {
+                // dX starts at 1: the kernel must add into it.
+                var dX = [Float](repeating: 1, count: c.m * c.inn)
+                f.dY.withUnsafeBufferPointer { dy in
+                    dX.withUnsafeMutableBufferPointer { dx in
+                        NF4Kernels.gemmT(f.matrix.ref, dY: dy.baseAddress!, lddy: c.out, M: c.m, dX: dx.baseAddress!,
+                                         lddx: c.inn, threads: threads, isa: isa)
+                    }
+                }
+                var worst = 0.0
+                for m in 0..<c.m {
+                    for k in 0..<c.inn {
+                        var exact = 1.0, mag = 1.0
+                        for r in 0..<c.out {
+                            let p = Double(f.dY[m * c.out + r]) * f.W[r * c.inn + k]
+                            exact += p
+                            mag += abs(p)
+                        }
+                        let err = abs(Double(dX[m * c.inn + k]) - exact)
+                        worst = max(worst, err / (Self.gamma(c.out + 1) * mag))
+                    }
+                }
+                #expect(worst <= 1, "\(isa) threads=\(threads): error/bound = \(worst)")
+            }
+        }
+    }
+
+    @Test func everyISAVariantIsExercisedOnThisMachine() {
+        // The reference always runs; AVX2 runs on any x86-64-v3 CPU, AVX-512 where present.
+        #expect(Self.isas.contains(.reference))
+        if CPUFeatures.current.hasAVX2 { #expect(Self.isas.contains(.avx2)) }
+        if CPUFeatures.current.hasAVX512 { #expect(Self.isas.contains(.avx512)) }
+    }
+}
