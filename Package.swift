@@ -33,7 +33,7 @@ let package = Package(
         ),
         .target(
             name: "QLoRA",
-            dependencies: ["QLoRACore", "QLoRAKernels", "QLoRAQuant", "QLoRAFormats"],
+            dependencies: ["QLoRACore", "QLoRAKernels", "QLoRAQuant", "QLoRAFormats", "QLoRABench"],
             path: "Sources/QLoRA"
         ),
 
@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "QLoRACore", dependencies: ["CQLoRASupport"], path: "Sources/QLoRACore"),
         .target(
             name: "QLoRAKernels",
-            dependencies: ["QLoRACore", "QLoRAKernelsAVX512", "QLoRAKernelsAVX2"],
+            dependencies: ["QLoRACore", "CQLoRASupport", "QLoRAKernelsAVX512", "QLoRAKernelsAVX2"],
             path: "Kernels/Dispatch",
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
@@ -58,6 +58,10 @@ let package = Package(
         .target(name: "QLoRAQuant", dependencies: ["QLoRACore", "QLoRAKernels"], path: "Sources/QLoRAQuant"),
         .target(
             name: "QLoRAFormats", dependencies: ["QLoRACore", "QLoRAQuant"], path: "Sources/QLoRAFormats"
+        ),
+        .target(
+            name: "QLoRABench", dependencies: ["QLoRACore", "QLoRAKernels", "QLoRAQuant"],
+            path: "Sources/QLoRABench"
         ),
 
         // MARK: Tests

@@ -19,9 +19,24 @@ public enum NF4AVX512 {
         return (h.lowHalf + h.highHalf).sum()
     }
 
+    /// Σ over one 64-element block (two groups) of code · x, unscaled.
+    @inline(__always)
+    static func blockDot64(_ p: UnsafePointer<UInt8>, _ xp: UnsafePointer<Float>, _ table: __m512) -> __m512 {
+        let z0 = loadGroup(p), z1 = loadGroup(p + 16)
+        let a = _mm512_mul_ps(_mm512_permutexvar_ps(z0, table), _mm512_loadu_ps(xp))
+        let b = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(z0, 4), table), _mm512_loadu_ps(xp + 16))
+        let c = _mm512_fmadd_ps(_mm512_permutexvar_ps(z1, table), _mm512_loadu_ps(xp + 32), a)
+        let d = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(z1, 4), table), _mm512_loadu_ps(xp + 48), b)
+        return _mm512_add_ps(c, d)
+    }
+
     /// y[r] = Σ_c W[r, c] · x[c] for rows r in [r0, r1).
     public static func gemvRows(_ w: NF4MatrixRef, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                 _ r0: Int, _ r1: Int) {
+        if w.blockSize == 64 && w.cols & 63 == 0 {
+            gemvRows64(w, x, y, r0, r1)
+            return
+        }
         let table = _mm512_loadu_ps(w.code)
         let groupsPerRow = w.cols >> 5
         let groupsPerBlock = w.blockSize >> 5
@@ -56,6 +71,35 @@ public enum NF4AVX512 {
         }
     }
 
+    /// The common case: blocks of 64 that start every row (cols % 64 == 0); two blocks per step with
+    /// independent accumulators.
+    static func gemvRows64(_ w: NF4MatrixRef, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                           _ r0: Int, _ r1: Int) {
+        let table = _mm512_loadu_ps(w.code)
+        let nb = w.cols >> 6
+        for r in r0..<r1 {
+            var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps()
+            let b0 = r &* nb
+            var p = w.packed + (b0 &* 32)
+            var xp = x
+            var b = b0
+            let bEnd = b0 &+ nb
+            while b &+ 2 <= bEnd {
+                let d0 = blockDot64(p, xp, table)
+                let d1 = blockDot64(p + 32, xp + 64, table)
+                acc0 = _mm512_fmadd_ps(d0, _mm512_set1_ps(w.scale(block: b)), acc0)
+                acc1 = _mm512_fmadd_ps(d1, _mm512_set1_ps(w.scale(block: b &+ 1)), acc1)
+                p += 64
+                xp += 128
+                b &+= 2
+            }
+            if b < bEnd {
+                acc0 = _mm512_fmadd_ps(blockDot64(p, xp, table), _mm512_set1_ps(w.scale(block: b)), acc0)
+            }
+            y[r] = hsum(_mm512_add_ps(acc0, acc1))
+        }
+    }
+
     /// Dequantizes W[r, c0 ..< c0 + count] (c0 and count multiples of 32) into `dst`, exactly
     /// `code[nibble] * scale` per element (bit-identical to bitsandbytes' dequantization).
     public static func dequantizeRowSegment(_ w: NF4MatrixRef, _ r: Int, _ c0: Int, _ count: Int,
@@ -65,7 +109,7 @@ public enum NF4AVX512 {
         let end = j &+ count
         var out = dst
         while j < end {
-            let b = j / w.blockSize
+            let b = j >> w.blockShift
             let blockEnd = min(end, (b &+ 1) &* w.blockSize)
             let s = _mm512_set1_ps(w.scale(block: b))
             while j < blockEnd {

@@ -198,3 +198,19 @@ public enum NF4Kernels {
         }
     }
 }
+
+extension NF4Kernels {
+    /// Dequantizes the whole matrix into `dst` (rows × cols Float32), e.g. for merging or as a
+    /// benchmark baseline. The products above never call this.
+    public static func dequantize(_ w: NF4MatrixRef, into dst: UnsafeMutablePointer<Float>, threads: Int = 1,
+                                  isa: KernelISA = .best) {
+        let k = kernels(isa, w)
+        Parallel.forChunks(w.rows, threads: threads) { _, lo, hi in
+            for r in lo..<hi {
+                if let k { k.dequantizeRowSegment(w, r, 0, w.cols, dst + r * w.cols) } else {
+                    NF4Reference.dequantizeRow(w, r, dst + r * w.cols)
+                }
+            }
+        }
+    }
+}

@@ -12,7 +12,7 @@ public enum Parallel {
             body(0, 0, count)
             return
         }
-        DispatchQueue.concurrentPerform(iterations: n) { t in
+        WorkerPool.shared(n).run(n) { t in
             let lo = min(count, (t * units / n) * granule)
             let hi = min(count, ((t + 1) * units / n) * granule)
             if lo < hi { body(t, lo, hi) }

@@ -3,3 +3,4 @@
 @_exported import QLoRAFormats
 @_exported import QLoRAKernels
 @_exported import QLoRAQuant
+@_exported import QLoRABench

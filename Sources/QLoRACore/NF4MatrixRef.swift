@@ -24,11 +24,17 @@ public struct NF4MatrixRef: @unchecked Sendable {
     public let nestedCode: UnsafePointer<Float>?
     public let nestedBlockSize: Int
     public let offset: Float
+    /// log2 of `blockSize` and of `nestedBlockSize` (both powers of two): block indices by shift,
+    /// never by a division in the inner loops.
+    public let blockShift: Int
+    public let nestedShift: Int
 
     public init(rows: Int, cols: Int, blockSize: Int, packed: UnsafePointer<UInt8>, code: UnsafePointer<Float>,
                 absmax: UnsafePointer<Float>?, qabsmax: UnsafePointer<UInt8>?, nestedAbsmax: UnsafePointer<Float>?,
                 nestedCode: UnsafePointer<Float>?, nestedBlockSize: Int, offset: Float) {
-        precondition(blockSize % 32 == 0, "blocksize must be a multiple of 32")
+        precondition(blockSize >= 32 && blockSize & (blockSize - 1) == 0, "blocksize must be a power of two ≥ 32")
+        precondition(nestedBlockSize > 0 && nestedBlockSize & (nestedBlockSize - 1) == 0,
+                     "nested blocksize must be a power of two")
         precondition(absmax != nil || (qabsmax != nil && nestedAbsmax != nil && nestedCode != nil))
         self.rows = rows
         self.cols = cols
@@ -41,6 +47,8 @@ public struct NF4MatrixRef: @unchecked Sendable {
         self.nestedCode = nestedCode
         self.nestedBlockSize = nestedBlockSize
         self.offset = offset
+        self.blockShift = blockSize.trailingZeroBitCount
+        self.nestedShift = nestedBlockSize.trailingZeroBitCount
     }
 
     public var elementCount: Int { rows * cols }
@@ -51,16 +59,16 @@ public struct NF4MatrixRef: @unchecked Sendable {
     public var rowsAreGroupAligned: Bool { cols % 32 == 0 }
 
     /// The absmax block b dequantizes with (Float32 multiply then add, as bitsandbytes).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func scale(block b: Int) -> Float {
         if let absmax { return absmax[b] }
         let scaled = nestedCode.unsafelyUnwrapped[Int(qabsmax.unsafelyUnwrapped[b])]
-            * nestedAbsmax.unsafelyUnwrapped[b / nestedBlockSize]
+            * nestedAbsmax.unsafelyUnwrapped[b >> nestedShift]
         return scaled + offset
     }
 
     /// The 4-bit index of flattened element j.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func nibble(_ j: Int) -> Int {
         let g = j >> 5, i = j & 31
         let byte = packed[16 * g + (i & 15)]
@@ -68,8 +76,8 @@ public struct NF4MatrixRef: @unchecked Sendable {
     }
 
     /// Flattened element j, dequantized.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func element(_ j: Int) -> Float {
-        code[nibble(j)] * scale(block: j / blockSize)
+        code[nibble(j)] * scale(block: j >> blockShift)
     }
 }

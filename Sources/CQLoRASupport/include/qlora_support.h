@@ -5,4 +5,11 @@
 /// CPU features as bits: 1 = AVX2+FMA+F16C, 2 = AVX-512 F/BW/DQ/VL (and OS support for their state).
 int qlora_cpu_features(void);
 
+/// The spin-wait hint (x86 `pause`): lowers power and yields to a sibling hyperthread.
+static inline void qlora_cpu_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 #endif
