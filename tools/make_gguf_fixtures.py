@@ -155,12 +155,12 @@ def reverse_permute(weights, n_head, num_kv_heads):
 TINY_TOKENS = (
     ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<repo_name>"]
     + list("abcdefghij") + ["Ġ", "Ċ", ".", ",", "'", "0", "1"]
-    + ["ab", "abc", "Ġa", "Ġab", "Ġabc", "de", "def", "Ġd", "Ġdef", "gh", "ĠĠ", "ij", "Ġg", "'s",
+    + ["ab", "abc", "Ġa", "Ġab", "Ġabc", "de", "def", "Ġd", "Ġde", "gh", "ĠĠ", "ij", "Ġg", "'a",
        "01", "Ġ."]
     + ["<special_x>", "<unused_0>", "ĊĊ"]
 )
-TINY_MERGES = ["a b", "ab c", "Ġ a", "Ġa b", "Ġab c", "d e", "de f", "Ġ d", "Ġd ef", "g h", "Ġ Ġ",
-               "i j", "Ġ g", "' s", "0 1", "Ġ .", "Ċ Ċ"]
+TINY_MERGES = ["a b", "ab c", "Ġ a", "Ġa b", "Ġab c", "d e", "de f", "Ġ d", "Ġd e", "g h", "Ġ Ġ",
+               "i j", "Ġ g", "' a", "0 1", "Ġ .", "Ċ Ċ"]
 
 
 def make_tiny_llama():

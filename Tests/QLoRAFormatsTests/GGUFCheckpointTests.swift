@@ -32,6 +32,18 @@ import Testing
         #expect(stored != (try checkpoint.floats("model.layers.0.self_attn.q_proj.weight")))
     }
 
+    @Test func isACheckpointSource() throws {
+        let source: CheckpointSource = try GGUFCheckpoint(path: GGUFFixtures.tinyLlama)
+        #expect(source.path == GGUFFixtures.tinyLlama)
+        #expect(source.tensorNames.first == "model.embed_tokens.weight" && source.tensorNames.count == 26)
+        #expect(try source.shape(of: "model.layers.0.mlp.down_proj.weight") == [64, 96])
+        #expect(try source.storedBytes(of: "model.embed_tokens.weight") == 40 * 64 / 32 * 34)
+        #expect(try source.dtypeName(of: "model.layers.0.self_attn.k_proj.weight") == "float16")
+        #expect(try source.dtypeName(of: "model.layers.1.self_attn.v_proj.weight") == "bfloat16")
+        #expect(try source.dtypeName(of: "model.layers.1.mlp.up_proj.weight") == "float32")
+        #expect(try source.floats("model.norm.weight").count == 64)
+    }
+
     @Test func unpermuteRowsByHand() throws {
         // One head of dim 4, one column: GGUF rows [a0 b0 a1 b1] hold HF rows [a0 a1 b0 b1].
         var values: [Float] = [0, 2, 1, 3]

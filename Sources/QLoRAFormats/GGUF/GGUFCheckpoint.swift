@@ -9,7 +9,7 @@ import QLoRACore
 /// (`LlamaConfig(gguf:)`), a Hugging Face name for every tensor, a dequantizer for every type, and
 /// each tensor's shape against the config. Values are produced one tensor at a time, so converting
 /// a model never holds more than one dequantized tensor.
-public final class GGUFCheckpoint: @unchecked Sendable {
+public final class GGUFCheckpoint: CheckpointSource, @unchecked Sendable {
     /// One tensor of the checkpoint.
     public struct Tensor: Sendable, Equatable {
         /// Hugging Face name, e.g. `model.layers.0.self_attn.q_proj.weight`.
@@ -78,6 +78,27 @@ public final class GGUFCheckpoint: @unchecked Sendable {
         self.index = index
         skippedTensorNames = skipped
     }
+
+    // MARK: CheckpointSource
+
+    public var path: String { gguf.path }
+    public var tensorNames: [String] { tensors.map(\.name) }
+
+    public func shape(of name: String) throws -> [Int] { try tensor(name).shape }
+
+    public func storedBytes(of name: String) throws -> Int { try tensor(name).source.byteCount }
+
+    /// "float32" for F32 and every quantized type (they dequantize to float32), "float16" and
+    /// "bfloat16" for F16 and BF16.
+    public func dtypeName(of name: String) throws -> String {
+        switch try tensor(name).source.type {
+        case .f16: return "float16"
+        case .bf16: return "bfloat16"
+        default: return "float32"
+        }
+    }
+
+    // MARK: Tensors
 
     public func tensor(_ name: String) throws -> Tensor {
         guard let i = index[name] else { throw QLoRAError(.notFound, "\(gguf.path): no tensor named '\(name)'") }
