@@ -6,7 +6,7 @@ uses to load a GGUF file), so the Swift dequantizers are checked against an inde
 implementation. Tests read only the committed output; run this again only to change the fixtures:
 
     python3 -m venv /tmp/gguf-venv && /tmp/gguf-venv/bin/pip install gguf numpy
-    /tmp/gguf-venv/bin/python tools/make_gguf_fixtures.py
+    /tmp/gguf-venv/bin/python tools/make_gguf_fixtures.py [--smollm2 models/SmolLM2-135M-Instruct.Q4_1.gguf]
 
 Files written (all data deterministic from fixed seeds; about 380 KB in total):
 
@@ -22,6 +22,19 @@ Files written (all data deterministic from fixed seeds; about 380 KB in total):
 - tiny_llama_expected.safetensors: every tensor under its Hugging Face name, as transformers'
   GGUF loader makes it: dequantized by the gguf package, then un-permuted (its
   `_reverse_permute_weights`). F32 tensors equal the original Hugging Face weights exactly.
+- tokenizer_variant.gguf: tokenizer metadata only, with the cases the tokenizer-file builder must get
+  right: a control token and a user-defined token not spelled in the byte alphabet (transformers
+  skips both), bos and pad that are ordinary tokens (added as special), add_bos and add_eos set,
+  GPT-2's split (pre "smollm").
+
+With transformers installed (`pip install transformers tokenizers jinja2`; no torch needed), also the
+files transformers' GGUF loader writes, which the Swift tokenizer-file builder is checked against:
+
+- tokenizer_reference/{tiny_llama,tokenizer_variant}/: `tokenizer.json`, `tokenizer_config.json`,
+  `chat_template.jinja` from `save_pretrained` of the tokenizer transformers builds from the file.
+- tokenizer_reference/smollm2.json (when --smollm2 PATH is given): byte count and FNV-1a-64 of the
+  `tokenizer.json` transformers builds from SmolLM2's GGUF (3.5 MB, too large to commit) and its
+  `tokenizer_config.json`.
 """
 import importlib.metadata
 import json
@@ -252,11 +265,87 @@ def make_tiny_llama():
     write_safetensors(os.path.join(OUT, "tiny_llama_expected.safetensors"), expected)
 
 
+def make_tokenizer_variant():
+    w = gguf.GGUFWriter(os.path.join(OUT, "tokenizer_variant.gguf"), "llama")
+    tokens = list(TINY_TOKENS)
+    tokens[3] = "<repo name>"        # control, but not in the byte alphabet (a space)
+    tokens[38] = "<unused 0>"        # user-defined, not in the byte alphabet
+    types = [1] * len(tokens)
+    types[0] = types[1] = types[2] = types[3] = 3
+    types[37] = types[38] = 4
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("smollm")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(TINY_MERGES)
+    w.add_bos_token_id(5)            # "b", an ordinary token
+    w.add_eos_token_id(2)
+    w.add_pad_token_id(6)            # "c"
+    w.add_add_bos_token(True)
+    w.add_add_eos_token(True)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def fnv1a64(data):
+    h = 0xCBF29CE484222325
+    for byte in data:
+        h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
+
+
+def transformers_tokenizer(path, out_dir):
+    """What transformers' GGUF loader builds (get_gguf_tokenizer + convert_gguf_tokenizer +
+    TokenizersBackend), saved with save_pretrained. The metadata is read with the gguf package,
+    since transformers' own reader needs torch."""
+    from transformers import TokenizersBackend
+    from transformers.integrations.gguf.gguf_tokenizer_mapping import (
+        GGUF_TOKENIZER_MAPPING, _SPECIAL_TOKENS, convert_gguf_tokenizer)
+    reader = gguf.GGUFReader(path)
+    meta = {k: f.contents() for k, f in reader.fields.items() if k.startswith("tokenizer.") or k == "general.architecture"}
+    grouped = {group: {name: meta[f"tokenizer.{key}"] for key, name in renames.items() if f"tokenizer.{key}" in meta}
+               for group, renames in GGUF_TOKENIZER_MAPPING.items()}
+    tokenizer_dict, tokenizer_config = grouped["tokenizer"], grouped["tokenizer_config"]
+    for name, key in _SPECIAL_TOKENS.items():
+        token_id = meta.get(f"tokenizer.ggml.{key}")
+        tokenizer_config[name] = tokenizer_dict["tokens"][token_id] if token_id is not None else None
+    backend, extra = convert_gguf_tokenizer(meta["general.architecture"], tokenizer_dict)
+    TokenizersBackend(tokenizer_object=backend, **tokenizer_config, **extra).save_pretrained(out_dir)
+
+
+def make_tokenizer_references(smollm2):
+    try:
+        import transformers
+    except ImportError:
+        print("transformers not installed: tokenizer references not written")
+        return
+    ref = os.path.join(OUT, "tokenizer_reference")
+    for name in ("tiny_llama", "tokenizer_variant"):
+        transformers_tokenizer(os.path.join(OUT, name + ".gguf"), os.path.join(ref, name))
+    if smollm2:
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            transformers_tokenizer(smollm2, tmp)
+            data = open(os.path.join(tmp, "tokenizer.json"), "rb").read()
+            config = json.load(open(os.path.join(tmp, "tokenizer_config.json")))
+        summary = {"transformers": transformers.__version__,
+                   "tokenizer.json": {"bytes": len(data), "fnv1a64": fnv1a64(data)},
+                   "tokenizer_config.json": config}
+        with open(os.path.join(ref, "smollm2.json"), "w") as f:
+            json.dump(summary, f, indent=2, sort_keys=True)
+            f.write("\n")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     make_quant_types()
     make_tiny_llama()
-    total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
+    make_tokenizer_variant()
+    smollm2 = sys.argv[sys.argv.index("--smollm2") + 1] if "--smollm2" in sys.argv else None
+    make_tokenizer_references(smollm2)
+    total = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(OUT) for f in files)
     print(f"wrote {OUT} ({total} bytes); gguf {importlib.metadata.version('gguf')}, numpy {np.__version__}")
 
 
