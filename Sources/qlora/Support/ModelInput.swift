@@ -31,6 +31,9 @@ struct ModelInput {
     }
 
     static func openGGUF(_ path: String) throws -> ModelInput {
-        throw QLoRAError.unsupported(path, "GGUF input is not wired yet")
+        let gguf = try GGUFFile(path: path)
+        let ckpt = try GGUFCheckpoint(gguf: gguf)
+        let tokenizer = try GGUFTokenizerFiles(gguf: gguf)
+        return ModelInput(source: ckpt, tokenizerFiles: tokenizer.files, configJSON: nil)
     }
 }
