@@ -33,7 +33,7 @@ let package = Package(
         ),
         .target(
             name: "QLoRA",
-            dependencies: ["QLoRACore", "QLoRAKernels", "QLoRAQuant", "QLoRAFormats"],
+            dependencies: ["QLoRACore", "QLoRAKernels", "QLoRAQuant", "QLoRAFormats", "QLoRAPlan"],
             path: "Sources/QLoRA"
         ),
 
@@ -59,6 +59,9 @@ let package = Package(
         .target(
             name: "QLoRAFormats", dependencies: ["QLoRACore", "QLoRAQuant"], path: "Sources/QLoRAFormats"
         ),
+        .target(
+            name: "QLoRAPlan", dependencies: ["QLoRACore", "QLoRAFormats"], path: "Sources/QLoRAPlan"
+        ),
 
         // MARK: Tests
         .target(name: "QLoRATestSupport", dependencies: ["QLoRA"], path: "Sources/QLoRATestSupport"),
@@ -69,6 +72,10 @@ let package = Package(
         .testTarget(
             name: "QLoRAFormatsTests", dependencies: ["QLoRA", "QLoRATestSupport"],
             path: "Tests/QLoRAFormatsTests"
+        ),
+        .testTarget(
+            name: "QLoRAPlanTests", dependencies: ["QLoRA", "QLoRATestSupport"],
+            path: "Tests/QLoRAPlanTests"
         ),
         .testTarget(
             name: "qloraCLITests", dependencies: ["QLoRA", "QLoRATestSupport"],

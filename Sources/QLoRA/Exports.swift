@@ -2,4 +2,5 @@
 @_exported import QLoRACore
 @_exported import QLoRAFormats
 @_exported import QLoRAKernels
+@_exported import QLoRAPlan
 @_exported import QLoRAQuant
