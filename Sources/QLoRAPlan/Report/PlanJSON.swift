@@ -113,6 +113,31 @@ public struct PlanJSON: Encodable {
         notes = plan.notes
     }
 
+    enum CodingKeys: String, CodingKey {
+        case schemaVersion, model, request, budgetLabel, budgetBytes, totalBytes, offDeviceBytes, fits
+        case headroomBytes, components, buffers, arenaBytes, reasons, recommendations, notes
+    }
+
+    /// Written by hand so absent values are `null` rather than missing keys.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(schemaVersion, forKey: .schemaVersion)
+        try c.encode(model, forKey: .model)
+        try c.encode(request, forKey: .request)
+        try c.encode(budgetLabel, forKey: .budgetLabel)
+        try c.encode(budgetBytes, forKey: .budgetBytes)
+        try c.encode(totalBytes, forKey: .totalBytes)
+        try c.encode(offDeviceBytes, forKey: .offDeviceBytes)
+        try c.encode(fits, forKey: .fits)
+        try c.encode(headroomBytes, forKey: .headroomBytes)
+        try c.encode(components, forKey: .components)
+        try c.encode(buffers, forKey: .buffers)
+        try c.encode(arenaBytes, forKey: .arenaBytes)
+        try c.encode(reasons, forKey: .reasons)
+        try c.encode(recommendations, forKey: .recommendations)
+        try c.encode(notes, forKey: .notes)
+    }
+
     /// Pretty-printed, keys sorted, snake_case.
     public func encoded() -> String {
         let encoder = JSONEncoder()
