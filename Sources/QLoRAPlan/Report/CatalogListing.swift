@@ -4,7 +4,7 @@ public enum CatalogListing {
     public static func text() -> String {
         var lines = ["model presets:"]
         lines.append("  " + Report.pad("name", 16) + Report.pad("family", 11) + Report.pad("params", 10, right: true)
-                     + Report.pad("linears", 10, right: true) + "  L   hidden     FF  heads/kv   vocab  tied")
+                     + Report.pad("linears", 10, right: true) + "  L   hidden       FF  heads/kv   vocab  tied")
         for p in ModelPresets.all {
             let c = p.config
             lines.append("  " + Report.pad(p.name, 16) + Report.pad(p.family, 11)
@@ -12,7 +12,8 @@ public enum CatalogListing {
                          + Report.pad(CountFormat.format(c.linearParameters), 10, right: true)
                          + Report.pad("\(c.numHiddenLayers)", 5, right: true)
                          + Report.pad("\(c.hiddenSize)", 7, right: true)
-                         + Report.pad("\(c.intermediateSize * max(1, c.numLocalExperts))", 7, right: true)
+                         + Report.pad(c.numLocalExperts > 1 ? "\(c.intermediateSize)×\(c.numLocalExperts)"
+                                      : "\(c.intermediateSize)", 9, right: true)
                          + Report.pad("\(c.numAttentionHeads)/\(c.numKeyValueHeads)", 10, right: true)
                          + Report.pad("\(c.vocabSize)", 8, right: true)
                          + (c.tieWordEmbeddings ? "  yes" : "  no"))
