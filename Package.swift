@@ -33,7 +33,7 @@ let package = Package(
         ),
         .target(
             name: "QLoRA",
-            dependencies: ["QLoRACore", "QLoRAKernels", "QLoRAQuant", "QLoRAFormats", "QLoRABench"],
+            dependencies: ["QLoRACore", "QLoRAKernels", "QLoRAQuant", "QLoRAFormats", "QLoRABench", "QLoRAPlan"],
             path: "Sources/QLoRA"
         ),
 
@@ -63,6 +63,9 @@ let package = Package(
             name: "QLoRABench", dependencies: ["QLoRACore", "QLoRAKernels", "QLoRAQuant"],
             path: "Sources/QLoRABench"
         ),
+        .target(
+            name: "QLoRAPlan", dependencies: ["QLoRACore", "QLoRAFormats"], path: "Sources/QLoRAPlan"
+        ),
 
         // MARK: Tests
         .target(name: "QLoRATestSupport", dependencies: ["QLoRA"], path: "Sources/QLoRATestSupport"),
@@ -77,6 +80,10 @@ let package = Package(
         .testTarget(
             name: "QLoRAFormatsTests", dependencies: ["QLoRA", "QLoRATestSupport"],
             path: "Tests/QLoRAFormatsTests"
+        ),
+        .testTarget(
+            name: "QLoRAPlanTests", dependencies: ["QLoRA", "QLoRATestSupport"],
+            path: "Tests/QLoRAPlanTests"
         ),
         .testTarget(
             name: "qloraCLITests", dependencies: ["qlora", "QLoRA", "QLoRATestSupport"],

@@ -24,6 +24,9 @@ public final class WorkerPool: @unchecked Sendable {
     private let spinLimit = 2_000
     /// When set, idle workers go to sleep at once (e.g. before handing the cores to OpenBLAS).
     private let parked = Atomic<Bool>(false)
+    /// Held by the caller whose job the workers run; a second caller (another thread, or nested
+    /// parallelism inside a job) runs its work inline instead of waiting.
+    private let busy = Atomic<Bool>(false)
 
     private static let lock = Mutex<[Int: WorkerPool]>([:])
 
@@ -92,13 +95,16 @@ public final class WorkerPool: @unchecked Sendable {
     }
 
     /// Runs `body(t)` for t in 0..<n (n ≤ size) across the pool; t = 0 on the calling thread.
-    /// Returns when every call has finished. Not reentrant: one job at a time per pool.
+    /// Returns when every call has finished. When the pool is already running another caller's job,
+    /// the calls run one after another on this thread.
     public func run(_ n: Int, _ body: (Int) -> Void) {
         precondition(n <= size)
-        if n <= 1 || size == 1 {
+        if n <= 1 || size == 1
+            || !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
             for t in 0..<n { body(t) }
             return
         }
+        defer { busy.store(false, ordering: .releasing) }
         parked.store(false, ordering: .relaxed)
         withoutActuallyEscaping(body) { escaping in
             job = escaping

@@ -2,5 +2,6 @@
 @_exported import QLoRACore
 @_exported import QLoRAFormats
 @_exported import QLoRAKernels
+@_exported import QLoRAPlan
 @_exported import QLoRAQuant
 @_exported import QLoRABench

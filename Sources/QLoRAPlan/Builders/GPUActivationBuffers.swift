@@ -1,0 +1,109 @@
+/// Activation memory of one training step of Hugging Face transformers + PEFT + bitsandbytes on
+/// CUDA — the stack the published measurements used — derived from the tensors autograd saves.
+///
+/// Per decoder layer and token (c = compute bytes, 2 for bf16):
+/// - LlamaRMSNorm upcasts its input to f32 and keeps it, and its output feeds the projections:
+///   2 norms × (4 + c)·C;
+/// - q, k, v outputs c·(QD + 2·KVD); RoPE keeps rotate_half(q), rotate_half(k) and the rotated q, k:
+///   c·2·(QD + KVD); SDPA (flash / memory-efficient) keeps its output c·QD and an f32 logsumexp per
+///   head, no T×T matrix;
+/// - SwiGLU MLP keeps gate, up, silu(gate) and their product: c·4·FF (×K experts per token);
+/// - LoRA with dropout keeps each dropped input (c + 1-byte mask per input feature) and A's output
+///   (c·r) per targeted linear.
+/// With gradient checkpointing only each layer's input (c·C) is kept, and one layer's set is rebuilt
+/// during its backward. Logits follow transformers' ForCausalLMLoss: c-byte logits, then three f32
+/// (B, T, V) tensors at the loss backward's peak.
+enum GPUActivationBuffers {
+    static func add(to table: inout BufferTable, _ d: ModelDims, _ request: PlanRequest) {
+        let c = request.computeDType.storage
+        let ckpt = request.gradientCheckpointing
+        let Ls = ckpt ? 1 : d.L
+        let lAxis = ckpt ? "layer" : "L"
+        func layer(_ name: String, _ width: Int, _ widthAxis: String, _ type: StorageType, _ note: String) {
+            table.add(PlannedBuffer(name, .layerActivations, shape: [Ls, d.B, d.T, width],
+                                    axes: [lAxis, "B", "T", widthAxis], type, note: note))
+        }
+        if ckpt {
+            table.add(PlannedBuffer("ckpt.layer_in", .activationCheckpoints, shape: [d.L, d.B, d.T, d.C],
+                                    axes: ["L", "B", "T", "C"], c,
+                                    note: "each decoder layer's input, kept by gradient checkpointing"))
+            table.explain(.activationCheckpoints, "c·L·B·T·C: one hidden state per layer")
+        }
+        layer("act.norm_in_f32", 2 * d.C, "2·C", .f32, "RMSNorm inputs upcast to f32 (two norms)")
+        layer("act.norm_out", 2 * d.C, "2·C", c, "RMSNorm outputs, inputs of the projections")
+        layer("act.qkv", d.QD + 2 * d.KVD, "QD+2·KVD", c, "q, k, v projection outputs")
+        layer("act.rope", 2 * (d.QD + d.KVD), "2·(QD+KVD)", c, "rotate_half(q, k) and rotated q, k")
+        layer("act.attn_out", d.QD, "QD", c, "attention output, input of o_proj")
+        table.add(PlannedBuffer("act.attn_lse", .layerActivations, shape: [Ls, d.B, d.NH, d.T],
+                                axes: [lAxis, "B", "NH", "T"], .f32, note: "SDPA logsumexp per head"))
+        if request.method == .prefixTuning {
+            table.add(PlannedBuffer("act.prefix_kv", .layerActivations, shape: [Ls, d.B, d.P, 2 * d.KVD],
+                                    axes: [lAxis, "B", "P", "2·KVD"], c,
+                                    note: "prefix keys/values expanded per batch (past_key_values)"))
+        }
+        layer("act.mlp", 4 * d.K * d.FF, "4·K·FF", c, "gate, up, silu(gate), gate·up")
+        if d.E > 1 {
+            layer("act.router", d.E, "E", .f32, "router probabilities")
+        }
+        if request.method.usesLoRA { addLoRA(&table, d, request, Ls: Ls, lAxis: lAxis, c: c) }
+        table.add(PlannedBuffer("act.final_norm", .layerActivations, shape: [d.B, d.T, d.C],
+                                axes: ["B", "T", "C"], .f32, note: "final RMSNorm input upcast to f32"))
+        let perToken = table.buffers.filter { $0.component == .layerActivations && $0.shape.first == Ls }
+            .reduce(0) { $0 + $1.bytes } / max(1, Ls * d.B * d.T)
+        table.explain(.layerActivations, ckpt
+            ? "one layer rebuilt during its backward: \(ByteCount.format(perToken)) per token × B·T"
+            : "L layers × \(ByteCount.format(perToken)) per token per layer × B·T (no checkpointing)")
+        addWorkspace(&table, d, c: c)
+        addLogits(&table, d, c: c)
+        if request.method == .qlora {
+            let (out, inp) = d.largestLinear
+            table.add(PlannedBuffer("dequant.weight", .dequantScratch, shape: [out, inp], axes: ["out", "in"],
+                                    c, note: "bitsandbytes dequantizes a whole weight per matmul"))
+            table.explain(.dequantScratch, "largest linear (\(out) × \(inp)) dequantized to \(c.rawValue)")
+        }
+    }
+
+    private static func addLoRA(
+        _ table: inout BufferTable, _ d: ModelDims, _ request: PlanRequest, Ls: Int, lAxis: String,
+        c: StorageType
+    ) {
+        // A token passes through K experts, so MLP targets of a MoE see K inputs per token.
+        let inputs = request.targets.projections.reduce(0) { $0 + d.shape($1).in * ($1.isMLP ? d.K : 1) }
+        let hidden = request.targets.projections.reduce(0) { $0 + d.r * ($1.isMLP ? d.K : 1) }
+        if request.loraDropout {
+            table.add(PlannedBuffer("act.lora_dropout", .layerActivations, shape: [Ls, d.B, d.T, inputs],
+                                    axes: [lAxis, "B", "T", "Σin"], c, note: "dropped LoRA inputs"))
+            table.add(PlannedBuffer("act.lora_mask", .layerActivations, shape: [Ls, d.B, d.T, inputs],
+                                    axes: [lAxis, "B", "T", "Σin"], .bool, note: "dropout masks"))
+        }
+        table.add(PlannedBuffer("act.lora_hidden", .layerActivations, shape: [Ls, d.B, d.T, hidden],
+                                axes: [lAxis, "B", "T", "Σr"], c, note: "x·Aᵀ of each adapter, input of B"))
+    }
+
+    private static func addWorkspace(_ table: inout BufferTable, _ d: ModelDims, c: StorageType) {
+        let inner = max(d.QD + 2 * d.KVD, 3 * d.K * d.FF)
+        table.add(PlannedBuffer("grad.hidden", .backwardWorkspace, shape: [2, d.B, d.T, d.C],
+                                axes: ["2", "B", "T", "C"], c, note: "residual-stream gradient in and out"))
+        table.add(PlannedBuffer("grad.norm_f32", .backwardWorkspace, shape: [d.B, d.T, d.C],
+                                axes: ["B", "T", "C"], .f32, note: "RMSNorm backward in f32"))
+        table.add(PlannedBuffer("grad.inner", .backwardWorkspace, shape: [d.B, d.T, inner],
+                                axes: ["B", "T", "max(QD+2·KVD, 3·K·FF)"], c,
+                                note: "dQ/dK/dV or dGate/dUp/dProduct, whichever is larger"))
+        table.explain(.backwardWorkspace, "gradients alive inside one layer's backward: "
+                      + "c·2C + 4C + c·max(QD+2·KVD, 3·K·FF) per token")
+    }
+
+    private static func addLogits(_ table: inout BufferTable, _ d: ModelDims, c: StorageType) {
+        let shape = [d.B, d.T, d.V]
+        let axes = ["B", "T", "V"]
+        table.add(PlannedBuffer("logits", .logitsAndLoss, shape: shape, axes: axes, c,
+                                note: "lm_head output, kept in the model output"))
+        table.add(PlannedBuffer("logits.f32", .logitsAndLoss, shape: shape, axes: axes, .f32,
+                                note: "upcast for the loss"))
+        table.add(PlannedBuffer("loss.log_softmax", .logitsAndLoss, shape: shape, axes: axes, .f32,
+                                note: "saved by cross-entropy"))
+        table.add(PlannedBuffer("loss.dlogits", .logitsAndLoss, shape: shape, axes: axes, .f32,
+                                note: "gradient of the upcast logits"))
+        table.explain(.logitsAndLoss, "(c + 12)·B·T·V: logits, f32 upcast, log-softmax, its gradient")
+    }
+}

@@ -1,0 +1,68 @@
+/// The result of planning one request: the buffer table, its totals and the verdict.
+public struct MemoryPlan: Sendable {
+    public let request: PlanRequest
+    public let table: BufferTable
+    /// Peak bytes on one device (one GPU, or the host for `--device cpu`).
+    public let deviceBytes: Int
+    /// Bytes kept off the device: paged optimizer state (host RAM on GPU plans, a file on CPU).
+    public let offDeviceBytes: Int
+    /// Things the reader should know that are not errors (e.g. a sequence beyond the model's context).
+    public let notes: [String]
+
+    public var budgetBytes: Int? { request.budget?.bytes }
+    /// nil when there is no budget.
+    public var fits: Bool? { budgetBytes.map { deviceBytes <= $0 } }
+    /// Budget minus total; negative when it does not fit.
+    public var headroomBytes: Int? { budgetBytes.map { $0 - deviceBytes } }
+
+    /// Bytes of the NF4 linears with their constants (the figure a 70B-on-24GB verdict quotes).
+    public var quantizedLinearBytes: Int {
+        table.bytes(of: .quantizedWeights) + table.bytes(of: .quantConstants)
+    }
+
+    /// Bytes that do not depend on B or T: weights, trainable state, runtime constant.
+    public var staticBytes: Int {
+        let fixed: Set<Component> = [.quantizedWeights, .quantConstants, .unquantizedWeights,
+                                     .trainableParameters, .gradients, .optimizerResident,
+                                     .gatheredWeights, .runtimeOverhead]
+        return table.buffers.filter { fixed.contains($0.component) && $0.placement == .device }
+            .reduce(0) { $0 + $1.bytes }
+    }
+}
+
+/// Builds the buffer table for a request (llm.c's `fill_in_*_sizes`), sums it, and judges it.
+public enum Planner {
+    /// Validates the request, then plans it.
+    public static func plan(_ request: PlanRequest) throws -> MemoryPlan {
+        try request.validate()
+        return build(request)
+    }
+
+    /// Plans a request already validated (the recommender varies valid requests).
+    static func build(_ request: PlanRequest) -> MemoryPlan {
+        let d = ModelDims(request)
+        let shards = request.device == .gpu ? request.gpuCount : 1
+        var table = BufferTable()
+        WeightBuffers.add(to: &table, d, request, shards: shards)
+        TrainableBuffers.add(to: &table, d, request, shards: shards)
+        switch request.device {
+        case .gpu:
+            GPURuntimeBuffers.addGatheredLayers(to: &table, d, shards: shards)
+            GPUActivationBuffers.add(to: &table, d, request)
+            GPURuntimeBuffers.addOverhead(to: &table)
+        case .cpu:
+            CPUActivationBuffers.add(to: &table, d, request)
+        }
+        var notes: [String] = []
+        let maxPos = request.model.config.maxPositionEmbeddings
+        if d.T > maxPos {
+            notes.append("sequence \(d.T) exceeds the model's max_position_embeddings \(maxPos)")
+        }
+        if request.paged && request.device == .cpu {
+            notes.append("paged state on CPU is this project's design (file-backed mapping); "
+                         + "bitsandbytes itself does not page on CPU")
+        }
+        return MemoryPlan(request: request, table: table, deviceBytes: table.bytes(at: .device),
+                          offDeviceBytes: table.bytes(at: .host) + table.bytes(at: .file), notes: notes)
+    }
+}

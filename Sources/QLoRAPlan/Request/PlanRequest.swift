@@ -1,0 +1,133 @@
+import QLoRACore
+
+/// Fine-tuning methods `qlora memplan --method` plans for.
+public enum TuningMethod: String, CaseIterable, Sendable, Codable {
+    /// Frozen NF4 base (+ double quant) with LoRA adapters (Dettmers et al. 2023, arXiv 2305.14314).
+    case qlora
+    /// Frozen 16-bit (or f32) base with LoRA adapters (Hu et al. 2021, arXiv 2106.09685).
+    case lora
+    /// Every weight trained.
+    case full
+    /// Trainable virtual-token embeddings prepended to the input (Lester et al. 2021).
+    case promptTuning = "prompt-tuning"
+    /// Trainable per-layer key/value prefixes (Li & Liang 2021); PEFT forbids checkpointing with it.
+    case prefixTuning = "prefix-tuning"
+
+    public var usesLoRA: Bool { self == .qlora || self == .lora }
+    public var usesVirtualTokens: Bool { self == .promptTuning || self == .prefixTuning }
+}
+
+/// Optimizers and the state they keep per trainable parameter.
+public enum OptimizerKind: String, CaseIterable, Sendable, Codable {
+    /// AdamW with 32-bit m and v: 8 bytes per parameter.
+    case adamw
+    /// bitsandbytes 8-bit blockwise AdamW: 2 bytes + 2 f32 absmax per 256 (≈2.03 B); tensors under
+    /// 4096 elements keep 32-bit state.
+    case adamw8bit
+    /// Lion: one 32-bit momentum, 4 bytes per parameter.
+    case lion
+}
+
+/// The dtype the forward and backward compute in.
+public enum ComputeDType: String, CaseIterable, Sendable, Codable {
+    case bf16, f32
+
+    public var storage: StorageType { self == .bf16 ? .bf16 : .f32 }
+    public var bytes: Int { self == .bf16 ? 2 : 4 }
+}
+
+/// Which engine the plan is for.
+public enum DeviceKind: String, CaseIterable, Sendable, Codable {
+    /// PyTorch + bitsandbytes + PEFT on CUDA, as the published measurements ran.
+    case gpu
+    /// This project's f32 CPU trainer (`qlora train`), planned from its own buffer table.
+    case cpu
+}
+
+/// The memory the plan must fit into, per device.
+public struct PlanBudget: Sendable {
+    public var bytes: Int
+    /// How the budget was chosen: `rtx3090 (23.70 GiB usable)`, `--budget 24GB`, `this machine's RAM`.
+    public var label: String
+    /// Set when the budget is a GPU preset (the recommendations then name other presets).
+    public var gpu: GPUSpec?
+
+    public init(bytes: Int, label: String, gpu: GPUSpec? = nil) {
+        self.bytes = bytes
+        self.label = label
+        self.gpu = gpu
+    }
+
+    public static func of(_ gpu: GPUSpec) -> PlanBudget {
+        PlanBudget(bytes: gpu.usableBytes,
+                   label: "\(gpu.name) (\(ByteCount.format(gpu.usableBytes)) usable, sold as \(gpu.marketed))",
+                   gpu: gpu)
+    }
+}
+
+/// Everything one plan depends on. Defaults are the QLoRA paper's Guanaco settings:
+/// r 64 on all linears, NF4 + double quant, bf16 compute, seq 512, batch 1, checkpointing on.
+public struct PlanRequest: Sendable {
+    public var model: PlannedModel
+    public var device: DeviceKind = .gpu
+    /// Per-device budget; nil plans without a verdict.
+    public var budget: PlanBudget?
+    public var method: TuningMethod = .qlora
+    public var rank = 64
+    public var targets: LoRATargets = .all
+    public var sequenceLength = 512
+    public var batchSize = 1
+    public var gradientCheckpointing = true
+    public var optimizer: OptimizerKind = .adamw
+    public var paged = false
+    public var doubleQuant = true
+    public var computeDType: ComputeDType = .bf16
+    /// Data-parallel ranks with fully sharded weights and optimizer state (FSDP-QLoRA).
+    public var gpuCount = 1
+    /// Prompt- and prefix-tuning virtual tokens.
+    public var virtualTokens = 20
+    /// LoRA dropout > 0 (the QLoRA recipes use 0.05–0.1); on GPU each dropped input is a new tensor.
+    public var loraDropout = true
+    /// CPU trainer: storage of embeddings / lm_head (f32 keeps every matmul in one kernel family).
+    public var cpuEmbeddingDType: StorageType = .f32
+
+    public init(model: PlannedModel) {
+        self.model = model
+    }
+
+    /// Rejects impossible requests with a one-line reason.
+    public func validate() throws {
+        func need(_ ok: Bool, _ why: @autoclosure () -> String) throws {
+            if !ok { throw QLoRAError.invalid(why()) }
+        }
+        try need(sequenceLength >= 1, "--seq \(sequenceLength): must be at least 1")
+        try need(sequenceLength <= 1 << 24, "--seq \(sequenceLength): too large")
+        try need(batchSize >= 1, "--batch \(batchSize): must be at least 1")
+        try need(batchSize <= 1 << 20, "--batch \(batchSize): too large")
+        try need((1...4096).contains(gpuCount), "--gpus \(gpuCount): must be in 1...4096")
+        if let budget { try need(budget.bytes > 0, "budget must be positive") }
+        if method.usesLoRA {
+            try need(rank >= 1, "--rank \(rank): must be at least 1")
+            try need(!targets.projections.isEmpty, "--targets: no module selected")
+            let config = model.config
+            for p in targets.projections {
+                let (out, inp) = ModelDims.projectionShape(p, config)
+                try need(rank <= min(out, inp),
+                         "--rank \(rank) is larger than \(p.moduleName)'s smaller dimension " +
+                         "\(min(out, inp)) (\(out) × \(inp)); LoRA needs r ≤ min(out, in)")
+            }
+        }
+        if method.usesVirtualTokens {
+            try need(virtualTokens >= 1, "--virtual-tokens \(virtualTokens): must be at least 1")
+            try need(virtualTokens <= 1 << 16, "--virtual-tokens \(virtualTokens): too large")
+        }
+        try need(!(method == .prefixTuning && gradientCheckpointing),
+                 "prefix tuning does not work with gradient checkpointing (PEFT refuses it): " +
+                 "use --grad-ckpt off")
+        if device == .cpu {
+            try need(gpuCount == 1, "--gpus applies to GPU plans, not --device cpu")
+            try need(computeDType == .f32,
+                     "--device cpu plans the f32 CPU trainer: --compute-dtype must be f32")
+        }
+    }
+}

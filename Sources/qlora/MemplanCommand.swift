@@ -1,0 +1,112 @@
+import ArgumentParser
+import QLoRA
+
+struct MemplanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "memplan",
+        abstract: "Plan the memory of a fine-tune: will it fit, and if not, what will?",
+        discussion: """
+            Reasons from the model's config alone (no weights are loaded). GPU plans model \
+            PyTorch + bitsandbytes + PEFT on CUDA; --device cpu plans this project's f32 trainer from \
+            the buffer table it allocates. Sizes: GB = 10^9 bytes, GiB = 2^30. See docs/memplan.md.
+            """
+    )
+
+    @Option(help: "Preset (llama-2-70b), size alias (70b), config.json, checkpoint directory or .gguf.")
+    var model: String?
+
+    @Flag(help: "List the model and GPU presets.")
+    var list = false
+
+    @Option(help: "GPU preset whose usable memory is the budget (see --list).")
+    var gpu: String?
+
+    @Option(parsing: .unconditional, help: "Budget per device with a unit: 24GB (10^9 bytes) or 24GiB (2^30 bytes).")
+    var budget: String?
+
+    @Option(help: "gpu (PyTorch/bitsandbytes on CUDA) or cpu (this project's trainer; budget = RAM).")
+    var device: DeviceKind = .gpu
+
+    @Option(help: "Fine-tuning method.")
+    var method: TuningMethod = .qlora
+
+    @Option(parsing: .unconditional, help: "LoRA rank r.")
+    var rank: Int = 64
+
+    @Option(help: "LoRA targets: all, attn, mlp, qv, or a list such as q_proj,v_proj.")
+    var targets: String = "all"
+
+    @Option(parsing: .unconditional, help: "Sequence length in tokens.")
+    var seq: Int = 512
+
+    @Option(parsing: .unconditional, help: "Micro-batch size per device.")
+    var batch: Int = 1
+
+    @Option(name: .customLong("grad-ckpt"), help: "Gradient checkpointing (default on; off for prefix-tuning).")
+    var gradCkpt: OnOff?
+
+    @Option(help: "Optimizer.")
+    var optimizer: OptimizerKind = .adamw
+
+    @Flag(help: "Paged optimizer: state of large tensors is kept off the device.")
+    var paged = false
+
+    @Flag(inversion: .prefixedNo, help: "Double quantization of the NF4 constants (QLoRA).")
+    var doubleQuant = true
+
+    @Option(name: .customLong("compute-dtype"), help: "Compute dtype (default bf16 on GPU, f32 on CPU).")
+    var computeDType: ComputeDType?
+
+    @Option(parsing: .unconditional, help: "GPUs with FSDP sharding of weights and optimizer state.")
+    var gpus: Int = 1
+
+    @Option(name: .customLong("virtual-tokens"), parsing: .unconditional, help: "Virtual tokens for prompt-/prefix-tuning (default 20).")
+    var virtualTokens: Int?
+
+    @Flag(help: "Print the plan as JSON (schema in docs/memplan.md).")
+    var json = false
+
+    @Flag(help: "Plan every method side by side for the same model and budget.")
+    var compare = false
+
+    /// The library request these options describe.
+    func planRequest() throws -> PlanRequest {
+        guard let model else { throw QLoRAError.invalid("--model is required (or use --list)") }
+        if virtualTokens != nil && !method.usesVirtualTokens && !compare {
+            throw QLoRAError.invalid("--virtual-tokens applies to prompt-tuning and prefix-tuning only")
+        }
+        var request = PlanRequest(model: try ModelSource.resolve(model))
+        request.device = device
+        request.budget = try BudgetChoice.resolve(gpu: gpu, budget: budget, device: device)
+        request.method = method
+        request.rank = rank
+        request.targets = try LoRATargets.parse(targets)
+        request.sequenceLength = seq
+        request.batchSize = batch
+        request.gradientCheckpointing = gradCkpt?.isOn ?? (method != .prefixTuning)
+        request.optimizer = optimizer
+        request.paged = paged
+        request.doubleQuant = doubleQuant
+        request.computeDType = computeDType ?? (device == .cpu ? .f32 : .bf16)
+        request.gpuCount = gpus
+        request.virtualTokens = virtualTokens ?? 20
+        return request
+    }
+
+    func run() throws {
+        if list {
+            print(CatalogListing.text(), terminator: "")
+            return
+        }
+        let request = try planRequest()
+        if compare {
+            let comparison = try MethodComparison(request)
+            print(json ? comparison.json() : comparison.text(), terminator: "")
+            return
+        }
+        let plan = try Planner.plan(request)
+        let recommendations = Recommender.recommend(for: plan)
+        print(json ? PlanJSON(plan, recommendations: recommendations).encoded()
+                   : Report.text(plan, recommendations: recommendations), terminator: "")
+    }
+}
