@@ -48,7 +48,7 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(
-            name: "QLoRAKernelsAVX512", dependencies: ["QLoRACore"], path: "Kernels/AVX512",
+            name: "QLoRAKernelsAVX512", dependencies: ["QLoRACore", "CQLoRASupport"], path: "Kernels/AVX512",
             swiftSettings: kernelFlags(march: "x86-64-v4")
         ),
         .target(

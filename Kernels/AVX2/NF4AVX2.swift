@@ -72,7 +72,7 @@ public enum NF4AVX2 {
         let end = j &+ count
         var out = dst
         while j < end {
-            let b = j >> w.blockShift
+            let b = j &>> w.blockShift
             let blockEnd = min(end, (b &+ 1) &* w.blockSize)
             let s = _mm256_set1_ps(w.scale(block: b))
             while j < blockEnd {

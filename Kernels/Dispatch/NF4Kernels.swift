@@ -12,12 +12,15 @@ import QLoRAKernelsAVX512
 /// The ISA variant comes from `KernelISA.best` unless given; shapes whose rows are not whole groups
 /// of 32 (cols % 32 ≠ 0) run the reference kernels.
 public enum NF4Kernels {
+    // Blocking, measured on 1536x576 … 28672x8192 at M = 512 (docs/benchmarks.md): a deep KC keeps
+    // the passes over the Yᵀ accumulator (which outgrows L3 for the 70B shapes) few; the panels
+    // (96 × 1024 and 2048 × 32 floats) stay within a 1 MiB L2.
     /// Reduction depth of one forward pass over the packed panels (floats of K per panel row).
-    static let forwardKC = 256
+    static let forwardKC = 1024
     /// Rows of W dequantized per forward panel (a multiple of every ISA's tile width).
     static let forwardNCB = 96
     /// Rows of W (the reduction dimension) per transposed-product panel.
-    static let transposedNB = 256
+    static let transposedNB = 2048
 
     struct ISAKernels {
         let gemvRows: (NF4MatrixRef, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int) -> Void

@@ -63,7 +63,7 @@ public struct NF4MatrixRef: @unchecked Sendable {
     public func scale(block b: Int) -> Float {
         if let absmax { return absmax[b] }
         let scaled = nestedCode.unsafelyUnwrapped[Int(qabsmax.unsafelyUnwrapped[b])]
-            * nestedAbsmax.unsafelyUnwrapped[b >> nestedShift]
+            * nestedAbsmax.unsafelyUnwrapped[b &>> nestedShift]
         return scaled + offset
     }
 
@@ -78,6 +78,6 @@ public struct NF4MatrixRef: @unchecked Sendable {
     /// Flattened element j, dequantized.
     @inlinable @inline(__always)
     public func element(_ j: Int) -> Float {
-        code[nibble(j)] * scale(block: j >> blockShift)
+        code[nibble(j)] * scale(block: j &>> blockShift)
     }
 }

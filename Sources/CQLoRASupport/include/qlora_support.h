@@ -12,4 +12,7 @@ static inline void qlora_cpu_pause(void) {
 #endif
 }
 
+/// Software prefetch of the cache line at p into L1 (read).
+static inline void qlora_prefetch_l1(const void *p) { __builtin_prefetch(p, 0, 3); }
+
 #endif
