@@ -112,6 +112,110 @@ public enum NF4AVX512 {
         }
     }
 
+    /// dx[c] += Σ_r dy[r] · W[r, c] for columns c in [c0, c1) (multiples of 64; requires blocks of 64
+    /// and cols % 64 == 0): the one-token input gradient. Columns go in chunks of 256 whose sixteen
+    /// accumulators stay in registers while every row streams past (prefetched a few rows ahead);
+    /// each row contributes `dy[r] · scale` times its decoded codes.
+    public static func gemvTColumns64(_ w: NF4MatrixRef, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                                      _ c0: Int, _ c1: Int) {
+        let table = _mm512_loadu_ps(w.code)
+        let nbRow = w.cols >> 6
+        let rowBytes = nbRow &* 32
+        var c = c0
+        while c &+ 256 <= c1 {
+            var a0 = _mm512_setzero_ps()
+            var a1 = _mm512_setzero_ps()
+            var a2 = _mm512_setzero_ps()
+            var a3 = _mm512_setzero_ps()
+            var a4 = _mm512_setzero_ps()
+            var a5 = _mm512_setzero_ps()
+            var a6 = _mm512_setzero_ps()
+            var a7 = _mm512_setzero_ps()
+            var a8 = _mm512_setzero_ps()
+            var a9 = _mm512_setzero_ps()
+            var a10 = _mm512_setzero_ps()
+            var a11 = _mm512_setzero_ps()
+            var a12 = _mm512_setzero_ps()
+            var a13 = _mm512_setzero_ps()
+            var a14 = _mm512_setzero_ps()
+            var a15 = _mm512_setzero_ps()
+            for r in 0..<w.rows {
+                let b0 = r &* nbRow &+ (c >> 6)
+                let p = w.packed + (b0 &* 32)
+                qlora_prefetch_l1(p + 8 &* rowBytes)
+                qlora_prefetch_l1(p + (8 &* rowBytes &+ 64))
+                do {
+                    let coef = _mm512_set1_ps(dy[r] * w.scale(block: b0 &+ 0))
+                    let z0 = loadGroup(p + 0), z1 = loadGroup(p + 16)
+                    a0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(z0, table), coef, a0)
+                    a1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(z0, 4), table), coef, a1)
+                    a2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(z1, table), coef, a2)
+                    a3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(z1, 4), table), coef, a3)
+                }
+                do {
+                    let coef = _mm512_set1_ps(dy[r] * w.scale(block: b0 &+ 1))
+                    let z0 = loadGroup(p + 32), z1 = loadGroup(p + 48)
+                    a4 = _mm512_fmadd_ps(_mm512_permutexvar_ps(z0, table), coef, a4)
+                    a5 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(z0, 4), table), coef, a5)
+                    a6 = _mm512_fmadd_ps(_mm512_permutexvar_ps(z1, table), coef, a6)
+                    a7 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(z1, 4), table), coef, a7)
+                }
+                do {
+                    let coef = _mm512_set1_ps(dy[r] * w.scale(block: b0 &+ 2))
+                    let z0 = loadGroup(p + 64), z1 = loadGroup(p + 80)
+                    a8 = _mm512_fmadd_ps(_mm512_permutexvar_ps(z0, table), coef, a8)
+                    a9 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(z0, 4), table), coef, a9)
+                    a10 = _mm512_fmadd_ps(_mm512_permutexvar_ps(z1, table), coef, a10)
+                    a11 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(z1, 4), table), coef, a11)
+                }
+                do {
+                    let coef = _mm512_set1_ps(dy[r] * w.scale(block: b0 &+ 3))
+                    let z0 = loadGroup(p + 96), z1 = loadGroup(p + 112)
+                    a12 = _mm512_fmadd_ps(_mm512_permutexvar_ps(z0, table), coef, a12)
+                    a13 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(z0, 4), table), coef, a13)
+                    a14 = _mm512_fmadd_ps(_mm512_permutexvar_ps(z1, table), coef, a14)
+                    a15 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(z1, 4), table), coef, a15)
+                }
+            }
+            _mm512_storeu_ps(dx + (c &+ 0), _mm512_add_ps(a0, _mm512_loadu_ps(dx + (c &+ 0))))
+            _mm512_storeu_ps(dx + (c &+ 16), _mm512_add_ps(a1, _mm512_loadu_ps(dx + (c &+ 16))))
+            _mm512_storeu_ps(dx + (c &+ 32), _mm512_add_ps(a2, _mm512_loadu_ps(dx + (c &+ 32))))
+            _mm512_storeu_ps(dx + (c &+ 48), _mm512_add_ps(a3, _mm512_loadu_ps(dx + (c &+ 48))))
+            _mm512_storeu_ps(dx + (c &+ 64), _mm512_add_ps(a4, _mm512_loadu_ps(dx + (c &+ 64))))
+            _mm512_storeu_ps(dx + (c &+ 80), _mm512_add_ps(a5, _mm512_loadu_ps(dx + (c &+ 80))))
+            _mm512_storeu_ps(dx + (c &+ 96), _mm512_add_ps(a6, _mm512_loadu_ps(dx + (c &+ 96))))
+            _mm512_storeu_ps(dx + (c &+ 112), _mm512_add_ps(a7, _mm512_loadu_ps(dx + (c &+ 112))))
+            _mm512_storeu_ps(dx + (c &+ 128), _mm512_add_ps(a8, _mm512_loadu_ps(dx + (c &+ 128))))
+            _mm512_storeu_ps(dx + (c &+ 144), _mm512_add_ps(a9, _mm512_loadu_ps(dx + (c &+ 144))))
+            _mm512_storeu_ps(dx + (c &+ 160), _mm512_add_ps(a10, _mm512_loadu_ps(dx + (c &+ 160))))
+            _mm512_storeu_ps(dx + (c &+ 176), _mm512_add_ps(a11, _mm512_loadu_ps(dx + (c &+ 176))))
+            _mm512_storeu_ps(dx + (c &+ 192), _mm512_add_ps(a12, _mm512_loadu_ps(dx + (c &+ 192))))
+            _mm512_storeu_ps(dx + (c &+ 208), _mm512_add_ps(a13, _mm512_loadu_ps(dx + (c &+ 208))))
+            _mm512_storeu_ps(dx + (c &+ 224), _mm512_add_ps(a14, _mm512_loadu_ps(dx + (c &+ 224))))
+            _mm512_storeu_ps(dx + (c &+ 240), _mm512_add_ps(a15, _mm512_loadu_ps(dx + (c &+ 240))))
+            c &+= 256
+        }
+        // Tail of fewer than 256 columns: 64 at a time.
+        while c < c1 {
+            var a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps()
+            for r in 0..<w.rows {
+                let b = r &* nbRow &+ (c >> 6)
+                let p = w.packed + (b &* 32)
+                let coef = _mm512_set1_ps(dy[r] * w.scale(block: b))
+                let z0 = loadGroup(p), z1 = loadGroup(p + 16)
+                a0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(z0, table), coef, a0)
+                a1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(z0, 4), table), coef, a1)
+                a2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(z1, table), coef, a2)
+                a3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(z1, 4), table), coef, a3)
+            }
+            _mm512_storeu_ps(dx + c, _mm512_add_ps(a0, _mm512_loadu_ps(dx + c)))
+            _mm512_storeu_ps(dx + (c &+ 16), _mm512_add_ps(a1, _mm512_loadu_ps(dx + (c &+ 16))))
+            _mm512_storeu_ps(dx + (c &+ 32), _mm512_add_ps(a2, _mm512_loadu_ps(dx + (c &+ 32))))
+            _mm512_storeu_ps(dx + (c &+ 48), _mm512_add_ps(a3, _mm512_loadu_ps(dx + (c &+ 48))))
+            c &+= 64
+        }
+    }
+
     /// Dequantizes W[r, c0 ..< c0 + count] (c0 and count multiples of 32) into `dst`, exactly
     /// `code[nibble] * scale` per element (bit-identical to bitsandbytes' dequantization).
     public static func dequantizeRowSegment(_ w: NF4MatrixRef, _ r: Int, _ c0: Int, _ count: Int,

@@ -173,6 +173,15 @@ public enum NF4Kernels {
             }
             return
         }
+        if M <= 4 && isa == .avx512 && w.blockSize == 64 && K % 64 == 0 {
+            // A few tokens: stream W once per token with the column accumulators in registers.
+            for m in 0..<M {
+                Parallel.forChunks(K, threads: threads, granule: 256) { _, lo, hi in
+                    NF4AVX512.gemvTColumns64(w, dY + m * lddy, dX + m * lddx, lo, hi)
+                }
+            }
+            return
+        }
         let NR = k.tNR, MR = k.tMR, NB = transposedNB
         let cTiles = K / NR
         let nThreads = max(1, min(threads, cTiles))

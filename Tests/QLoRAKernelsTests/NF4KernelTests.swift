@@ -28,6 +28,8 @@ import Testing
         Case(out: 96, inn: 576, m: 40, doubleQuant: true, blockSize: 128),
         Case(out: 77, inn: 320, m: 13, doubleQuant: false, blockSize: 32),
         Case(out: 300, inn: 288, m: 29, doubleQuant: true, blockSize: 256),
+        Case(out: 45, inn: 320, m: 2, doubleQuant: true, blockSize: 64),     // few-token paths, 256-column tail
+        Case(out: 70, inn: 1024, m: 1, doubleQuant: false, blockSize: 64),
     ]
 
     struct Fixture {
