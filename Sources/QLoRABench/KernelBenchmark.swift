@@ -80,10 +80,19 @@ public enum KernelBenchmark {
     }
 
     /// Times `variants` in alternating rounds until each has `minRounds` rounds and `minSeconds` in all;
-    /// returns each variant's median time and the median per-round ratio of variant 0 to the others.
+    /// returns each variant's median time per call and the median per-round ratio of variant 0 to
+    /// the others. A sample repeats a fast call enough times to last ≥ 1 ms, so sub-millisecond
+    /// kernels are timed in steady state (threads awake, caches warm) rather than as one cold call.
     static func race(_ variants: [() -> Void], minRounds: Int = 5, minSeconds: Double = 0.3,
                      maxRounds: Int = 51) -> (medians: [Double], ratios: [Double], rounds: Int) {
-        for v in variants { v() }  // warm-up: page faults, caches, thread pools
+        var reps = [Int]()
+        for v in variants {
+            v()  // warm-up: page faults, caches, thread pools
+            let t0 = MachineProbe.now()
+            v()
+            let dt = max(MachineProbe.now() - t0, 1e-7)
+            reps.append(max(1, min(1000, Int((1e-3 / dt).rounded(.up)))))
+        }
         var times = [[Double]](repeating: [], count: variants.count)
         var total = 0.0
         while times[0].count < maxRounds && (times[0].count < minRounds || total < minSeconds) {
@@ -91,9 +100,9 @@ public enum KernelBenchmark {
                 // Our idle workers must not spin on the cores OpenBLAS's threads are about to use.
                 if i > 0 { WorkerPool.parkAll(); usleep(200) }
                 let t0 = MachineProbe.now()
-                v()
+                for _ in 0..<reps[i] { v() }
                 let dt = MachineProbe.now() - t0
-                times[i].append(dt)
+                times[i].append(dt / Double(reps[i]))
                 total += dt
             }
         }
