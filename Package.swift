@@ -33,7 +33,7 @@ let package = Package(
         ),
         .target(
             name: "QLoRA",
-            dependencies: ["QLoRACore", "QLoRAKernels", "QLoRAQuant", "QLoRAFormats", "QLoRABench", "QLoRAPlan"],
+            dependencies: ["QLoRACore", "QLoRAKernels", "QLoRAQuant", "QLoRAFormats", "QLoRABench", "QLoRAPlan", "QLoRAModel"],
             path: "Sources/QLoRA"
         ),
 
@@ -60,6 +60,10 @@ let package = Package(
             name: "QLoRAFormats", dependencies: ["QLoRACore", "QLoRAQuant"], path: "Sources/QLoRAFormats"
         ),
         .target(
+            name: "QLoRAModel", dependencies: ["QLoRACore", "QLoRAKernels", "QLoRAQuant", "QLoRAFormats"],
+            path: "Sources/QLoRAModel"
+        ),
+        .target(
             name: "QLoRABench", dependencies: ["QLoRACore", "QLoRAKernels", "QLoRAQuant"],
             path: "Sources/QLoRABench"
         ),
@@ -76,6 +80,10 @@ let package = Package(
         .testTarget(
             name: "QLoRAKernelsTests", dependencies: ["QLoRA", "QLoRATestSupport"],
             path: "Tests/QLoRAKernelsTests"
+        ),
+        .testTarget(
+            name: "QLoRAModelTests", dependencies: ["QLoRA", "QLoRATestSupport"],
+            path: "Tests/QLoRAModelTests"
         ),
         .testTarget(
             name: "QLoRAFormatsTests", dependencies: ["QLoRA", "QLoRATestSupport"],

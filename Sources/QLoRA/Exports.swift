@@ -5,3 +5,4 @@
 @_exported import QLoRAPlan
 @_exported import QLoRAQuant
 @_exported import QLoRABench
+@_exported import QLoRAModel

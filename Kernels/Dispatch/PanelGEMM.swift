@@ -1,0 +1,160 @@
+import QLoRACore
+import QLoRAKernelsAVX2
+import QLoRAKernelsAVX512
+
+/// The blocked Float32 drivers behind every weight product: a weight of any storage (NF4, bf16,
+/// f32) is turned into small Float32 panels by its `PanelSource`, and register-blocked micro-kernels
+/// multiply the panels. Only a panel of W exists in Float32 at any time (per thread: 96 × 1024
+/// floats forward, 2048 × 32 transposed).
+struct PanelSource {
+    let rows: Int
+    let cols: Int
+    /// Writes W[r, c0 ..< c0 + count] as Float32 into dst (c0 and count multiples of 32).
+    let rowSegment: (_ r: Int, _ c0: Int, _ count: Int, _ dst: UnsafeMutablePointer<Float>) -> Void
+}
+
+/// One ISA's micro-kernels and their tile shapes.
+struct TileKernels {
+    /// Forward tile: `fMR` rows of X (vectorized) × `fNR` rows of W.
+    let forwardTile: (UnsafePointer<Float>, UnsafePointer<Float>, Int, Int, UnsafeMutablePointer<Float>, Int, Bool) -> Void
+    let fMR: Int, fNR: Int
+    /// Transposed tile: `tMR` rows of dY × `tNR` columns of W (vectorized), plus a one-row tail.
+    let transposedTile: (UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) -> Void
+    let transposedRow: (UnsafePointer<Float>, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Void
+    let tMR: Int, tNR: Int
+
+    static let avx512 = TileKernels(
+        forwardTile: MicroKernelAVX512.forward32x12, fMR: 32, fNR: 12,
+        transposedTile: MicroKernelAVX512.transposed12x32, transposedRow: MicroKernelAVX512.transposedRowx32,
+        tMR: 12, tNR: 32)
+
+    static let avx2 = TileKernels(
+        forwardTile: MicroKernelAVX2.forward16x6, fMR: 16, fNR: 6,
+        transposedTile: MicroKernelAVX2.transposed3x32, transposedRow: MicroKernelAVX2.transposedRowx32,
+        tMR: 3, tNR: 32)
+
+    static func forISA(_ isa: KernelISA) -> TileKernels? {
+        switch isa {
+        case .avx512: return isa.isSupported ? avx512 : nil
+        case .avx2: return isa.isSupported ? avx2 : nil
+        case .reference: return nil
+        }
+    }
+}
+
+enum PanelGEMM {
+    // Blocking, measured on 1536x576 … 28672x8192 at M = 512 (docs/benchmarks.md): a deep KC keeps
+    // the passes over the Yᵀ accumulator (which outgrows L3 for the 70B shapes) few; the panels
+    // (96 × 1024 and 2048 × 32 floats) stay within a 1 MiB L2.
+    /// Reduction depth of one forward pass over the packed panels (floats of K per panel row).
+    static let forwardKC = 1024
+    /// Rows of W dequantized per forward panel (a multiple of every ISA's tile width).
+    static let forwardNCB = 96
+    /// Rows of W (the reduction dimension) per transposed-product panel.
+    static let transposedNB = 2048
+
+    /// Y[M, N] = X[M, K] · Wᵀ (overwrites Y), vectorized along M: Xᵀ is packed into slivers, Yᵀ
+    /// accumulates in the workspace and is transposed into Y at the end. Requires K % 32 == 0.
+    static func forward(_ w: PanelSource, _ k: TileKernels, X: UnsafePointer<Float>, ldx: Int, M: Int,
+                        Y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int, workspace: KernelWorkspace) {
+        let N = w.rows, K = w.cols, MR = k.fMR, NR = k.fNR
+        let mTiles = (M + MR - 1) / MR, Mpad = mTiles * MR
+        let nTiles = (N + NR - 1) / NR, Npad = nTiles * NR
+        let KC = forwardKC, NCB = forwardNCB
+        let nThreads = max(1, min(threads, nTiles))
+        let xtCount = Mpad * K, ytCount = Npad * Mpad, panelCount = NCB * KC
+        let base = workspace.floats(xtCount + ytCount + nThreads * panelCount)
+        let XT = base, YT = base + xtCount, panels = YT + ytCount
+        // Xᵀ slivers: XT[(mt·K + k)·MR + i] = X[mt·MR + i, k], zero past M.
+        Parallel.forChunks(mTiles, threads: threads) { _, lo, hi in
+            for mt in lo..<hi {
+                let sliver = XT + mt * K * MR
+                for i in 0..<MR {
+                    let m = mt * MR + i
+                    if m < M {
+                        let x = X + m * ldx
+                        for c in 0..<K { sliver[c * MR + i] = x[c] }
+                    } else {
+                        for c in 0..<K { sliver[c * MR + i] = 0 }
+                    }
+                }
+            }
+        }
+        Parallel.forChunks(nTiles, threads: nThreads) { t, lo, hi in
+            let panel = panels + t * panelCount
+            let n0 = lo * NR, n1 = hi * NR
+            var kb = 0
+            while kb < K {
+                let kc = min(KC, K - kb)
+                var nb = n0
+                while nb < n1 {
+                    let ncb = min(NCB, n1 - nb)
+                    for r in 0..<ncb {
+                        let dst = panel + r * KC
+                        if nb + r < N {
+                            w.rowSegment(nb + r, kb, kc, dst)
+                        } else {
+                            dst.initialize(repeating: 0, count: kc)
+                        }
+                    }
+                    for mt in 0..<mTiles {
+                        let xt = XT + (mt * K + kb) * MR
+                        var nt = 0
+                        while nt < ncb {
+                            k.forwardTile(xt, panel + nt * KC, KC, kc, YT + (nb + nt) * Mpad + mt * MR, Mpad, kb > 0)
+                            nt += NR
+                        }
+                    }
+                    nb += ncb
+                }
+                kb += kc
+            }
+            // Yᵀ → Y for this thread's columns, in 16×16 blocks.
+            let nEnd = min(n1, N)
+            var nB = n0
+            while nB < nEnd {
+                let nE = min(nB + 16, nEnd)
+                var mB = 0
+                while mB < M {
+                    let mE = min(mB + 16, M)
+                    for m in mB..<mE {
+                        for n in nB..<nE { Y[m * ldy + n] = YT[n * Mpad + m] }
+                    }
+                    mB = mE
+                }
+                nB = nE
+            }
+        }
+    }
+
+    /// dX[M, K] += dY[M, N] · W, vectorized along K in tiles of `tNR` columns. Requires K % tNR == 0.
+    static func transposed(_ w: PanelSource, _ k: TileKernels, dY: UnsafePointer<Float>, lddy: Int, M: Int,
+                           dX: UnsafeMutablePointer<Float>, lddx: Int, threads: Int, workspace: KernelWorkspace) {
+        let N = w.rows, K = w.cols
+        let NR = k.tNR, MR = k.tMR, NB = transposedNB
+        let cTiles = K / NR
+        let nThreads = max(1, min(threads, cTiles))
+        let panels = workspace.floats(nThreads * NB * NR)
+        Parallel.forChunks(cTiles, threads: nThreads) { t, lo, hi in
+            let panel = panels + t * NB * NR
+            var nb = 0
+            while nb < N {
+                let nbn = min(NB, N - nb)
+                for ct in lo..<hi {
+                    let c0 = ct * NR
+                    for r in 0..<nbn { w.rowSegment(nb + r, c0, NR, panel + r * NR) }
+                    var m = 0
+                    while m + MR <= M {
+                        k.transposedTile(dY + m * lddy + nb, lddy, panel, nbn, dX + m * lddx + c0, lddx)
+                        m += MR
+                    }
+                    while m < M {
+                        k.transposedRow(dY + m * lddy + nb, panel, nbn, dX + m * lddx + c0)
+                        m += 1
+                    }
+                }
+                nb += nbn
+            }
+        }
+    }
+}

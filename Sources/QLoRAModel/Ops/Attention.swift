@@ -1,0 +1,64 @@
+import Foundation
+import QLoRACore
+import QLoRAKernels
+
+/// Causal grouped-query attention (Vaswani et al. 2017; GQA: Ainslie et al. 2023): for each sequence
+/// b and head h with key/value head g = h / (NH/NKV),
+/// P = softmax(Q_bh K_bgᵀ / √HS) with query t seeing keys 0…start+t, out_bh = P V_bg.
+/// Legend: B = sequences, T = new query positions, L = key positions (start + T), NH = query
+/// heads, NKV = key/value heads, HS = head size.
+public enum Attention {
+    public struct Shape {
+        public var B: Int, T: Int, L: Int, start: Int, NH: Int, NKV: Int, HS: Int
+        /// Floats between consecutive sequences in the key/value buffers (L·NKV·HS when packed).
+        public var kvSequenceStride: Int
+
+        public init(B: Int, T: Int, L: Int, start: Int, NH: Int, NKV: Int, HS: Int, kvSequenceStride: Int) {
+            self.B = B; self.T = T; self.L = L; self.start = start
+            self.NH = NH; self.NKV = NKV; self.HS = HS; self.kvSequenceStride = kvSequenceStride
+        }
+    }
+
+    /// - out: (B·T, NH·HS); probs: (B, NH, T, L) saved for backward, or nil; q: (B·T, NH·HS), rotated;
+    ///   keys, values: per sequence (L, NKV·HS) at `b · kvSequenceStride`, keys rotated.
+    public static func forward(_ out: UnsafeMutablePointer<Float>, _ probs: UnsafeMutablePointer<Float>?,
+                               _ q: UnsafePointer<Float>, _ keys: UnsafePointer<Float>, _ values: UnsafePointer<Float>,
+                               _ s: Shape, threads: Int, blas: BLAS) {
+        let qStride = s.NH * s.HS, kvStride = s.NKV * s.HS
+        let group = s.NH / s.NKV
+        let scale = 1 / Float(s.HS).squareRoot()
+        let scratchPerThread = s.T * s.L
+        let scratch = probs == nil ? UnsafeMutablePointer<Float>.allocate(capacity: max(1, threads * scratchPerThread)) : nil
+        defer { scratch?.deallocate() }
+        Parallel.forChunks(s.B * s.NH, threads: threads) { tIndex, lo, hi in
+            for bh in lo..<hi {
+                let b = bh / s.NH, h = bh % s.NH, g = h / group
+                let P = probs.map { $0 + bh * scratchPerThread } ?? scratch! + tIndex * scratchPerThread
+                let qb = q + b * s.T * qStride + h * s.HS
+                let kb = keys + b * s.kvSequenceStride + g * s.HS
+                let vb = values + b * s.kvSequenceStride + g * s.HS
+                // P = scale · Q Kᵀ   (T, L)
+                blas.sgemm(transA: false, transB: true, M: s.T, N: s.L, K: s.HS, alpha: scale, A: qb, lda: qStride,
+                           B: kb, ldb: kvStride, C: P, ldc: s.L)
+                for t in 0..<s.T {
+                    let row = P + t * s.L
+                    let visible = min(s.L, s.start + t + 1)
+                    var mx = -Float.infinity
+                    for j in 0..<visible { mx = max(mx, row[j]) }
+                    var sum: Float = 0
+                    for j in 0..<visible {
+                        let e = expf(row[j] - mx)
+                        row[j] = e
+                        sum += e
+                    }
+                    let inv = 1 / sum
+                    for j in 0..<visible { row[j] *= inv }
+                    for j in visible..<s.L { row[j] = 0 }
+                }
+                // out_bh = P V   (T, HS)
+                blas.sgemm(transA: false, transB: false, M: s.T, N: s.HS, K: s.L, A: P, lda: s.L, B: vb, ldb: kvStride,
+                           C: out + b * s.T * qStride + h * s.HS, ldc: qStride)
+            }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+/// RMSNorm (Zhang & Sennrich 2019), as LLaMA uses it: y = w ⊙ (x · 1/√(mean(x²) + ε)).
+/// Computed as Hugging Face's LlamaRMSNorm does in Float32: x times the inverse RMS first, then the
+/// weight. Legend: M = rows (tokens), C = hidden.
+public enum RMSNorm {
+    /// - out: (M, C); invRMS: (M), saved for backward; x: (M, C); weight: (C).
+    public static func forward(_ out: UnsafeMutablePointer<Float>, _ invRMS: UnsafeMutablePointer<Float>?,
+                               _ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ M: Int, _ C: Int, eps: Float) {
+        for t in 0..<M {
+            let xr = x + t * C, o = out + t * C
+            var ss: Float = 0
+            var acc = SIMD16<Float>()
+            var c = 0
+            while c + 16 <= C {
+                let v = UnsafeRawPointer(xr + c).loadUnaligned(as: SIMD16<Float>.self)
+                acc.addProduct(v, v)
+                c += 16
+            }
+            ss = acc.sum()
+            while c < C { ss += xr[c] * xr[c]; c += 1 }
+            let r = 1 / (ss / Float(C) + eps).squareRoot()
+            invRMS?[t] = r
+            for c in 0..<C { o[c] = weight[c] * (xr[c] * r) }
+        }
+    }
+}

@@ -1,0 +1,14 @@
+import Foundation
+
+/// The SwiGLU gate of LLaMA's MLP (Shazeer 2020, arXiv 2002.05202): h = silu(g) ⊙ u with
+/// silu(g) = g · σ(g). Legend: M = tokens, F = intermediate size.
+public enum SwiGLU {
+    /// - out: (M·F); gate, up: (M·F).
+    public static func forward(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>,
+                               _ up: UnsafePointer<Float>, _ count: Int) {
+        for i in 0..<count {
+            let g = gate[i]
+            out[i] = g / (1 + expf(-g)) * up[i]
+        }
+    }
+}

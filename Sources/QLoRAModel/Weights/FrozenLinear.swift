@@ -1,0 +1,68 @@
+import QLoRACore
+import QLoRAKernels
+import QLoRAQuant
+
+/// A frozen base linear layer y = x · Wᵀ (+ b), W [out, in] held as NF4 blocks (QLoRA) or as a dense
+/// Float32 matrix (the unquantized reference). It has no weight gradient: backward produces only the
+/// input gradient, through the transposed dequantize-on-the-fly product.
+public final class FrozenLinear: @unchecked Sendable {
+    public enum Storage {
+        case nf4(NF4Matrix)
+        case dense(DenseMatrix)
+    }
+
+    public let storage: Storage
+    /// Bias [out] (Qwen2's q/k/v), or nil.
+    public let bias: [Float]?
+    public let outFeatures: Int
+    public let inFeatures: Int
+
+    public init(_ storage: Storage, bias: [Float]? = nil) {
+        self.storage = storage
+        self.bias = bias
+        switch storage {
+        case .nf4(let m): outFeatures = m.rows; inFeatures = m.cols
+        case .dense(let m): outFeatures = m.rows; inFeatures = m.cols
+        }
+    }
+
+    /// Y[M, out] = X[M, in] · Wᵀ + b.
+    public func forward(_ X: UnsafePointer<Float>, M: Int, _ Y: UnsafeMutablePointer<Float>, threads: Int,
+                        workspace: KernelWorkspace) {
+        switch storage {
+        case .nf4(let m):
+            NF4Kernels.gemm(m.ref, X: X, ldx: inFeatures, M: M, Y: Y, ldy: outFeatures, threads: threads,
+                            workspace: workspace)
+        case .dense(let m):
+            DenseKernels.gemm(m.ref, X: X, ldx: inFeatures, M: M, Y: Y, ldy: outFeatures, threads: threads,
+                              workspace: workspace)
+        }
+        if let bias {
+            for i in 0..<M {
+                let y = Y + i * outFeatures
+                for o in 0..<outFeatures { y[o] += bias[o] }
+            }
+        }
+    }
+
+    /// dX[M, in] += dY[M, out] · W.
+    public func backwardInput(_ dY: UnsafePointer<Float>, M: Int, _ dX: UnsafeMutablePointer<Float>, threads: Int,
+                              workspace: KernelWorkspace) {
+        switch storage {
+        case .nf4(let m):
+            NF4Kernels.gemmT(m.ref, dY: dY, lddy: outFeatures, M: M, dX: dX, lddx: inFeatures, threads: threads,
+                             workspace: workspace)
+        case .dense(let m):
+            DenseKernels.gemmT(m.ref, dY: dY, lddy: outFeatures, M: M, dX: dX, lddx: inFeatures, threads: threads,
+                               workspace: workspace)
+        }
+    }
+
+    /// Bytes this layer holds (nibbles + constants, or the dense matrix).
+    public var storedBytes: Int {
+        switch storage {
+        case .nf4(let m): return m.storedBytes + 4 * (bias?.count ?? 0)
+        case .dense(let m): return m.storedBytes + 4 * (bias?.count ?? 0)
+        }
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import QLoRACore
+import QLoRAFormats
+import QLoRAQuant
+
+/// Every weight of a LLaMA-family decoder, frozen: block linears as `FrozenLinear` (NF4 or dense
+/// Float32), embeddings (also the lm_head when tied) as a dense Float32 or bf16 matrix, norms in
+/// Float32. Shapes: C = hidden, F = intermediate, V = vocab, L = layers.
+public final class LlamaWeights: @unchecked Sendable {
+    public struct Layer {
+        public var attnNorm: [Float]      // (C)
+        public var mlpNorm: [Float]       // (C)
+        public var q: FrozenLinear        // (NH·HS, C)
+        public var k: FrozenLinear        // (NKV·HS, C)
+        public var v: FrozenLinear        // (NKV·HS, C)
+        public var o: FrozenLinear        // (C, NH·HS)
+        public var gate: FrozenLinear     // (F, C)
+        public var up: FrozenLinear       // (F, C)
+        public var down: FrozenLinear     // (C, F)
+
+        /// The seven projections by their HF module names.
+        public var linears: [(String, FrozenLinear)] {
+            [("q_proj", q), ("k_proj", k), ("v_proj", v), ("o_proj", o), ("gate_proj", gate), ("up_proj", up),
+             ("down_proj", down)]
+        }
+    }
+
+    public let config: LlamaConfig
+    public let embed: DenseMatrix          // (V, C)
+    public let lmHead: DenseMatrix?        // (V, C); nil when tied to `embed`
+    public let finalNorm: [Float]          // (C)
+    public let layers: [Layer]
+
+    public init(config: LlamaConfig, embed: DenseMatrix, lmHead: DenseMatrix?, finalNorm: [Float], layers: [Layer]) {
+        self.config = config
+        self.embed = embed
+        self.lmHead = lmHead
+        self.finalNorm = finalNorm
+        self.layers = layers
+    }
+
+    /// The output projection (the embeddings when tied).
+    public var outputMatrix: DenseMatrix { lmHead ?? embed }
+
+    /// How block linears are held after loading.
+    public enum LinearStorage: Sendable {
+        /// NF4 (or FP4) blocks, quantized on load unless the source already is.
+        case quantized(type: FourBitType, blockSize: Int, doubleQuant: Bool)
+        /// Dense Float32, as the source has them (the unquantized reference).
+        case float32
+
+        public static let qlora = LinearStorage.quantized(type: .nf4, blockSize: 64, doubleQuant: true)
+    }
+
+    /// Bytes held by the block linears / by the embeddings and lm_head / by the norms.
+    public var linearBytes: Int { layers.reduce(0) { $0 + $1.linears.reduce(0) { $0 + $1.1.storedBytes } } }
+    public var embeddingBytes: Int { embed.storedBytes + (lmHead?.storedBytes ?? 0) }
+}
+
+// MARK: Loading
+
+extension LlamaWeights {
+    /// Loads from a checkpoint source (HF safetensors or GGUF), quantizing block linears on load when
+    /// asked. Tensors are read one at a time; a quantized layer never exists in Float32 after load.
+    public static func load(from source: CheckpointSource, linears: LinearStorage,
+                            embeddings: DenseMatrixRef.Storage, threads: Int = 1) throws -> LlamaWeights {
+        let c = source.config
+        func tensor(_ name: String, _ shape: [Int]) throws -> [Float] {
+            let got = try source.shape(of: name)
+            guard got == shape else {
+                throw QLoRAError.format(source.path, "tensor '\(name)' has shape \(got), expected \(shape)")
+            }
+            let values = try source.floats(name)
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw QLoRAError(.numeric, "\(source.path): tensor '\(name)' has a non-finite value at element \(bad)")
+            }
+            return values
+        }
+        func linear(_ name: String, _ out: Int, _ inn: Int, bias: Bool) throws -> FrozenLinear {
+            let w = try tensor(name + ".weight", [out, inn])
+            let b = bias ? try tensor(name + ".bias", [out]) : nil
+            switch linears {
+            case .float32:
+                return FrozenLinear(.dense(DenseMatrix(rows: out, cols: inn, values: w, storage: .f32)), bias: b)
+            case .quantized(let type, let blockSize, let dq):
+                let q = FourBitCodec.quantize(w, shape: [out, inn], type: type, blockSize: blockSize, doubleQuant: dq,
+                                              threads: threads)
+                return FrozenLinear(.nf4(NF4Matrix.make(q)), bias: b)
+            }
+        }
+        let names = Set(source.tensorNames)
+        var layers: [Layer] = []
+        for l in 0..<c.numHiddenLayers {
+            let p = "model.layers.\(l)."
+            let qkvBias = c.attentionBias && names.contains(p + "self_attn.q_proj.bias")
+            layers.append(Layer(
+                attnNorm: try tensor(p + "input_layernorm.weight", [c.hiddenSize]),
+                mlpNorm: try tensor(p + "post_attention_layernorm.weight", [c.hiddenSize]),
+                q: try linear(p + "self_attn.q_proj", c.qDim, c.hiddenSize, bias: qkvBias),
+                k: try linear(p + "self_attn.k_proj", c.kvDim, c.hiddenSize, bias: qkvBias),
+                v: try linear(p + "self_attn.v_proj", c.kvDim, c.hiddenSize, bias: qkvBias),
+                o: try linear(p + "self_attn.o_proj", c.hiddenSize, c.qDim, bias: false),
+                gate: try linear(p + "mlp.gate_proj", c.intermediateSize, c.hiddenSize, bias: false),
+                up: try linear(p + "mlp.up_proj", c.intermediateSize, c.hiddenSize, bias: false),
+                down: try linear(p + "mlp.down_proj", c.hiddenSize, c.intermediateSize, bias: false)))
+        }
+        let embed = DenseMatrix(rows: c.vocabSize, cols: c.hiddenSize,
+                                values: try tensor("model.embed_tokens.weight", [c.vocabSize, c.hiddenSize]),
+                                storage: embeddings)
+        var head: DenseMatrix?
+        if !c.tieWordEmbeddings || names.contains("lm_head.weight") {
+            if names.contains("lm_head.weight") {
+                head = DenseMatrix(rows: c.vocabSize, cols: c.hiddenSize,
+                                   values: try tensor("lm_head.weight", [c.vocabSize, c.hiddenSize]), storage: embeddings)
+            } else if !c.tieWordEmbeddings {
+                throw QLoRAError.format(source.path, "missing lm_head.weight (embeddings are not tied)")
+            }
+        }
+        return LlamaWeights(config: c, embed: embed, lmHead: head,
+                            finalNorm: try tensor("model.norm.weight", [c.hiddenSize]), layers: layers)
+    }
+
+    /// Loads a directory written by `qlora quantize` (or any bitsandbytes 4-bit HF checkpoint): the
+    /// 4-bit linears are repacked for the kernels straight from the memory map, never dequantized.
+    public static func loadQuantized(directory: String) throws -> LlamaWeights {
+        let ckpt = try HFCheckpoint(directory: directory)
+        let c = ckpt.config
+        func dense(_ name: String, _ shape: [Int]) throws -> [Float] {
+            let got = try ckpt.shape(of: name)
+            guard got == shape else {
+                throw QLoRAError.format(directory, "tensor '\(name)' has shape \(got), expected \(shape)")
+            }
+            return try ckpt.floats(name)
+        }
+        func storage(_ name: String) throws -> DenseMatrixRef.Storage {
+            try ckpt.dtypeName(of: name) == "float32" ? .f32 : .bf16
+        }
+        let names = Set(ckpt.tensorNames)
+        func linear(_ prefix: String, _ out: Int, _ inn: Int, bias: Bool) throws -> FrozenLinear {
+            let b = bias ? try dense(prefix + ".bias", [out]) : nil
+            let file = try ckpt.safetensors(for: prefix + ".weight")
+            if Bnb4bitFormat.quantizedPrefixes(in: file).contains(prefix) {
+                let (packed, state) = try Bnb4bitFormat.read(prefix: prefix, from: file)
+                guard state.shape == [out, inn] else {
+                    throw QLoRAError.format(directory, "'\(prefix)' has shape \(state.shape), expected [\(out), \(inn)]")
+                }
+                return FrozenLinear(.nf4(NF4Matrix(bnbPacked: packed, state: state)), bias: b)
+            }
+            let w = try dense(prefix + ".weight", [out, inn])
+            return FrozenLinear(.dense(DenseMatrix(rows: out, cols: inn, values: w, storage: .f32)), bias: b)
+        }
+        var layers: [Layer] = []
+        for l in 0..<c.numHiddenLayers {
+            let p = "model.layers.\(l)."
+            let qkvBias = names.contains(p + "self_attn.q_proj.bias")
+            layers.append(Layer(
+                attnNorm: try dense(p + "input_layernorm.weight", [c.hiddenSize]),
+                mlpNorm: try dense(p + "post_attention_layernorm.weight", [c.hiddenSize]),
+                q: try linear(p + "self_attn.q_proj", c.qDim, c.hiddenSize, bias: qkvBias),
+                k: try linear(p + "self_attn.k_proj", c.kvDim, c.hiddenSize, bias: qkvBias),
+                v: try linear(p + "self_attn.v_proj", c.kvDim, c.hiddenSize, bias: qkvBias),
+                o: try linear(p + "self_attn.o_proj", c.hiddenSize, c.qDim, bias: false),
+                gate: try linear(p + "mlp.gate_proj", c.intermediateSize, c.hiddenSize, bias: false),
+                up: try linear(p + "mlp.up_proj", c.intermediateSize, c.hiddenSize, bias: false),
+                down: try linear(p + "mlp.down_proj", c.hiddenSize, c.intermediateSize, bias: false)))
+        }
+        let embedName = "model.embed_tokens.weight"
+        let embed = DenseMatrix(rows: c.vocabSize, cols: c.hiddenSize, values: try dense(embedName, [c.vocabSize, c.hiddenSize]),
+                                storage: try storage(embedName))
+        var head: DenseMatrix?
+        if names.contains("lm_head.weight") {
+            head = DenseMatrix(rows: c.vocabSize, cols: c.hiddenSize, values: try dense("lm_head.weight", [c.vocabSize, c.hiddenSize]),
+                               storage: try storage("lm_head.weight"))
+        } else if !c.tieWordEmbeddings {
+            throw QLoRAError.format(directory, "missing lm_head.weight (embeddings are not tied)")
+        }
+        return LlamaWeights(config: c, embed: embed, lmHead: head,
+                            finalNorm: try dense("model.norm.weight", [c.hiddenSize]), layers: layers)
+    }
+}
