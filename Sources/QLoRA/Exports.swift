@@ -4,4 +4,5 @@
 @_exported import QLoRAKernels
 @_exported import QLoRAPlan
 @_exported import QLoRAQuant
+@_exported import QLoRATokenizer
 @_exported import QLoRABench
