@@ -24,6 +24,12 @@ public struct PreTokenizer: Sendable, Equatable {
         self.steps = steps
     }
 
+    /// The pieces BPE would encode for `text` (which holds no added token), for inspection.
+    public func pieces(of text: String) -> [String] {
+        var scalars = ScalarText(text.unicodeScalars)
+        return pieces(of: &scalars, ranges: [0..<scalars.scalars.count]).map { scalars.string($0) }
+    }
+
     /// Splits `ranges` of `text` (the segments between added tokens) into pieces. `text` is
     /// replaced when a step inserts scalars (a prefix space); pieces index the final `text`.
     func pieces(of text: inout ScalarText, ranges: [Range<Int>]) -> [Range<Int>] {

@@ -57,6 +57,14 @@ public struct SplitPattern: Sendable, Equatable {
         all.first { $0.regex == regex }
     }
 
+    /// The pieces the regex cuts `text` into (for inspection and tests).
+    public func pieces(of text: String) -> [String] {
+        let scalars = ScalarText(text.unicodeScalars)
+        var ranges: [Range<Int>] = []
+        split(scalars, 0..<scalars.scalars.count, into: &ranges)
+        return ranges.map { scalars.string($0) }
+    }
+
     /// Appends the pieces of `range` of `text` to `pieces`, in order; together they cover `range`.
     func split(_ text: ScalarText, _ range: Range<Int>, into pieces: inout [Range<Int>]) {
         text.scalars.withUnsafeBufferPointer { scalars in
@@ -185,5 +193,12 @@ struct ScalarText {
 
     init<S: Sequence>(_ scalars: S) where S.Element == Unicode.Scalar {
         self.init(Array(scalars))
+    }
+
+    /// The scalars of `range` as a string.
+    func string(_ range: Range<Int>) -> String {
+        var view = String.UnicodeScalarView()
+        view.append(contentsOf: scalars[range])
+        return String(view)
     }
 }

@@ -24,8 +24,9 @@ enum TokenizerFixtures {
         return try Tokenizer(directory: dir.path)
     }
 
-    /// A JSON fixture file of `Tests/Fixtures/tokenizer`.
-    static func json(_ name: String) throws -> Any {
-        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/" + name)))
+    /// A JSON fixture file of `Tests/Fixtures/tokenizer`, decoded with `JSONDecoder` (the Linux
+    /// `JSONSerialization` drops a U+FEFF at the start of a string, and the fixtures have one).
+    static func decode<T: Decodable>(_ type: T.Type, _ name: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(contentsOf: URL(fileURLWithPath: directory + "/" + name)))
     }
 }
