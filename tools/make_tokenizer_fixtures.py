@@ -18,6 +18,11 @@ Files written (deterministic from a fixed seed):
   pieces `Split(Regex(regex), "isolated").pre_tokenize_str(T)` gives for GPT-2's, Llama 3's and
   Qwen2's split regexes, over hand-picked strings (contractions, digits, whitespace runs before
   letters, newlines, Unicode letters, digits and spaces) and random strings drawn from those classes.
+- template_cases.json: [{"name": N, "template": T, "variables": V, "output": O}] (dicts in V written as
+  {"__object__": [[key, value], ...]} to keep their order), what transformers'
+  chat-template sandbox (`_compile_jinja_template`: jinja2 with trim_blocks, lstrip_blocks, its
+  `tojson`, `raise_exception`, `namespace`) renders for small templates that each exercise one part
+  of the supported Jinja subset, plus the chat templates of SmolLM2, Llama 3 and Qwen2-style ChatML.
 - smollm2_cases.json (with --smollm2): [{"text": T, "ids": [...], "ids_with_special": [...]}], the
   ids `tokenizers` gives for T with that tokenizer.json (add_special_tokens False and True), over the
   same kinds of strings plus added tokens inside text.
@@ -99,6 +104,94 @@ def smollm2_cases(directory, texts):
              "ids_with_special": tok.encode(t).ids} for t in texts]
 
 
+SMOLLM2_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}"
+    "{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+LLAMA3_TEMPLATE = (
+    "{% set loop_messages = messages %}{% for message in loop_messages %}"
+    "{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}"
+    "{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
+)
+
+CHATML_TEMPLATE = """{%- for message in messages %}
+    {%- if loop.first and message.role != 'system' %}
+        {{- '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}
+    {%- endif %}
+    {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n' }}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\n' }}
+{%- endif %}
+"""
+
+CONVERSATIONS = {
+    "user": [{"role": "user", "content": "What is the capital of France?"}],
+    "system_user_assistant": [
+        {"role": "system", "content": "Answer briefly."},
+        {"role": "user", "content": " Hi! "},
+        {"role": "assistant", "content": "Hello.\nHow can I help?"},
+        {"role": "user", "content": "Ünïcödé 😀 and \"quotes\""},
+    ],
+}
+
+TEMPLATE_CASES = [
+    ("text_only", "plain text\n", {}),
+    ("trailing_newline_dropped", "a\n\n", {}),
+    ("output_types", "{{ 1 }} {{ 2.5 }} {{ true }} {{ none }} {{ 'x' }} {{ [1, 'a', none] }} {{ undefined_name }}|", {}),
+    ("trim_blocks", "{% if true %}\nyes\n{% endif %}\nafter", {}),
+    ("lstrip_blocks", "line\n    {% if true %}\n    body\n    {% endif %}\nend", {}),
+    ("lstrip_not_after_text", "x   {% if true %}y{% endif %}", {}),
+    ("lstrip_plus", "a\n  {%+ if true %}b{% endif %}", {}),
+    ("whitespace_control", "a  \n  {%- if true -%}  \n b \n {%- endif %}\n{{- ' c ' -}}  \n d", {}),
+    ("comments", "a{# note #}\n  {# line #}\nb {#- strip -#} c", {}),
+    ("if_elif_else", "{% for x in [1, 2, 3] %}{% if x == 1 %}one{% elif x == 2 %}two{% else %}many{% endif %},{% endfor %}", {}),
+    ("loop_variables", "{% for x in items %}{{ loop.index0 }}{{ loop.index }}{{ loop.first }}{{ loop.last }}{{ loop.length }}{{ loop.revindex }}-{% endfor %}", {"items": ["a", "b", "c"]}),
+    ("loop_else_and_filter", "{% for x in items if x > 1 %}{{ x }}{{ loop.index }}{% else %}empty{% endfor %}|{% for x in [] %}x{% else %}none{% endfor %}", {"items": [1, 2, 3]}),
+    ("loop_dict_items", "{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}{% for k in d %}{{ k }}{% endfor %}", {"d": {"b": 1, "a": 2}}),
+    ("loop_controls", "{% for x in range(10) %}{% if x == 2 %}{% continue %}{% endif %}{% if x == 5 %}{% break %}{% endif %}{{ x }}{% endfor %}", {}),
+    ("set_scoping", "{% set x = 1 %}{% for i in [1, 2] %}{% set x = x + i %}{{ x }}{% endfor %}{{ x }}", {}),
+    ("namespace", "{% set ns = namespace(count=0, seen=false) %}{% for i in [1, 2, 3] %}{% set ns.count = ns.count + i %}{% endfor %}{{ ns.count }} {{ ns.seen }}", {}),
+    ("operators", "{{ 1 + 2 * 3 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 }} {{ -7 % 3 }} {{ 7 / 2 }} {{ 'a' ~ 1 ~ none }} {{ 'ab' + 'cd' }} {{ [1] + [2] }} {{ -3 }}", {}),
+    ("comparisons", "{{ 1 == 1.0 }} {{ true == 1 }} {{ 'a' != 'b' }} {{ 2 < 3 }} {{ 'b' >= 'a' }} {{ 'ell' in 'hello' }} {{ 2 in [1, 2] }} {{ 'k' in {'k': 1} if false else 'k' not in d }}", {"d": {"k": 1}}),
+    ("logic", "{{ 0 or 'x' }} {{ 1 and 'y' }} {{ not '' }} {{ none or [] }} {{ 'a' if 1 > 2 else 'b' }} {{ 'c' if false }}|", {}),
+    ("subscripts_and_attributes", "{{ m['role'] }} {{ m.role }} {{ m.missing }}|{{ xs[0] }} {{ xs[-1] }} {{ xs[5] }}|{{ 'héllo'[1] }}", {"m": {"role": "user"}, "xs": [1, 2, 3]}),
+    ("slices", "{{ xs[1:] }} {{ xs[:-1] }} {{ xs[::-1] }} {{ xs[::2] }} {{ 'abcdef'[1:4] }} {{ xs[-2:] }} {{ xs[5:] }}", {"xs": [1, 2, 3, 4]}),
+    ("filters", "{{ '  a b  ' | trim }}|{{ 'xxaxx' | trim('x') }}|{{ [1, 2] | length }} {{ 'héllo' | length }} {{ d | length }} {{ 'Ab' | upper }}{{ 'Ab' | lower }} {{ 'hello world' | capitalize }} {{ [1, 2, 3] | first }}{{ [1, 2, 3] | last }} {{ [1, 2] | join(', ') }} {{ x | default('dflt') }} {{ '' | default('e', true) }} {{ [3, 1] | reverse | list }} {{ '42' | int + 1 }} {{ 'a-b' | replace('-', '+') }} {{ 5 | string }}", {"d": {"a": 1}}),
+    ("tojson", "{{ v | tojson }}|{{ v | tojson(indent=2) }}|{{ s | tojson }}|{{ v | tojson(sort_keys=true, separators=(',', ':')) }}|{{ s | tojson(ensure_ascii=true) }}", {"v": {"b": [1, 2.5, None, True, "x"], "a": {}, "c": []}, "s": "é \"q\" \\ \n\t\u0001 😀 </script>"}),
+    ("tests", "{{ x is defined }} {{ y is defined }} {{ y is not defined }} {{ none is none }} {{ 'a' is string }} {{ 3 is number }} {{ d is mapping }} {{ 4 is even }} {{ 3 is odd }} {{ xs is iterable }}", {"x": 1, "d": {}, "xs": []}),
+    ("string_methods", "{{ ' a '.strip() }}|{{ 'abc'.startswith('ab') }} {{ 'abc'.endswith(('x', 'bc')) }} {{ 'a,b,,c'.split(',') }} {{ ' a  b '.split() }} {{ 'a b c'.split(' ', 1) }} {{ ', '.join(['x', 'y']) }} {{ 'AbC'.lower() }}{{ 'abc'.upper() }} {{ 'aXbX'.replace('X', '-') }} {{ 'xxhixx'.lstrip('x') }}{{ 'xxhixx'.rstrip('x') }}", {}),
+    ("dict_methods", "{{ d.get('a') }} {{ d.get('z') }} {{ d.get('z', 5) }} {{ d.keys() | list }} {{ d.values() | list }} {{ d.items() | list | length }}{% for pair in d.items() %}{{ pair[0] }}{{ pair[1] }}{% endfor %}", {"d": {"a": 1, "b": "two"}}),
+    ("string_escapes", "{{ 'a\\nb\\tc\\\\d\\'e' }}|{{ \"it's\" }}|{{ '\\u00e9\\x41' }}", {}),
+    ("list_and_tuple_literals", "{{ [1, [2, 3], 'x'] }} {{ (1, 2) | list }} {{ [] }} {{ [1, 2,] | length }}", {}),
+    ("smollm2_user", SMOLLM2_TEMPLATE, {"messages": CONVERSATIONS["user"], "add_generation_prompt": True}),
+    ("smollm2_conversation", SMOLLM2_TEMPLATE, {"messages": CONVERSATIONS["system_user_assistant"], "add_generation_prompt": False}),
+    ("llama3_conversation", LLAMA3_TEMPLATE, {"messages": CONVERSATIONS["system_user_assistant"], "add_generation_prompt": True, "bos_token": "<|begin_of_text|>"}),
+    ("chatml_block_template", CHATML_TEMPLATE, {"messages": CONVERSATIONS["user"], "add_generation_prompt": True}),
+]
+
+
+def ordered(value):
+    """Dicts as {"__object__": [[key, value], ...]}, so readers keep the key order templates see."""
+    if isinstance(value, dict):
+        return {"__object__": [[k, ordered(v)] for k, v in value.items()]}
+    if isinstance(value, list):
+        return [ordered(v) for v in value]
+    return value
+
+
+def template_cases():
+    from transformers.utils.chat_template_utils import _compile_jinja_template
+
+    return [{"name": name, "template": template, "variables": {k: ordered(v) for k, v in variables.items()},
+             "output": _compile_jinja_template(template).render(**variables)}
+            for name, template, variables in TEMPLATE_CASES]
+
+
 def write(name, value):
     """JSON with one case per line (lists of cases are the bulk of each file)."""
     def dumps(v):
@@ -121,6 +214,7 @@ def main():
     rng = random.Random(20261129)
     texts = HAND_PICKED + random_strings(rng, 300)
     write("split_cases.json", split_cases(texts))
+    write("template_cases.json", template_cases())
     if "--smollm2" in sys.argv:
         path = sys.argv[sys.argv.index("--smollm2") + 1]
         write("smollm2_cases.json", smollm2_cases(path, HAND_PICKED + random_strings(rng, 100)))
