@@ -23,6 +23,10 @@ Files written (deterministic from a fixed seed):
   chat-template sandbox (`_compile_jinja_template`: jinja2 with trim_blocks, lstrip_blocks, its
   `tojson`, `raise_exception`, `namespace`) renders for small templates that each exercise one part
   of the supported Jinja subset, plus the chat templates of SmolLM2, Llama 3 and Qwen2-style ChatML.
+- tiny_cases.json: {name: [{"text": T, "ids": [...], "ids_with_special": [...]}]} for the tiny GGUF
+  fixtures tiny_llama (Llama 3 split, BOS added) and tokenizer_variant (GPT-2 split, an ordinary letter
+  as BOS, EOS added), from `tokenizers` with the tokenizer.json transformers wrote for them
+  (Tests/Fixtures/gguf/tokenizer_reference), over random strings of their small alphabets.
 - smollm2_cases.json (with --smollm2): [{"text": T, "ids": [...], "ids_with_special": [...]}], the
   ids `tokenizers` gives for T with that tokenizer.json (add_special_tokens False and True), over the
   same kinds of strings plus added tokens inside text.
@@ -192,6 +196,22 @@ def template_cases():
             for name, template, variables in TEMPLATE_CASES]
 
 
+TINY_POOL = list("abcdefghij") + [" ", " ", "  ", "\n", "\n\n", ".", ",", "'", "'a", "0", "1", "01", "z", "é",
+                                   "<|im_start|>", "<|im_end|>", "<special_x>", "<repo_name>"]
+
+
+def tiny_cases(rng):
+    from tokenizers import Tokenizer
+
+    cases = {}
+    for name in ["tiny_llama", "tokenizer_variant"]:
+        tok = Tokenizer.from_file(os.path.join(OUT, "..", "gguf", "tokenizer_reference", name, "tokenizer.json"))
+        texts = ["".join(rng.choice(TINY_POOL) for _ in range(rng.randint(1, 16))) for _ in range(150)]
+        cases[name] = [{"text": t, "ids": tok.encode(t, add_special_tokens=False).ids,
+                        "ids_with_special": tok.encode(t).ids} for t in texts]
+    return cases
+
+
 def write(name, value):
     """JSON with one case per line (lists of cases are the bulk of each file)."""
     def dumps(v):
@@ -215,6 +235,7 @@ def main():
     texts = HAND_PICKED + random_strings(rng, 300)
     write("split_cases.json", split_cases(texts))
     write("template_cases.json", template_cases())
+    write("tiny_cases.json", tiny_cases(random.Random(4)))
     if "--smollm2" in sys.argv:
         path = sys.argv[sys.argv.index("--smollm2") + 1]
         write("smollm2_cases.json", smollm2_cases(path, HAND_PICKED + random_strings(rng, 100)))

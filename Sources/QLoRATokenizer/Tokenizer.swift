@@ -112,6 +112,14 @@ public struct Tokenizer: Sendable {
         return table
     }
 
+    /// Bytes the vocabulary has no single-byte token for. BPE cannot spell them, so `encode`
+    /// drops them, as the `tokenizers` library does for a model without an unknown token
+    /// (SmolLM2 lacks 21 of the 256, e.g. 0x14 and the UTF-8 lead bytes 0xF1, 0xF2, 0xF5…0xFF).
+    /// Text made of other bytes round-trips exactly through `encode` and `decode`.
+    public var unencodableBytes: [UInt8] {
+        (0...255).filter { model.byteTokenID[$0] < 0 }.map(UInt8.init)
+    }
+
     /// The id of a token as the vocabulary spells it (added tokens as written).
     public func id(of token: String) -> Int? {
         if let added = addedTokens.first(where: { $0.content == token }) { return added.id }
