@@ -1,3 +1,4 @@
+import Foundation
 import QLoRACore
 
 /// A chat template: the Jinja program a model ships to turn a conversation into its prompt text,
@@ -80,8 +81,10 @@ public struct ChatTemplate: Sendable {
         return try render(variables)
     }
 
+    /// One line: a message a template raises may hold newlines; they are shown as `\n`.
     static func report(_ error: TemplateError, name: String) -> QLoRAError {
-        QLoRAError.format(name, "line \(max(error.line, 1)): \(error.message)")
+        let message = error.message.replacingOccurrences(of: "\n", with: "\\n")
+        return QLoRAError.format(name, "line \(max(error.line, 1)): \(message)")
     }
 }
 

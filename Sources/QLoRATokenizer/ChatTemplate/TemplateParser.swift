@@ -178,6 +178,8 @@ struct TemplateParser {
             let body = try statements(until: ["endgeneration"]).0
             try expect(.blockEnd, "'%}'")
             return body
+        case "elif", "else", "endif", "endfor", "endgeneration":
+            throw TemplateError(line: line, message: "unexpected '{% \(tag) %}'")
         default:
             throw TemplateError(line: line, message: "unknown tag '\(tag)'")
         }
