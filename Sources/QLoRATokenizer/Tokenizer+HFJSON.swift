@@ -7,7 +7,10 @@ extension Tokenizer {
     public init(directory: String) throws {
         let path = directory + "/tokenizer.json"
         guard let json = FileManager.default.contents(atPath: path) else {
-            throw QLoRAError.io(path, "missing: the model has no tokenizer.json (only byte-level BPE tokenizers are supported)")
+            let sentencePiece = FileManager.default.fileExists(atPath: directory + "/tokenizer.model")
+            throw QLoRAError.io(directory, sentencePiece
+                ? "has only a sentencepiece tokenizer.model, which is not supported (byte-level BPE tokenizer.json only)"
+                : "no tokenizer.json in this checkpoint directory (the model's tokenizer is needed)")
         }
         let configPath = directory + "/tokenizer_config.json"
         let config = FileManager.default.contents(atPath: configPath)
