@@ -78,6 +78,8 @@ struct HFTokenizerFile {
         self.source = source
         do {
             json = try JSONDecoder().decode(Document.self, from: data)
+        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
+            throw QLoRAError.format(source, "not valid JSON")
         } catch let error as DecodingError {
             throw QLoRAError.format(source, "not a tokenizers BPE file: \(Self.describe(error))")
         } catch {
