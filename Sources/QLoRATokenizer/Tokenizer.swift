@@ -122,8 +122,10 @@ public struct Tokenizer: Sendable {
 
     /// The id of a token as the vocabulary spells it (added tokens as written).
     public func id(of token: String) -> Int? {
-        if let added = addedTokens.first(where: { $0.content == token }) { return added.id }
-        return vocabulary.firstIndex(of: token)
+        let scalars = Array(token.unicodeScalars)
+        if let added = addedTokens.first(where: { Array($0.content.unicodeScalars) == scalars }) { return added.id }
+        if let bytes = ByteLevelBytes.bytes(ofSpelling: token), let id = model.vocabularyByBytes[bytes] { return Int(id) }
+        return vocabulary.firstIndex { Array($0.unicodeScalars) == scalars }
     }
 
     /// True for special added tokens (control tokens such as `<|im_end|>`).

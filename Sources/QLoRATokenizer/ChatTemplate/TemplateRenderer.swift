@@ -81,6 +81,7 @@ final class TemplateRenderer {
     ) throws -> Flow {
         var items = try TemplateBuiltins.items(try evaluate(iterable), "for")
         if let condition {
+            try spend(items.count)
             items = try items.filter { item in
                 scopes.append(try bind(targets, item))
                 defer { scopes.removeLast() }
