@@ -133,6 +133,32 @@ CHATML_TEMPLATE = """{%- for message in messages %}
 {%- endif %}
 """
 
+TOOLS_TEMPLATE = """{%- for message in messages %}
+    {%- if message.tool_calls is defined %}
+        {%- for call in message.tool_calls %}
+            {%- if call.function is defined %}{%- set call = call.function %}{%- endif %}
+            {{- '[call ' ~ call.name ~ ' ' ~ (call.arguments | tojson) ~ ']' }}
+        {%- endfor %}
+    {%- elif message.role == 'tool' %}
+        {%- if loop.index0 == 0 or messages[loop.index0 - 1].role != 'tool' %}{{- '<results>' }}{%- endif %}
+        {{- '(' + message.content + ')' }}
+        {%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}{{- '</results>\\n' }}{%- endif %}
+    {%- else %}
+        {{- message.role | upper ~ ': ' ~ message.content | trim ~ '\\n' }}
+    {%- endif %}
+{%- endfor %}
+"""
+
+TOOL_MESSAGES = [
+    {"role": "user", "content": " Weather in Paris? "},
+    {"role": "assistant", "content": "", "tool_calls": [
+        {"type": "function", "function": {"name": "weather", "arguments": {"city": "Paris", "days": 2, "units": None}}},
+        {"name": "time", "arguments": {"zone": "CET", "precise": True, "offset": -1.5}}]},
+    {"role": "tool", "content": "21°C"},
+    {"role": "tool", "content": "14:00"},
+    {"role": "assistant", "content": "Warm, at two."},
+]
+
 CONVERSATIONS = {
     "user": [{"role": "user", "content": "What is the capital of France?"}],
     "system_user_assistant": [
@@ -176,6 +202,7 @@ TEMPLATE_CASES = [
     ("smollm2_conversation", SMOLLM2_TEMPLATE, {"messages": CONVERSATIONS["system_user_assistant"], "add_generation_prompt": False}),
     ("llama3_conversation", LLAMA3_TEMPLATE, {"messages": CONVERSATIONS["system_user_assistant"], "add_generation_prompt": True, "bos_token": "<|begin_of_text|>"}),
     ("chatml_block_template", CHATML_TEMPLATE, {"messages": CONVERSATIONS["user"], "add_generation_prompt": True}),
+    ("tool_calls", TOOLS_TEMPLATE, {"messages": TOOL_MESSAGES}),
 ]
 
 
