@@ -33,7 +33,10 @@ let package = Package(
         ),
         .target(
             name: "QLoRA",
-            dependencies: ["QLoRACore", "QLoRAKernels", "QLoRAQuant", "QLoRAFormats", "QLoRABench", "QLoRAPlan", "QLoRAModel"],
+            dependencies: [
+                "QLoRACore", "QLoRAKernels", "QLoRAQuant", "QLoRAFormats", "QLoRABench", "QLoRAPlan",
+                "QLoRAModel", "QLoRATokenizer",
+            ],
             path: "Sources/QLoRA"
         ),
 
@@ -70,6 +73,10 @@ let package = Package(
         .target(
             name: "QLoRAPlan", dependencies: ["QLoRACore", "QLoRAFormats"], path: "Sources/QLoRAPlan"
         ),
+        .target(
+            name: "QLoRATokenizer", dependencies: ["QLoRACore", "QLoRAFormats"],
+            path: "Sources/QLoRATokenizer"
+        ),
 
         // MARK: Tests
         .target(name: "QLoRATestSupport", dependencies: ["QLoRA"], path: "Sources/QLoRATestSupport"),
@@ -92,6 +99,10 @@ let package = Package(
         .testTarget(
             name: "QLoRAPlanTests", dependencies: ["QLoRA", "QLoRATestSupport"],
             path: "Tests/QLoRAPlanTests"
+        ),
+        .testTarget(
+            name: "QLoRATokenizerTests", dependencies: ["QLoRA", "QLoRATestSupport"],
+            path: "Tests/QLoRATokenizerTests"
         ),
         .testTarget(
             name: "qloraCLITests", dependencies: ["qlora", "QLoRA", "QLoRATestSupport"],

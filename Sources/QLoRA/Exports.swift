@@ -4,5 +4,6 @@
 @_exported import QLoRAKernels
 @_exported import QLoRAPlan
 @_exported import QLoRAQuant
+@_exported import QLoRATokenizer
 @_exported import QLoRABench
 @_exported import QLoRAModel

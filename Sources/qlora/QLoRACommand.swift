@@ -7,6 +7,6 @@ struct QLoRACommand: ParsableCommand {
         commandName: "qlora",
         abstract: "Quantization-first QLoRA fine-tuning on the CPU.",
         version: "0.1.0",
-        subcommands: [QuantizeCommand.self, MemplanCommand.self, BenchCommand.self]
+        subcommands: [QuantizeCommand.self, MemplanCommand.self, BenchCommand.self, TokenizeCommand.self]
     )
 }
