@@ -45,6 +45,18 @@ public final class MappedFile: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: base + offset, count: length)
     }
 
+    /// Tells the kernel the pages of [offset, offset+length) are no longer needed: clean file-backed
+    /// pages leave the resident set at once (they are read again if touched). Used after a tensor has
+    /// been copied into the engine's own layout, so loading does not hold two copies.
+    public func dropPages(at offset: Int, count length: Int) {
+        guard count > 0, length > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (offset + page - 1) / page * page  // only whole pages inside the range
+        let end = (offset + length) / page * page
+        guard end > start else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
+
     /// Little-endian integer at `offset`, or nil when it does not fit in the file.
     @inline(__always)
     public func load<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T? {

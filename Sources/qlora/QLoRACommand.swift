@@ -7,6 +7,8 @@ struct QLoRACommand: ParsableCommand {
         commandName: "qlora",
         abstract: "Quantization-first QLoRA fine-tuning on the CPU.",
         version: "0.1.0",
-        subcommands: [QuantizeCommand.self, MemplanCommand.self, BenchCommand.self, TokenizeCommand.self]
+        subcommands: [
+            QuantizeCommand.self, GenerateCommand.self, EvalCommand.self, TokenizeCommand.self, MemplanCommand.self, BenchCommand.self,
+        ]
     )
 }

@@ -126,6 +126,12 @@ public final class SafetensorsFile: @unchecked Sendable {
         return file.bytes(at: t.offset, count: t.byteCount)
     }
 
+    /// Drops the tensor's pages from the resident set (see `MappedFile.dropPages`).
+    public func dropPages(_ name: String) {
+        guard let t = tensors[name] else { return }
+        file.dropPages(at: t.offset, count: t.byteCount)
+    }
+
     /// The tensor converted to Float32 (a copy).
     public func floats(_ name: String) throws -> [Float] {
         let t = try info(name)

@@ -1,4 +1,5 @@
 import QLoRACore
+import QLoRAFormats
 
 /// An owned dense weight matrix [rows, cols] stored as Float32 or bfloat16 (round to nearest even).
 public final class DenseMatrix: @unchecked Sendable {
@@ -20,6 +21,34 @@ public final class DenseMatrix: @unchecked Sendable {
             data = .allocate(byteCount: max(2, rows * cols * 2), alignment: 64)
             let h = data.assumingMemoryBound(to: UInt16.self)
             for i in 0..<(rows * cols) { h[i] = HalfFloat.floatToBF16(values[i]) }
+        }
+    }
+
+    /// Copies bf16 values as they are (no Float32 intermediate).
+    public init(rows: Int, cols: Int, bf16Bits: UnsafeRawBufferPointer) {
+        precondition(bf16Bits.count == rows * cols * 2, "dense matrix: \(bf16Bits.count) bytes for \(rows)×\(cols) bf16")
+        self.rows = rows
+        self.cols = cols
+        storage = .bf16
+        data = .allocate(byteCount: max(2, rows * cols * 2), alignment: 64)
+        data.copyMemory(from: bf16Bits.baseAddress!, byteCount: rows * cols * 2)
+    }
+
+    /// Copies a bf16 tensor out of a memory-mapped file in 4 MiB pieces, dropping each piece's pages
+    /// once copied, so loading never holds the file's copy and ours at the same time.
+    public init(rows: Int, cols: Int, bf16From file: SafetensorsFile, tensor: TensorInfo) {
+        precondition(tensor.dtype == .bf16 && tensor.byteCount == rows * cols * 2)
+        self.rows = rows
+        self.cols = cols
+        storage = .bf16
+        data = .allocate(byteCount: max(2, rows * cols * 2), alignment: 64)
+        let piece = 4 << 20
+        var done = 0
+        while done < tensor.byteCount {
+            let n = min(piece, tensor.byteCount - done)
+            data.advanced(by: done).copyMemory(from: file.file.base + tensor.offset + done, byteCount: n)
+            file.file.dropPages(at: tensor.offset + done, count: n)
+            done += n
         }
     }
 

@@ -132,8 +132,19 @@ extension LlamaWeights {
             }
             return try ckpt.floats(name)
         }
-        func storage(_ name: String) throws -> DenseMatrixRef.Storage {
-            try ckpt.dtypeName(of: name) == "float32" ? .f32 : .bf16
+        /// Embeddings / lm_head: bf16 bytes are taken as they are; other dtypes become Float32.
+        func matrix(_ name: String) throws -> DenseMatrix {
+            let shape = [c.vocabSize, c.hiddenSize]
+            let file = try ckpt.safetensors(for: name)
+            let info = try file.info(name)
+            guard info.shape == shape else {
+                throw QLoRAError.format(directory, "tensor '\(name)' has shape \(info.shape), expected \(shape)")
+            }
+            defer { file.dropPages(name) }
+            if info.dtype == .bf16 {
+                return DenseMatrix(rows: shape[0], cols: shape[1], bf16From: file, tensor: info)
+            }
+            return DenseMatrix(rows: shape[0], cols: shape[1], values: try file.floats(name), storage: .f32)
         }
         let names = Set(ckpt.tensorNames)
         func linear(_ prefix: String, _ out: Int, _ inn: Int, bias: Bool) throws -> FrozenLinear {
@@ -144,7 +155,9 @@ extension LlamaWeights {
                 guard state.shape == [out, inn] else {
                     throw QLoRAError.format(directory, "'\(prefix)' has shape \(state.shape), expected [\(out), \(inn)]")
                 }
-                return FrozenLinear(.nf4(NF4Matrix(bnbPacked: packed, state: state)), bias: b)
+                let matrix = NF4Matrix(bnbPacked: packed, state: state)
+                file.dropPages(prefix + ".weight")
+                return FrozenLinear(.nf4(matrix), bias: b)
             }
             let w = try dense(prefix + ".weight", [out, inn])
             return FrozenLinear(.dense(DenseMatrix(rows: out, cols: inn, values: w, storage: .f32)), bias: b)
@@ -164,13 +177,10 @@ extension LlamaWeights {
                 up: try linear(p + "mlp.up_proj", c.intermediateSize, c.hiddenSize, bias: false),
                 down: try linear(p + "mlp.down_proj", c.hiddenSize, c.intermediateSize, bias: false)))
         }
-        let embedName = "model.embed_tokens.weight"
-        let embed = DenseMatrix(rows: c.vocabSize, cols: c.hiddenSize, values: try dense(embedName, [c.vocabSize, c.hiddenSize]),
-                                storage: try storage(embedName))
+        let embed = try matrix("model.embed_tokens.weight")
         var head: DenseMatrix?
         if names.contains("lm_head.weight") {
-            head = DenseMatrix(rows: c.vocabSize, cols: c.hiddenSize, values: try dense("lm_head.weight", [c.vocabSize, c.hiddenSize]),
-                               storage: try storage("lm_head.weight"))
+            head = try matrix("lm_head.weight")
         } else if !c.tieWordEmbeddings {
             throw QLoRAError.format(directory, "missing lm_head.weight (embeddings are not tied)")
         }

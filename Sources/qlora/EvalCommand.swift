@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import QLoRA
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Mean token cross-entropy and perplexity of a text or JSONL file.",
+        discussion: """
+            The text (a plain file, or JSONL with one {"text": …} per line, joined with the EOS token) is
+            tokenized and cut into non-overlapping windows of --context tokens; each window predicts its
+            own tokens 2…n. Reports tokens, predictions, mean loss (nats) and perplexity.
+            """
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: "A text file, or a .jsonl file of {\"text\": …} lines.")
+    var data: String
+
+    @Option(help: "Tokens per window.")
+    var context: Int = 256
+
+    @Option(help: "Evaluate at most this many windows.")
+    var maxWindows: Int?
+
+    @Option(help: "Windows per forward pass.")
+    var batch: Int = 4
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard context >= 2 else { throw ValidationError("--context must be ≥ 2") }
+        if let maxWindows, maxWindows < 1 { throw ValidationError("--max-windows must be ≥ 1") }
+        guard batch >= 1 && batch <= 1024 else { throw ValidationError("--batch must be in 1…1024") }
+    }
+
+    func run() throws {
+        let texts = try EvalData.read(data)
+        let loaded = try LoadedModel.load(modelOptions)
+        let model = loaded.model, tok = loaded.tokenizer
+        guard context <= model.config.maxPositionEmbeddings else {
+            throw QLoRAError.invalid("--context \(context) exceeds the model's context of \(model.config.maxPositionEmbeddings)")
+        }
+        var ids: [Int] = []
+        for (i, t) in texts.enumerated() {
+            if i > 0, let eos = tok.eosTokenID { ids.append(eos) }
+            ids += tok.encode(t, addSpecialTokens: false)
+        }
+        guard ids.count >= 2 else { throw QLoRAError.format(data, "fewer than 2 tokens to evaluate") }
+        var windows = stride(from: 0, to: ids.count, by: context).map { Array(ids[$0..<min($0 + context, ids.count)]) }
+        windows.removeAll { $0.count < 2 }
+        if let maxWindows { windows = Array(windows.prefix(maxWindows)) }
+        let t0 = Date()
+        let r = WindowEvaluator.evaluate(model: model, windows: windows, batch: batch)
+        let seconds = Date().timeIntervalSince(t0)
+        let result = EvalResult(tokens: windows.reduce(0) { $0 + $1.count }, predictions: r.predictions,
+                                windows: windows.count, meanLoss: r.meanLoss, perplexity: exp(r.meanLoss),
+                                tokensPerSecond: Double(windows.reduce(0) { $0 + $1.count }) / seconds)
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try enc.encode(result), as: UTF8.self))
+        } else {
+            print("""
+                \(result.windows) windows, \(result.tokens) tokens, \(result.predictions) predictions
+                mean loss \(String(format: "%.6f", result.meanLoss)) nats, perplexity \(String(format: "%.4f", result.perplexity))
+                \(String(format: "%.1f", result.tokensPerSecond)) tokens/s
+                """)
+        }
+    }
+}
+
+struct EvalResult: Codable {
+    var tokens: Int
+    var predictions: Int
+    var windows: Int
+    var meanLoss: Double
+    var perplexity: Double
+    var tokensPerSecond: Double
+
+    enum CodingKeys: String, CodingKey {
+        case tokens, predictions, windows, meanLoss = "mean_loss", perplexity, tokensPerSecond = "tokens_per_second"
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import QLoRA
+
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Generate text with a model, streaming tokens as they come.",
+        discussion: "Ends with prompt and generation throughput (tokens/s) and peak memory on standard error."
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: "The prompt text.")
+    var prompt: String
+
+    @Flag(help: "Wrap the prompt as a user message in the model's chat template.")
+    var chat = false
+
+    @Option(help: "Maximum new tokens.")
+    var maxTokens: Int = 128
+
+    @Option(help: "Sampling temperature (0 = greedy).")
+    var temperature: Float = 0
+
+    @Option(help: "Nucleus sampling: keep the smallest set of tokens with this much probability.")
+    var topP: Float = 0.95
+
+    @Option(help: "Random seed for sampling.")
+    var seed: UInt64 = 0
+
+    func validate() throws {
+        guard maxTokens >= 1 && maxTokens <= 1_000_000 else { throw ValidationError("--max-tokens must be ≥ 1") }
+        guard temperature >= 0 && temperature.isFinite else { throw ValidationError("--temperature must be ≥ 0") }
+        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+    }
+
+    func run() throws {
+        let loaded = try LoadedModel.load(modelOptions)
+        let model = loaded.model, tok = loaded.tokenizer
+        let ids = chat ? try tok.encodeChat([ChatMessage(role: "user", content: prompt)]) : tok.encode(prompt)
+        guard !ids.isEmpty else { throw QLoRAError.invalid("the prompt encodes to no tokens") }
+        let context = model.config.maxPositionEmbeddings
+        guard ids.count + maxTokens <= context else {
+            throw QLoRAError.invalid("prompt (\(ids.count) tokens) + --max-tokens \(maxTokens) exceed the model's context of \(context)")
+        }
+        let result = try Generation.run(model: model, tokenizer: tok, promptIDs: ids, maxTokens: maxTokens,
+                                        sampler: Sampler(temperature: temperature, topP: topP, seed: seed)) { text in
+            FileHandle.standardOutput.write(text.data(using: .utf8)!)
+        }
+        FileHandle.standardOutput.write("\n".data(using: .utf8)!)
+        let s = result
+        let w = model.weights
+        let kv = 2 * model.config.numHiddenLayers * (ids.count + maxTokens) * model.config.kvDim * 4
+        let floor = w.linearBytes + w.embeddingBytes + kv + loaded.tokenizerBytes
+        func mib(_ n: Int) -> String { String(format: "%.1f", Double(n) / 1_048_576) }
+        FileHandle.standardError.write("""
+            prompt: \(s.promptTokens) tokens, \(String(format: "%.1f", s.promptTokensPerSecond)) tokens/s; \
+            generation: \(s.generatedTokens) tokens, \(String(format: "%.1f", s.generationTokensPerSecond)) tokens/s
+            peak RSS \(mib(ProcessMemory.peakResidentBytes)) MiB = \(String(format: "%.2f", Double(ProcessMemory.peakResidentBytes) / Double(floor)))× \
+            (base linears \(mib(w.linearBytes)) + embeddings \(mib(w.embeddingBytes)) + KV cache \(mib(kv)) + tokenizer \(mib(loaded.tokenizerBytes)) = \(mib(floor)) MiB)
+
+            """.data(using: .utf8)!)
+    }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import QLoRA
+
+/// How the base model's linears are held: NF4 (QLoRA) or dense Float32 (the unquantized reference).
+enum BaseWeights: String, ExpressibleByArgument, CaseIterable {
+    case nf4, f32
+}
+
+/// Options shared by the commands that run a model.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "A directory written by `qlora quantize`, an HF checkpoint directory, or a .gguf file.")
+    var model: String
+
+    @Option(help: "Base linears: nf4 (quantized on load unless already) or f32 (unquantized reference).")
+    var base: BaseWeights = .nf4
+
+    @Option(help: "Worker threads.")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1…256") }
+    }
+}
+
+/// A model and its tokenizer, loaded from what the user named.
+struct LoadedModel {
+    let model: LlamaModel
+    let tokenizer: Tokenizer
+    let seconds: Double
+    /// Resident bytes the tokenizer added when it loaded.
+    let tokenizerBytes: Int
+
+    static func load(_ o: ModelOptions) throws -> LoadedModel {
+        let t0 = Date()
+        let path = o.model
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw QLoRAError.io(path, "no such file or directory")
+        }
+        let beforeTokenizer = ProcessMemory.residentBytes
+        // The tokenizer first: its JSON parse has a transient peak that should not stack on the weights.
+        let tokenizer: Tokenizer
+        do {
+            tokenizer = try Tokenizer(model: path)
+        } catch let e as QLoRAError {
+            throw QLoRAError(e.kind, "\(e.message) (the model needs a tokenizer: tokenizer.json or GGUF tokenizer metadata)")
+        }
+        let afterTokenizer = ProcessMemory.residentBytes
+        let weights: LlamaWeights
+        if isDir.boolValue {
+            let isQuantized = (try? String(contentsOfFile: path + "/config.json", encoding: .utf8))?
+                .contains("\"quantization_config\"") ?? false
+            if isQuantized {
+                guard o.base == .nf4 else {
+                    throw QLoRAError.invalid("\(path) is a 4-bit checkpoint; --base f32 needs an unquantized one")
+                }
+                weights = try LlamaWeights.loadQuantized(directory: path)
+            } else {
+                weights = try LlamaWeights.load(from: HFCheckpoint(directory: path), linears: o.base.storage,
+                                                embeddings: o.base == .f32 ? .f32 : .bf16, threads: o.threads)
+            }
+        } else if path.hasSuffix(".gguf") {
+            weights = try LlamaWeights.load(from: GGUFCheckpoint(path: path), linears: o.base.storage,
+                                            embeddings: o.base == .f32 ? .f32 : .bf16, threads: o.threads)
+        } else {
+            throw QLoRAError.unsupported(path, "not a checkpoint directory or a .gguf file")
+        }
+        guard tokenizer.vocabularySize <= weights.config.vocabSize else {
+            throw QLoRAError.format(path, "tokenizer has \(tokenizer.vocabularySize) tokens, the model only \(weights.config.vocabSize)")
+        }
+        let model = try LlamaModel(weights: weights, threads: o.threads)
+        return LoadedModel(model: model, tokenizer: tokenizer, seconds: Date().timeIntervalSince(t0),
+                           tokenizerBytes: afterTokenizer - beforeTokenizer)
+    }
+}
+
+extension BaseWeights {
+    var storage: LlamaWeights.LinearStorage { self == .nf4 ? .qlora : .float32 }
+}
