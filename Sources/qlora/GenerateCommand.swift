@@ -12,7 +12,10 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
 
     @Option(help: "The prompt text.")
-    var prompt: String
+    var prompt: String?
+
+    @Option(help: "The prompt as comma-separated token ids (instead of --prompt).")
+    var promptIds: String?
 
     @Flag(help: "Wrap the prompt as a user message in the model's chat template.")
     var chat = false
@@ -30,6 +33,8 @@ struct GenerateCommand: ParsableCommand {
     var seed: UInt64 = 0
 
     func validate() throws {
+        guard (prompt == nil) != (promptIds == nil) else { throw ValidationError("give exactly one of --prompt and --prompt-ids") }
+        if chat && promptIds != nil { throw ValidationError("--chat applies to --prompt text, not to --prompt-ids") }
         guard maxTokens >= 1 && maxTokens <= 1_000_000 else { throw ValidationError("--max-tokens must be ≥ 1") }
         guard temperature >= 0 && temperature.isFinite else { throw ValidationError("--temperature must be ≥ 0") }
         guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
@@ -38,7 +43,19 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         let loaded = try LoadedModel.load(modelOptions)
         let model = loaded.model, tok = loaded.tokenizer
-        let ids = chat ? try tok.encodeChat([ChatMessage(role: "user", content: prompt)]) : tok.encode(prompt)
+        let ids: [Int]
+        if let promptIds {
+            ids = try promptIds.split(separator: ",").map { part -> Int in
+                guard let v = Int(part.trimmingCharacters(in: .whitespaces)) else {
+                    throw QLoRAError.invalid("--prompt-ids: '\(part)' is not a token id")
+                }
+                return v
+            }
+        } else if chat {
+            ids = try tok.encodeChat([ChatMessage(role: "user", content: prompt!)])
+        } else {
+            ids = tok.encode(prompt!)
+        }
         guard !ids.isEmpty else { throw QLoRAError.invalid("the prompt encodes to no tokens") }
         let context = model.config.maxPositionEmbeddings
         guard ids.count + maxTokens <= context else {

@@ -38,14 +38,15 @@ struct LoadedModel {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw QLoRAError.io(path, "no such file or directory")
         }
+        // The architecture first, so an unsupported model is named before anything else is read.
+        if isDir.boolValue {
+            _ = try LlamaConfig.load(path: path + "/config.json")
+        } else if path.hasSuffix(".gguf") {
+            _ = try LlamaConfig(gguf: GGUFFile(path: path))
+        }
         let beforeTokenizer = ProcessMemory.residentBytes
         // The tokenizer first: its JSON parse has a transient peak that should not stack on the weights.
-        let tokenizer: Tokenizer
-        do {
-            tokenizer = try Tokenizer(model: path)
-        } catch let e as QLoRAError {
-            throw QLoRAError(e.kind, "\(e.message) (the model needs a tokenizer: tokenizer.json or GGUF tokenizer metadata)")
-        }
+        let tokenizer = try Tokenizer(model: path)
         let afterTokenizer = ProcessMemory.residentBytes
         let weights: LlamaWeights
         if isDir.boolValue {
