@@ -35,7 +35,7 @@ let package = Package(
             name: "QLoRA",
             dependencies: [
                 "QLoRACore", "QLoRAKernels", "QLoRAQuant", "QLoRAFormats", "QLoRABench", "QLoRAPlan",
-                "QLoRAModel", "QLoRATokenizer",
+                "QLoRAModel", "QLoRATokenizer", "QLoRATrain",
             ],
             path: "Sources/QLoRA"
         ),
@@ -67,6 +67,11 @@ let package = Package(
             path: "Sources/QLoRAModel"
         ),
         .target(
+            name: "QLoRATrain",
+            dependencies: ["QLoRACore", "CZstd", "QLoRAKernels", "QLoRAQuant", "QLoRAFormats", "QLoRAModel", "QLoRATokenizer"],
+            path: "Sources/QLoRATrain"
+        ),
+        .target(
             name: "QLoRABench", dependencies: ["QLoRACore", "QLoRAKernels", "QLoRAQuant"],
             path: "Sources/QLoRABench"
         ),
@@ -91,6 +96,10 @@ let package = Package(
         .testTarget(
             name: "QLoRAModelTests", dependencies: ["QLoRA", "QLoRATestSupport"],
             path: "Tests/QLoRAModelTests"
+        ),
+        .testTarget(
+            name: "QLoRATrainTests", dependencies: ["QLoRA", "QLoRATestSupport"],
+            path: "Tests/QLoRATrainTests"
         ),
         .testTarget(
             name: "QLoRAFormatsTests", dependencies: ["QLoRA", "QLoRATestSupport"],

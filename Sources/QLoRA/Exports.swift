@@ -7,3 +7,4 @@
 @_exported import QLoRATokenizer
 @_exported import QLoRABench
 @_exported import QLoRAModel
+@_exported import QLoRATrain
