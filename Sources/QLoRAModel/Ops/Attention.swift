@@ -61,4 +61,54 @@ public enum Attention {
             }
         }
     }
+
+    /// Accumulates dq, dk, dv from dout and the saved probabilities. Per (b, h), with P = probs:
+    /// dV += Pᵀ dO; dP = dO Vᵀ; dS = P ⊙ (dP − rowsum(dP ⊙ P)); dQ += scale · dS K; dK += scale · dSᵀ Q.
+    /// Work is split over (sequence, key/value head) so heads sharing a dK/dV never run at once.
+    /// - dq: (B·T, NH·HS), dk, dv: per sequence (L, NKV·HS) like keys/values; dout: (B·T, NH·HS).
+    public static func backward(_ dq: UnsafeMutablePointer<Float>, _ dk: UnsafeMutablePointer<Float>,
+                                _ dv: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
+                                _ probs: UnsafePointer<Float>, _ q: UnsafePointer<Float>, _ keys: UnsafePointer<Float>,
+                                _ values: UnsafePointer<Float>, _ s: Shape, threads: Int, blas: BLAS) {
+        let qStride = s.NH * s.HS, kvStride = s.NKV * s.HS
+        let group = s.NH / s.NKV
+        let scale = 1 / Float(s.HS).squareRoot()
+        let tl = s.T * s.L
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, threads * tl))
+        defer { scratch.deallocate() }
+        Parallel.forChunks(s.B * s.NKV, threads: threads) { tIndex, lo, hi in
+            let dP = scratch + tIndex * tl
+            for bg in lo..<hi {
+                let b = bg / s.NKV, g = bg % s.NKV
+                let kb = keys + b * s.kvSequenceStride + g * s.HS
+                let vb = values + b * s.kvSequenceStride + g * s.HS
+                let dkb = dk + b * s.kvSequenceStride + g * s.HS
+                let dvb = dv + b * s.kvSequenceStride + g * s.HS
+                for h in (g * group)..<((g + 1) * group) {
+                    let P = probs + (b * s.NH + h) * tl
+                    let dO = dout + b * s.T * qStride + h * s.HS
+                    let qb = q + b * s.T * qStride + h * s.HS
+                    let dqb = dq + b * s.T * qStride + h * s.HS
+                    // dV (L, HS) += Pᵀ (L, T) · dO (T, HS)
+                    blas.sgemm(transA: true, transB: false, M: s.L, N: s.HS, K: s.T, A: P, lda: s.L, B: dO, ldb: qStride,
+                               beta: 1, C: dvb, ldc: kvStride)
+                    // dP (T, L) = dO (T, HS) · Vᵀ
+                    blas.sgemm(transA: false, transB: true, M: s.T, N: s.L, K: s.HS, A: dO, lda: qStride, B: vb,
+                               ldb: kvStride, C: dP, ldc: s.L)
+                    for t in 0..<s.T {
+                        let p = P + t * s.L, d = dP + t * s.L
+                        var dot: Float = 0
+                        for j in 0..<s.L { dot += p[j] * d[j] }
+                        for j in 0..<s.L { d[j] = p[j] * (d[j] - dot) }
+                    }
+                    // dQ (T, HS) += scale · dS (T, L) · K (L, HS)
+                    blas.sgemm(transA: false, transB: false, M: s.T, N: s.HS, K: s.L, alpha: scale, A: dP, lda: s.L,
+                               B: kb, ldb: kvStride, beta: 1, C: dqb, ldc: qStride)
+                    // dK (L, HS) += scale · dSᵀ (L, T) · Q (T, HS)
+                    blas.sgemm(transA: true, transB: false, M: s.L, N: s.HS, K: s.T, alpha: scale, A: dP, lda: s.L,
+                               B: qb, ldb: qStride, beta: 1, C: dkb, ldc: kvStride)
+                }
+            }
+        }
+    }
 }

@@ -18,4 +18,34 @@ public enum CrossEntropy {
             losses[t] = Float(Foundation.log(sum)) + mx - row[target]
         }
     }
+
+    /// Loss and gradient in one pass over each row (the softmax is not stored): returns Σ loss over
+    /// the valid positions and overwrites logits with dlogits = scale · (softmax − onehot(target)),
+    /// zero for ignored rows. `scale` is usually 1 / (valid positions of the whole batch).
+    public static func forwardBackward(_ logits: UnsafeMutablePointer<Float>, _ targets: UnsafePointer<Int32>,
+                                       _ M: Int, _ V: Int, scale: Float) -> Double {
+        var total = 0.0
+        for t in 0..<M {
+            let row = logits + t * V
+            let target = Int(targets[t])
+            guard target >= 0 else {
+                row.initialize(repeating: 0, count: V)
+                continue
+            }
+            var mx = -Float.infinity
+            for v in 0..<V { mx = max(mx, row[v]) }
+            let targetLogit = Double(row[target] - mx)
+            var sum = 0.0
+            for v in 0..<V {
+                let e = expf(row[v] - mx)
+                row[v] = e
+                sum += Double(e)
+            }
+            total += Foundation.log(sum) - targetLogit
+            let inv = Float(1 / sum) * scale
+            for v in 0..<V { row[v] *= inv }
+            row[target] -= scale
+        }
+        return total
+    }
 }

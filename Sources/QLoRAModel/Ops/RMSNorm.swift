@@ -22,4 +22,20 @@ public enum RMSNorm {
             for c in 0..<C { o[c] = weight[c] * (xr[c] * r) }
         }
     }
+
+    /// Accumulates the input gradient: with n = x · r (r = invRMS),
+    /// dx += r · (w⊙dy − n · mean(n ⊙ w⊙dy)). The weight is frozen (no dWeight).
+    /// - dx: (M, C), accumulated; dy: (M, C); x: (M, C); weight: (C); invRMS: (M) from forward.
+    public static func backward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>,
+                                _ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+                                _ invRMS: UnsafePointer<Float>, _ M: Int, _ C: Int) {
+        for t in 0..<M {
+            let xr = x + t * C, g = dy + t * C, d = dx + t * C
+            let r = invRMS[t]
+            var dot: Float = 0
+            for c in 0..<C { dot += weight[c] * g[c] * xr[c] * r }
+            let meanDot = dot / Float(C)
+            for c in 0..<C { d[c] += r * (weight[c] * g[c] - xr[c] * r * meanDot) }
+        }
+    }
 }

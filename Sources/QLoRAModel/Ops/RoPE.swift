@@ -84,4 +84,27 @@ public final class RoPE: @unchecked Sendable {
             }
         }
     }
+
+    /// The gradient of `forward`: rotation by the opposite angle (the map is orthogonal), in place
+    /// on dx (which holds dy on entry).
+    public func backward(_ dx: UnsafeMutablePointer<Float>, rows: Int, heads: Int, stride: Int, start: Int, period: Int) {
+        ensure(start + min(rows, period))
+        let half = headSize / 2
+        cos.withUnsafeBufferPointer { cb in
+            sin.withUnsafeBufferPointer { sb in
+                for t in 0..<rows {
+                    let pos = start + t % period
+                    let cp = cb.baseAddress! + pos * half, sp = sb.baseAddress! + pos * half
+                    for h in 0..<heads {
+                        let v = dx + t * stride + h * headSize
+                        for i in 0..<half {
+                            let g1 = v[i], g2 = v[i + half]
+                            v[i] = g1 * cp[i] + g2 * sp[i]
+                            v[i + half] = g2 * cp[i] - g1 * sp[i]
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

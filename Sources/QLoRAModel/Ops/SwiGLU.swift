@@ -11,4 +11,17 @@ public enum SwiGLU {
             out[i] = g / (1 + expf(-g)) * up[i]
         }
     }
+
+    /// Accumulates dgate += dh · u · σ(g)(1 + g(1 − σ(g))) and dup += dh · silu(g).
+    /// - dgate, dup: (M·F), accumulated; dh: (M·F); gate, up: (M·F) saved from forward.
+    public static func backward(_ dgate: UnsafeMutablePointer<Float>, _ dup: UnsafeMutablePointer<Float>,
+                                _ dh: UnsafePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>,
+                                _ count: Int) {
+        for i in 0..<count {
+            let g = gate[i]
+            let s = 1 / (1 + expf(-g))
+            dgate[i] += dh[i] * up[i] * s * (1 + g * (1 - s))
+            dup[i] += dh[i] * g * s
+        }
+    }
 }

@@ -1,0 +1,33 @@
+/// What one decoder layer's forward saves for its backward (llm.c's ActivationTensors, per layer).
+/// Legend: M = B·T, C = hidden, QD = NH·HS, KVD = NKV·HS, F = intermediate, NH = heads.
+final class LayerActivations {
+    let xn1, xmid, xn2: UnsafeMutablePointer<Float>        // (M, C)
+    let inv1, inv2: UnsafeMutablePointer<Float>            // (M)
+    let q, att: UnsafeMutablePointer<Float>                // (M, QD); q after RoPE
+    let k, v: UnsafeMutablePointer<Float>                  // (M, KVD); k after RoPE
+    let probs: UnsafeMutablePointer<Float>                 // (B, NH, T, T)
+    let gate, up, h: UnsafeMutablePointer<Float>           // (M, F)
+    let all: [UnsafeMutablePointer<Float>]
+
+    init(M: Int, B: Int, T: Int, C: Int, QD: Int, KVD: Int, F: Int, NH: Int) {
+        func alloc(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, n))
+            p.initialize(repeating: 0, count: max(1, n))
+            return p
+        }
+        xn1 = alloc(M * C); xmid = alloc(M * C); xn2 = alloc(M * C)
+        inv1 = alloc(M); inv2 = alloc(M)
+        q = alloc(M * QD); att = alloc(M * QD)
+        k = alloc(M * KVD); v = alloc(M * KVD)
+        probs = alloc(B * NH * T * T)
+        gate = alloc(M * F); up = alloc(M * F); h = alloc(M * F)
+        all = [xn1, xmid, xn2, inv1, inv2, q, att, k, v, probs, gate, up, h]
+    }
+
+    deinit { for p in all { p.deallocate() } }
+
+    /// Floats held, for the memory plan.
+    static func floats(M: Int, B: Int, T: Int, C: Int, QD: Int, KVD: Int, F: Int, NH: Int) -> Int {
+        3 * M * C + 2 * M + 2 * M * QD + 2 * M * KVD + B * NH * T * T + 3 * M * F
+    }
+}

@@ -1,0 +1,257 @@
+import Foundation
+import QLoRACore
+import QLoRAFormats
+import QLoRAKernels
+import QLoRAModel
+
+/// A frozen LLaMA-family base with LoRA adapters, and its hand-written backward pass (llm.c style):
+/// the forward is a flat list of op calls per layer that saves what backward needs; backward walks
+/// the same list in reverse, accumulating into named gradient buffers. Only the adapters' A and B get
+/// gradients; frozen NF4 linears produce only input gradients. With gradient checkpointing only each
+/// layer's input is kept and the layer's forward is recomputed right before its backward.
+/// Legend: B = rows, T = positions, M = B·T, C = hidden, QD = NH·HS, KVD = NKV·HS, F = intermediate,
+/// V = vocab, L = layers.
+public final class LoRALlama: @unchecked Sendable {
+    public let weights: LlamaWeights
+    public let config: LlamaConfig
+    public let lora: LoRAConfig
+    public var threads: Int
+    public let gradientCheckpointing: Bool
+    /// adapters[l][module name], for the targeted modules.
+    public let adapters: [[String: LoRALinear]]
+    let rope: RoPE
+    let blas: BLAS
+    let workspace = KernelWorkspace()
+    /// Rows of logits materialized at a time in the loss (chunk × V floats).
+    public var logitsChunk = 128
+
+    // Buffers for the current (B, T).
+    private(set) var B = 0, T = 0
+    private var layerInputs: [UnsafeMutablePointer<Float>] = []   // L + 1 of (M, C)
+    private var acts: [LayerActivations] = []                      // L, or 1 with checkpointing
+    private var scratch: [UnsafeMutablePointer<Float>] = []
+    private var finalNormed: UnsafeMutablePointer<Float>?, finalInv: UnsafeMutablePointer<Float>?
+    private var dx, dxn, tmp, dq, datt, dk, dv, dgate, dup, dh, logits: UnsafeMutablePointer<Float>?
+
+    public init(weights: LlamaWeights, lora: LoRAConfig, threads: Int, gradientCheckpointing: Bool, seed: UInt64) throws {
+        guard let blas = BLAS.shared else { throw QLoRAError(.notFound, "OpenBLAS not found (install libopenblas-dev)") }
+        self.weights = weights
+        config = weights.config
+        self.lora = lora
+        self.threads = threads
+        self.gradientCheckpointing = gradientCheckpointing
+        self.blas = blas
+        blas.setThreadCount(1)
+        rope = RoPE(config: weights.config)
+        var rng = SeededRNG(seed: seed)
+        var all: [[String: LoRALinear]] = []
+        for (l, layer) in weights.layers.enumerated() {
+            var m: [String: LoRALinear] = [:]
+            for (name, linear) in layer.linears where lora.targets.contains(name) {
+                guard lora.rank <= min(linear.inFeatures, linear.outFeatures) else {
+                    throw QLoRAError.invalid("--rank \(lora.rank) is larger than \(name)'s smaller dimension \(min(linear.inFeatures, linear.outFeatures))")
+                }
+                let group = name.hasSuffix("_proj") && ["q_proj", "k_proj", "v_proj", "o_proj"].contains(name) ? "self_attn" : "mlp"
+                let a = LoRALinear(name: "model.layers.\(l).\(group).\(name)", inFeatures: linear.inFeatures,
+                                   outFeatures: linear.outFeatures, rank: lora.rank, alpha: lora.alpha,
+                                   rsLoRA: lora.rsLoRA, dropout: lora.dropout)
+                a.initialize(rng: &rng)
+                m[name] = a
+            }
+            all.append(m)
+        }
+        adapters = all
+    }
+
+    deinit { release() }
+
+    /// Every adapter in a stable order (layer, then q, k, v, o, gate, up, down).
+    public var allAdapters: [LoRALinear] {
+        adapters.flatMap { layer in LoRAConfig.allLinear.compactMap { layer[$0] } }
+    }
+
+    public var trainableParameterCount: Int { allAdapters.reduce(0) { $0 + $1.parameterCount } }
+
+    public func zeroGrad() { for a in allAdapters { a.zeroGrad() } }
+
+    /// Sets the dropout masks for this step (deterministic in the seed and step).
+    public func setStepSeed(_ seed: UInt64) {
+        for (i, a) in allAdapters.enumerated() { a.maskSeed = seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(i) }
+    }
+
+    private func release() {
+        for p in layerInputs + scratch { p.deallocate() }
+        layerInputs = []
+        scratch = []
+        acts = []
+        recomputeOut = nil
+    }
+
+    private func prepare(B: Int, T: Int) {
+        guard B != self.B || T != self.T else { return }
+        release()
+        self.B = B
+        self.T = T
+        let c = config, M = B * T
+        func alloc(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, n))
+            p.initialize(repeating: 0, count: max(1, n))
+            scratch.append(p)
+            return p
+        }
+        for _ in 0...c.numHiddenLayers {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: M * c.hiddenSize)
+            p.initialize(repeating: 0, count: M * c.hiddenSize)
+            layerInputs.append(p)
+        }
+        let n = gradientCheckpointing ? 1 : c.numHiddenLayers
+        acts = (0..<n).map { _ in
+            LayerActivations(M: M, B: B, T: T, C: c.hiddenSize, QD: c.qDim, KVD: c.kvDim, F: c.intermediateSize,
+                             NH: c.numAttentionHeads)
+        }
+        finalNormed = alloc(M * c.hiddenSize); finalInv = alloc(M)
+        dx = alloc(M * c.hiddenSize); dxn = alloc(M * c.hiddenSize); tmp = alloc(M * c.hiddenSize)
+        dq = alloc(M * c.qDim); datt = alloc(M * c.qDim); dk = alloc(M * c.kvDim); dv = alloc(M * c.kvDim)
+        dgate = alloc(M * c.intermediateSize); dup = alloc(M * c.intermediateSize); dh = alloc(M * c.intermediateSize)
+        logits = alloc(min(logitsChunk, M) * c.vocabSize)
+    }
+
+    // MARK: Linear with its adapter
+
+    private func linear(_ l: Int, _ name: String, _ base: FrozenLinear, _ x: UnsafePointer<Float>,
+                        _ y: UnsafeMutablePointer<Float>, _ M: Int) {
+        base.forward(x, M: M, y, threads: threads, workspace: workspace)
+        adapters[l][name]?.forward(x, M: M, y, blas: blas, threads: threads)
+    }
+
+    private func linearBackward(_ l: Int, _ name: String, _ base: FrozenLinear, _ dy: UnsafePointer<Float>,
+                                _ x: UnsafePointer<Float>, _ dxOut: UnsafeMutablePointer<Float>, _ M: Int) {
+        base.backwardInput(dy, M: M, dxOut, threads: threads, workspace: workspace)
+        adapters[l][name]?.backward(dy, x, M: M, dxOut, blas: blas, threads: threads)
+    }
+
+    private var attentionShape: Attention.Shape {
+        Attention.Shape(B: B, T: T, L: T, start: 0, NH: config.numAttentionHeads, NKV: config.numKeyValueHeads,
+                        HS: config.headDim, kvSequenceStride: T * config.kvDim)
+    }
+
+    // MARK: Forward
+
+    private func layerForward(_ l: Int, _ a: LayerActivations, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        let c = config, M = B * T, C = c.hiddenSize, eps = Float(c.rmsNormEps)
+        let w = weights.layers[l]
+        RMSNorm.forward(a.xn1, a.inv1, x, w.attnNorm, M, C, eps: eps)
+        linear(l, "q_proj", w.q, a.xn1, a.q, M)
+        linear(l, "k_proj", w.k, a.xn1, a.k, M)
+        linear(l, "v_proj", w.v, a.xn1, a.v, M)
+        rope.forward(a.q, rows: M, heads: c.numAttentionHeads, stride: c.qDim, start: 0, period: T)
+        rope.forward(a.k, rows: M, heads: c.numKeyValueHeads, stride: c.kvDim, start: 0, period: T)
+        Attention.forward(a.att, a.probs, a.q, a.k, a.v, attentionShape, threads: threads, blas: blas)
+        linear(l, "o_proj", w.o, a.att, tmp!, M)
+        for i in 0..<(M * C) { a.xmid[i] = x[i] + tmp![i] }
+        RMSNorm.forward(a.xn2, a.inv2, a.xmid, w.mlpNorm, M, C, eps: eps)
+        linear(l, "gate_proj", w.gate, a.xn2, a.gate, M)
+        linear(l, "up_proj", w.up, a.xn2, a.up, M)
+        SwiGLU.forward(a.h, a.gate, a.up, M * c.intermediateSize)
+        linear(l, "down_proj", w.down, a.h, tmp!, M)
+        for i in 0..<(M * C) { out[i] = a.xmid[i] + tmp![i] }
+    }
+
+    private func forwardLayers(_ batch: TrainingBatch) {
+        prepare(B: batch.B, T: batch.T)
+        let c = config, M = B * T
+        batch.ids.withUnsafeBufferPointer { Embedding.forward(layerInputs[0], $0.baseAddress!, M, weights.embed.ref) }
+        for l in 0..<c.numHiddenLayers {
+            layerForward(l, acts[gradientCheckpointing ? 0 : l], layerInputs[l], layerInputs[l + 1])
+        }
+        RMSNorm.forward(finalNormed!, finalInv, layerInputs[c.numHiddenLayers], weights.finalNorm, M, c.hiddenSize,
+                        eps: Float(c.rmsNormEps))
+    }
+
+    /// Σ loss and number of predictions of a batch, forward only (evaluation; no gradients).
+    public func loss(_ batch: TrainingBatch) -> (sum: Double, count: Int) {
+        forwardLayers(batch)
+        return lossAndLogitGradient(batch, scale: 0, backward: false)
+    }
+
+    /// Chunked logits → cross-entropy; with `backward`, accumulates the final hidden gradient into dxn.
+    private func lossAndLogitGradient(_ batch: TrainingBatch, scale: Float, backward: Bool) -> (sum: Double, count: Int) {
+        let c = config, M = B * T, C = c.hiddenSize, V = c.vocabSize
+        let head = weights.outputMatrix.ref
+        if backward { dxn!.initialize(repeating: 0, count: M * C) }
+        var total = 0.0
+        var r0 = 0
+        batch.targets.withUnsafeBufferPointer { tgt in
+            while r0 < M {
+                let n = min(logitsChunk, M - r0)
+                DenseKernels.gemm(head, X: finalNormed! + r0 * C, ldx: C, M: n, Y: logits!, ldy: V, threads: threads,
+                                  workspace: workspace)
+                total += CrossEntropy.forwardBackward(logits!, tgt.baseAddress! + r0, n, V, scale: scale)
+                if backward {
+                    DenseKernels.gemmT(head, dY: logits!, lddy: V, M: n, dX: dxn! + r0 * C, lddx: C, threads: threads,
+                                       workspace: workspace)
+                }
+                r0 += n
+            }
+        }
+        return (total, batch.predictionCount)
+    }
+
+    // MARK: Backward
+
+    private func layerBackward(_ l: Int, _ a: LayerActivations, _ x: UnsafePointer<Float>) {
+        let c = config, M = B * T, C = c.hiddenSize, F = c.intermediateSize
+        let w = weights.layers[l]
+        // MLP: out = xmid + down(swiglu(gate(xn2), up(xn2)))
+        dh!.initialize(repeating: 0, count: M * F)
+        linearBackward(l, "down_proj", w.down, dx!, a.h, dh!, M)
+        dgate!.initialize(repeating: 0, count: M * F)
+        dup!.initialize(repeating: 0, count: M * F)
+        SwiGLU.backward(dgate!, dup!, dh!, a.gate, a.up, M * F)
+        dxn!.initialize(repeating: 0, count: M * C)
+        linearBackward(l, "gate_proj", w.gate, dgate!, a.xn2, dxn!, M)
+        linearBackward(l, "up_proj", w.up, dup!, a.xn2, dxn!, M)
+        RMSNorm.backward(dx!, dxn!, a.xmid, w.mlpNorm, a.inv2, M, C)          // dx = d xmid
+        // Attention: xmid = x + o(attention(rope(q(xn1)), rope(k(xn1)), v(xn1)))
+        datt!.initialize(repeating: 0, count: M * c.qDim)
+        linearBackward(l, "o_proj", w.o, dx!, a.att, datt!, M)
+        dq!.initialize(repeating: 0, count: M * c.qDim)
+        dk!.initialize(repeating: 0, count: M * c.kvDim)
+        dv!.initialize(repeating: 0, count: M * c.kvDim)
+        Attention.backward(dq!, dk!, dv!, datt!, a.probs, a.q, a.k, a.v, attentionShape, threads: threads, blas: blas)
+        rope.backward(dq!, rows: M, heads: c.numAttentionHeads, stride: c.qDim, start: 0, period: T)
+        rope.backward(dk!, rows: M, heads: c.numKeyValueHeads, stride: c.kvDim, start: 0, period: T)
+        dxn!.initialize(repeating: 0, count: M * C)
+        linearBackward(l, "q_proj", w.q, dq!, a.xn1, dxn!, M)
+        linearBackward(l, "k_proj", w.k, dk!, a.xn1, dxn!, M)
+        linearBackward(l, "v_proj", w.v, dv!, a.xn1, dxn!, M)
+        RMSNorm.backward(dx!, dxn!, x, w.attnNorm, a.inv1, M, C)              // dx = d x
+    }
+
+    /// One forward and backward pass: accumulates adapter gradients of Σ loss × `lossScale`
+    /// (pass 1 / predictions of the whole optimizer batch); returns Σ loss and predictions.
+    @discardableResult
+    public func forwardBackward(_ batch: TrainingBatch, lossScale: Float) -> (sum: Double, count: Int) {
+        forwardLayers(batch)
+        let result = lossAndLogitGradient(batch, scale: lossScale, backward: true)
+        let c = config, M = B * T, C = c.hiddenSize
+        dx!.initialize(repeating: 0, count: M * C)
+        RMSNorm.backward(dx!, dxn!, layerInputs[c.numHiddenLayers], weights.finalNorm, finalInv!, M, C)
+        for l in stride(from: c.numHiddenLayers - 1, through: 0, by: -1) {
+            let a = acts[gradientCheckpointing ? 0 : l]
+            if gradientCheckpointing { layerForward(l, a, layerInputs[l], tmp2()) }
+            layerBackward(l, a, layerInputs[l])
+        }
+        return result
+    }
+
+    /// A scratch (M, C) buffer for recomputed layer outputs that nothing reads.
+    private var recomputeOut: UnsafeMutablePointer<Float>?
+    private func tmp2() -> UnsafeMutablePointer<Float> {
+        if let r = recomputeOut { return r }
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: B * T * config.hiddenSize)
+        scratch.append(p)
+        recomputeOut = p
+        return p
+    }
+}

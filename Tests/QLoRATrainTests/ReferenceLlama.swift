@@ -1,0 +1,139 @@
+import Foundation
+import QLoRA
+
+/// A straightforward Double-precision LLaMA forward with LoRA, for finite-difference gradient checks:
+/// plain loops, no kernels, every weight read element by element from the engine's own storage.
+struct ReferenceLlama {
+    let c: LlamaConfig
+    let embed: [Double]                 // (V, C)
+    let finalNorm: [Double]
+    struct Layer {
+        var attnNorm: [Double], mlpNorm: [Double]
+        var w: [String: [Double]]        // module → (out, in)
+        var dims: [String: (out: Int, in: Int)]
+    }
+    var layers: [Layer]
+    /// LoRA A (r, in) and B (out, r) by (layer, module), and the scale.
+    var a: [String: [Double]], b: [String: [Double]]
+    let rank: Int, scale: Double
+
+    init(weights: LlamaWeights, model: LoRALlama) {
+        let config = weights.config
+        c = config
+        let e = weights.embed.ref
+        embed = (0..<(config.vocabSize * config.hiddenSize)).map { Double(e.element($0 / config.hiddenSize, $0 % config.hiddenSize)) }
+        finalNorm = weights.finalNorm.map(Double.init)
+        var ls: [Layer] = []
+        for layer in weights.layers {
+            var w: [String: [Double]] = [:], dims: [String: (Int, Int)] = [:]
+            for (name, lin) in layer.linears {
+                let n = lin.outFeatures * lin.inFeatures
+                var dense = [Float](repeating: 0, count: n)
+                switch lin.storage {
+                case .nf4(let m): NF4Reference.dequantizeAll(m.ref, into: &dense)
+                case .dense(let m): for i in 0..<n { dense[i] = m.ref.element(i / lin.inFeatures, i % lin.inFeatures) }
+                }
+                w[name] = dense.map(Double.init)
+                dims[name] = (lin.outFeatures, lin.inFeatures)
+            }
+            ls.append(Layer(attnNorm: layer.attnNorm.map(Double.init), mlpNorm: layer.mlpNorm.map(Double.init), w: w, dims: dims))
+        }
+        layers = ls
+        var a: [String: [Double]] = [:], b: [String: [Double]] = [:]
+        for (l, m) in model.adapters.enumerated() {
+            for (name, ad) in m {
+                a["\(l).\(name)"] = (0..<(ad.rank * ad.inFeatures)).map { Double(ad.a[$0]) }
+                b["\(l).\(name)"] = (0..<(ad.outFeatures * ad.rank)).map { Double(ad.b[$0]) }
+            }
+        }
+        self.a = a
+        self.b = b
+        rank = model.lora.rank
+        scale = Double(model.lora.alpha) / Double(model.lora.rank)
+    }
+
+    func rms(_ x: [Double], _ w: [Double]) -> [Double] {
+        let ms = x.reduce(0) { $0 + $1 * $1 } / Double(x.count)
+        let r = 1 / (ms + Double(Float(c.rmsNormEps))).squareRoot()
+        return (0..<x.count).map { w[$0] * x[$0] * r }
+    }
+
+    func linear(_ l: Int, _ name: String, _ x: [Double]) -> [Double] {
+        let (out, inn) = layers[l].dims[name]!
+        let w = layers[l].w[name]!
+        var y = (0..<out).map { o in (0..<inn).reduce(0.0) { $0 + w[o * inn + $1] * x[$1] } }
+        if let A = a["\(l).\(name)"], let B = b["\(l).\(name)"] {
+            let u = (0..<rank).map { r in (0..<inn).reduce(0.0) { $0 + A[r * inn + $1] * x[$1] } }
+            for o in 0..<out { y[o] += scale * (0..<rank).reduce(0.0) { $0 + B[o * rank + $1] * u[$1] } }
+        }
+        return y
+    }
+
+    func rope(_ v: inout [Double], heads: Int, pos: Int) {
+        let hs = c.headDim, half = hs / 2
+        for h in 0..<heads {
+            for i in 0..<half {
+                let inv = 1 / Double(powf(Float(c.ropeTheta), Float(2 * i) / Float(hs)))
+                let ang = Double(Float(pos) * Float(inv))
+                let x1 = v[h * hs + i], x2 = v[h * hs + i + half]
+                v[h * hs + i] = x1 * cos(ang) - x2 * sin(ang)
+                v[h * hs + i + half] = x2 * cos(ang) + x1 * sin(ang)
+            }
+        }
+    }
+
+    /// Mean cross-entropy over the batch's valid targets.
+    func loss(_ batch: TrainingBatch) -> Double {
+        let C = c.hiddenSize, V = c.vocabSize, hs = c.headDim
+        let nh = c.numAttentionHeads, nkv = c.numKeyValueHeads
+        var total = 0.0, count = 0
+        for bi in 0..<batch.B {
+            var xs: [[Double]] = (0..<batch.T).map { t in
+                let id = Int(batch.ids[bi * batch.T + t])
+                return Array(embed[(id * C)..<((id + 1) * C)])
+            }
+            for (l, layer) in layers.enumerated() {
+                let xn = xs.map { rms($0, layer.attnNorm) }
+                var q = xn.map { linear(l, "q_proj", $0) }, k = xn.map { linear(l, "k_proj", $0) }
+                let v = xn.map { linear(l, "v_proj", $0) }
+                for t in 0..<batch.T { rope(&q[t], heads: nh, pos: t); rope(&k[t], heads: nkv, pos: t) }
+                var att = [[Double]](repeating: [Double](repeating: 0, count: nh * hs), count: batch.T)
+                for h in 0..<nh {
+                    let g = h / (nh / nkv)
+                    for t in 0..<batch.T {
+                        var s = (0...t).map { j in (0..<hs).reduce(0.0) { $0 + q[t][h * hs + $1] * k[j][g * hs + $1] } / Double(hs).squareRoot() }
+                        let mx = s.max()!
+                        s = s.map { exp($0 - mx) }
+                        let z = s.reduce(0, +)
+                        for d in 0..<hs { att[t][h * hs + d] = (0...t).reduce(0.0) { $0 + s[$1] / z * v[$1][g * hs + d] } }
+                    }
+                }
+                for t in 0..<batch.T {
+                    let o = linear(l, "o_proj", att[t])
+                    let mid = (0..<C).map { xs[t][$0] + o[$0] }
+                    let xn2 = rms(mid, layer.mlpNorm)
+                    let g = linear(l, "gate_proj", xn2), u = linear(l, "up_proj", xn2)
+                    let hgl = (0..<g.count).map { g[$0] / (1 + exp(-g[$0])) * u[$0] }
+                    let down = linear(l, "down_proj", hgl)
+                    xs[t] = (0..<C).map { mid[$0] + down[$0] }
+                }
+            }
+            for t in 0..<batch.T {
+                let target = Int(batch.targets[bi * batch.T + t])
+                guard target >= 0 else { continue }
+                let xn = rms(xs[t], finalNorm)
+                let logits = (0..<V).map { v in (0..<C).reduce(0.0) { $0 + embed[v * C + $1] * xn[$1] } }
+                let mx = logits.max()!
+                total += log(logits.reduce(0) { $0 + exp($1 - mx) }) + mx - logits[target]
+                count += 1
+            }
+        }
+        return total / Double(count)
+    }
+}
+
+extension NF4Reference {
+    static func dequantizeAll(_ w: NF4MatrixRef, into out: inout [Float]) {
+        for j in 0..<(w.rows * w.cols) { out[j] = w.element(j) }
+    }
+}
