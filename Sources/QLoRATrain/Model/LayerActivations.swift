@@ -6,7 +6,7 @@ final class LayerActivations {
     let q, att: UnsafeMutablePointer<Float>                // (M, QD); q after RoPE
     let k, v: UnsafeMutablePointer<Float>                  // (M, KVD); k after RoPE
     let probs: UnsafeMutablePointer<Float>                 // (B, NH, T, T)
-    let gate, up, h: UnsafeMutablePointer<Float>           // (M, F)
+    let gate, up: UnsafeMutablePointer<Float>              // (M, F); h = swiglu(gate, up) is recomputed
     let all: [UnsafeMutablePointer<Float>]
 
     init(M: Int, B: Int, T: Int, C: Int, QD: Int, KVD: Int, F: Int, NH: Int) {
@@ -20,14 +20,14 @@ final class LayerActivations {
         q = alloc(M * QD); att = alloc(M * QD)
         k = alloc(M * KVD); v = alloc(M * KVD)
         probs = alloc(B * NH * T * T)
-        gate = alloc(M * F); up = alloc(M * F); h = alloc(M * F)
-        all = [xn1, xmid, xn2, inv1, inv2, q, att, k, v, probs, gate, up, h]
+        gate = alloc(M * F); up = alloc(M * F)
+        all = [xn1, xmid, xn2, inv1, inv2, q, att, k, v, probs, gate, up]
     }
 
     deinit { for p in all { p.deallocate() } }
 
     /// Floats held, for the memory plan.
     static func floats(M: Int, B: Int, T: Int, C: Int, QD: Int, KVD: Int, F: Int, NH: Int) -> Int {
-        3 * M * C + 2 * M + 2 * M * QD + 2 * M * KVD + B * NH * T * T + 3 * M * F
+        3 * M * C + 2 * M + 2 * M * QD + 2 * M * KVD + B * NH * T * T + 2 * M * F
     }
 }

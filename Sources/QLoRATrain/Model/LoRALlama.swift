@@ -23,7 +23,8 @@ public final class LoRALlama: @unchecked Sendable {
     let blas: BLAS
     let workspace = KernelWorkspace()
     /// Rows of logits materialized at a time in the loss (chunk × V floats).
-    public var logitsChunk = 128
+    /// (256 measured 2% faster than 128 on SmolLM2 at M = 1024 for 50 MiB more; 512 gains 1% more.)
+    public var logitsChunk = 256
 
     // Buffers for the current (B, T).
     private(set) var B = 0, T = 0
@@ -31,7 +32,7 @@ public final class LoRALlama: @unchecked Sendable {
     private var acts: [LayerActivations] = []                      // L, or 1 with checkpointing
     private var scratch: [UnsafeMutablePointer<Float>] = []
     private var finalNormed: UnsafeMutablePointer<Float>?, finalInv: UnsafeMutablePointer<Float>?
-    private var dx, dxn, tmp, dq, datt, dk, dv, dgate, dup, dh, logits: UnsafeMutablePointer<Float>?
+    private var dx, dxn, tmp, dq, datt, dk, dv, dgate, dup, dh, h, logits: UnsafeMutablePointer<Float>?
 
     public init(weights: LlamaWeights, lora: LoRAConfig, threads: Int, gradientCheckpointing: Bool, seed: UInt64) throws {
         guard let blas = BLAS.shared else { throw QLoRAError(.notFound, "OpenBLAS not found (install libopenblas-dev)") }
@@ -113,6 +114,7 @@ public final class LoRALlama: @unchecked Sendable {
         dx = alloc(M * c.hiddenSize); dxn = alloc(M * c.hiddenSize); tmp = alloc(M * c.hiddenSize)
         dq = alloc(M * c.qDim); datt = alloc(M * c.qDim); dk = alloc(M * c.kvDim); dv = alloc(M * c.kvDim)
         dgate = alloc(M * c.intermediateSize); dup = alloc(M * c.intermediateSize); dh = alloc(M * c.intermediateSize)
+        h = alloc(M * c.intermediateSize)
         logits = alloc(min(logitsChunk, M) * c.vocabSize)
     }
 
@@ -152,8 +154,8 @@ public final class LoRALlama: @unchecked Sendable {
         RMSNorm.forward(a.xn2, a.inv2, a.xmid, w.mlpNorm, M, C, eps: eps)
         linear(l, "gate_proj", w.gate, a.xn2, a.gate, M)
         linear(l, "up_proj", w.up, a.xn2, a.up, M)
-        SwiGLU.forward(a.h, a.gate, a.up, M * c.intermediateSize)
-        linear(l, "down_proj", w.down, a.h, tmp!, M)
+        SwiGLU.forward(h!, a.gate, a.up, M * c.intermediateSize)
+        linear(l, "down_proj", w.down, h!, tmp!, M)
         for i in 0..<(M * C) { out[i] = a.xmid[i] + tmp![i] }
     }
 
@@ -203,8 +205,9 @@ public final class LoRALlama: @unchecked Sendable {
         let c = config, M = B * T, C = c.hiddenSize, F = c.intermediateSize
         let w = weights.layers[l]
         // MLP: out = xmid + down(swiglu(gate(xn2), up(xn2)))
+        SwiGLU.forward(h!, a.gate, a.up, M * F)  // h is not stored: recomputed (cheap) for down's LoRA input
         dh!.initialize(repeating: 0, count: M * F)
-        linearBackward(l, "down_proj", w.down, dx!, a.h, dh!, M)
+        linearBackward(l, "down_proj", w.down, dx!, h!, dh!, M)
         dgate!.initialize(repeating: 0, count: M * F)
         dup!.initialize(repeating: 0, count: M * F)
         SwiGLU.backward(dgate!, dup!, dh!, a.gate, a.up, M * F)
