@@ -1,4 +1,5 @@
 import Foundation
+import QLoRAKernels
 
 /// Token cross-entropy: loss_t = log Σ_v exp(logits[t, v]) − logits[t, target_t], computed with the
 /// row maximum subtracted. Positions with target < 0 are ignored (loss 0).
@@ -32,15 +33,9 @@ public enum CrossEntropy {
                 row.initialize(repeating: 0, count: V)
                 continue
             }
-            var mx = -Float.infinity
-            for v in 0..<V { mx = max(mx, row[v]) }
+            let mx = VectorMath.maximum(row, V)
             let targetLogit = Double(row[target] - mx)
-            var sum = 0.0
-            for v in 0..<V {
-                let e = expf(row[v] - mx)
-                row[v] = e
-                sum += Double(e)
-            }
+            let sum = Double(VectorMath.expShiftedSum(row, V, shift: mx))
             total += Foundation.log(sum) - targetLogit
             let inv = Float(1 / sum) * scale
             for v in 0..<V { row[v] *= inv }
