@@ -43,15 +43,8 @@ public enum Attention {
                 for t in 0..<s.T {
                     let row = P + t * s.L
                     let visible = min(s.L, s.start + t + 1)
-                    var mx = -Float.infinity
-                    for j in 0..<visible { mx = max(mx, row[j]) }
-                    var sum: Float = 0
-                    for j in 0..<visible {
-                        let e = expf(row[j] - mx)
-                        row[j] = e
-                        sum += e
-                    }
-                    let inv = 1 / sum
+                    let mx = VectorMath.maximum(row, visible)
+                    let inv = 1 / VectorMath.expShiftedSum(row, visible, shift: mx)
                     for j in 0..<visible { row[j] *= inv }
                     for j in visible..<s.L { row[j] = 0 }
                 }
