@@ -10,7 +10,7 @@ tools/fetch_model.sh >/dev/null
 swift build -c release --product qlora >/dev/null
 q=.build/release/qlora
 gguf=models/SmolLM2-135M-Instruct.Q4_1.gguf
-lock() { flock /tmp/qlora-build.lock "$@"; }
+lock() { flock "${TMPDIR:-/tmp}/qlora-build.lock" "$@"; }
 
 # Machine
 { lscpu; echo; grep -m1 -o 'avx512[a-z_]*' /proc/cpuinfo | sort -u | tr '\n' ' '; } > "$out/machine.txt"

@@ -81,7 +81,7 @@ public enum KernelBenchmark {
 
     /// Times `variants` in alternating rounds until each has `minRounds` rounds and `minSeconds` in all;
     /// returns each variant's median time per call and the median per-round ratio of variant 0 to
-    /// the others. A sample repeats a fast call enough times to last ≥ 1 ms, so sub-millisecond
+    /// the others. A sample repeats a fast call enough times to last ≥ 5 ms, so sub-millisecond
     /// kernels are timed in steady state (threads awake, caches warm) rather than as one cold call.
     static func race(_ variants: [() -> Void], minRounds: Int = 5, minSeconds: Double = 0.3,
                      maxRounds: Int = 51) -> (medians: [Double], ratios: [Double], rounds: Int) {
@@ -91,7 +91,7 @@ public enum KernelBenchmark {
             let t0 = MachineProbe.now()
             v()
             let dt = max(MachineProbe.now() - t0, 1e-7)
-            reps.append(max(1, min(1000, Int((1e-3 / dt).rounded(.up)))))
+            reps.append(max(1, min(1000, Int((5e-3 / dt).rounded(.up)))))
         }
         var times = [[Double]](repeating: [], count: variants.count)
         var total = 0.0
