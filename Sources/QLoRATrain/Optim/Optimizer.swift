@@ -20,6 +20,12 @@ public struct OptimizerMemory: Sendable, Equatable {
 
     /// Everything resident.
     public static let unpaged = OptimizerMemory()
+
+    /// `--optimizer-memory MB` (MiB; nil or 0 = unbounded) with the spill file in `runDirectory`.
+    public static func budget(megabytes: Int?, runDirectory: String) -> OptimizerMemory {
+        let bytes = megabytes.flatMap { $0 > 0 ? $0 << 20 : nil }
+        return OptimizerMemory(budgetBytes: bytes, spillPath: runDirectory + "/optimizer.spill")
+    }
 }
 
 /// AdamW or Lion over groups of Float32 parameters, with state in pages that may spill to disk.
