@@ -143,6 +143,20 @@ import Testing
         #expect(dir.listing() == ["checkpoint-2", "checkpoint-8"])
     }
 
+    @Test func savingTheSameStepAgainReplacesItWhole() throws {
+        let dir = TempDir("qlora-ckpt")
+        let (store, path) = try Self.savedCheckpoint(dir)
+        let opt = try Self.optimizer(Self.parameters(seed: 7), budgetFrames: nil, dir: dir.path)
+        var rng = SeededRNG(seed: 8)
+        try Self.train(opt, steps: 0..<3, rng: &rng)
+        try store.save(optimizer: opt, step: 2, schedulerStep: 3, rngs: [:], dataPosition: Position(epoch: 9, offset: 0, order: []))
+        #expect(dir.listing() == ["checkpoint-2"])
+        let fresh = try Self.optimizer(Self.parameters(seed: 1), budgetFrames: nil, dir: dir.path)
+        let restored = try Checkpoint.read(from: path, into: fresh, dataPosition: Position.self)
+        #expect(restored.schedulerStep == 3 && restored.dataPosition.epoch == 9)
+        #expect(try Self.snapshot(fresh) == Self.snapshot(opt))
+    }
+
     @Test func keepsTheLastN() throws {
         let dir = TempDir("qlora-ckpt")
         let store = try CheckpointStore(root: dir.path, keepLast: 2)
