@@ -67,8 +67,9 @@ final class PagerCore: @unchecked Sendable {
     }
 
     /// Bytes of the page table and pass bookkeeping for `pageCount` pages.
+    /// (Page entries, visit order and positions, and at most one free spill extent per page.)
     static func tableBytes(pageCount: Int) -> Int {
-        pageCount * (MemoryLayout<PageEntry>.stride + 2 * MemoryLayout<Int>.stride)
+        pageCount * (MemoryLayout<PageEntry>.stride + 4 * MemoryLayout<Int>.stride)
     }
 
     var isPaged: Bool { spill != nil }
@@ -188,11 +189,16 @@ final class PagerCore: @unchecked Sendable {
         spill?.close()
     }
 
+    /// One unit of I/O-thread work: write the victim back (if dirty), then load the target.
     private struct Job {
         var target: Int
         var frame: Int
+        /// The page leaving the frame, if any.
         var victim: Int?
-        var writeBack: SpillFile.Extent??  // nil: no write; .some(old extent or nil)
+        /// The victim is dirty: compress it into the spill file, reusing `victimExtent` if it fits.
+        var writeBack = false
+        var victimExtent: SpillFile.Extent?
+        /// Where the target's bytes are; nil means a zero page.
         var source: SpillFile.Extent?
     }
 
@@ -207,7 +213,7 @@ final class PagerCore: @unchecked Sendable {
             var written: SpillFile.Extent?
             var error: Error?
             do {
-                if let old = job.writeBack { written = try writeBack(frame: job.frame, replacing: old) }
+                if job.writeBack { written = try writeBack(frame: job.frame, replacing: job.victimExtent) }
                 try load(job.source, into: frames[job.frame])
             } catch let e {
                 error = e
@@ -218,7 +224,7 @@ final class PagerCore: @unchecked Sendable {
                 cond.broadcast()
                 continue
             }
-            if let victim = job.victim, job.writeBack != nil {
+            if let victim = job.victim, job.writeBack {
                 entries[victim].extent = written
                 entries[victim].dirty = false
                 pagesWritten += 1
@@ -257,10 +263,11 @@ final class PagerCore: @unchecked Sendable {
             frame = best?.0
         }
         guard let frame else { return nil }
-        var job = Job(target: target, frame: frame, victim: nil, writeBack: nil, source: entries[target].extent)
+        var job = Job(target: target, frame: frame, source: entries[target].extent)
         if case .ready(let victim) = frameStates[frame] {
             job.victim = victim
-            if entries[victim].dirty { job.writeBack = .some(entries[victim].extent) }
+            job.writeBack = entries[victim].dirty
+            job.victimExtent = entries[victim].extent
             entries[victim].frame = nil
         }
         frameStates[frame] = .loading(target)
