@@ -1,3 +1,4 @@
+import CQLoRASupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -38,7 +39,8 @@ public enum AtomicOutput {
     }
 
     /// Builds a directory at `path` atomically: `body` fills a temporary sibling directory; when it
-    /// returns, the directory is fsync'ed and renamed into place (replacing an old one). If `body`
+    /// returns, the directory is fsync'ed and renamed into place (replacing an old one in a single
+    /// atomic exchange where the kernel supports it). If `body`
     /// throws, the temporary directory is removed and nothing at `path` changes.
     public static func directory<T>(at path: String, _ body: (String) throws -> T) throws -> T {
         let tmp = temporarySibling(of: path)
@@ -50,11 +52,16 @@ public enum AtomicOutput {
             try syncDirectory(tmp)
             var st = stat()
             if lstat(path, &st) == 0 {
-                // Replace: move the old one aside first, then swap in, then delete the old one.
-                let old = temporarySibling(of: path)
-                try rename(path, to: old)
-                try rename(tmp, to: path)
-                removeTree(old)
+                if qlora_rename_exchange(tmp, path) == 0 {
+                    // Swapped in one step: `tmp` now holds the old directory.
+                    removeTree(tmp)
+                } else {
+                    // No atomic exchange here: move the old one aside, swap in, delete the old one.
+                    let old = temporarySibling(of: path)
+                    try rename(path, to: old)
+                    try rename(tmp, to: path)
+                    removeTree(old)
+                }
             } else {
                 try rename(tmp, to: path)
             }

@@ -5,6 +5,10 @@
 /// CPU features as bits: 1 = AVX2+FMA+F16C, 2 = AVX-512 F/BW/DQ/VL (and OS support for their state).
 int qlora_cpu_features(void);
 
+/// Swaps two existing paths atomically (Linux renameat2 RENAME_EXCHANGE); -1 with errno where the
+/// kernel or file system cannot (callers fall back to two renames).
+int qlora_rename_exchange(const char *from, const char *to);
+
 /// The spin-wait hint (x86 `pause`): lowers power and yields to a sibling hyperthread.
 static inline void qlora_cpu_pause(void) {
 #if defined(__x86_64__) || defined(__i386__)

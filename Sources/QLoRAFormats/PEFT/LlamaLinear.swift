@@ -1,0 +1,74 @@
+import QLoRACore
+
+/// The seven linear layers of a LLaMA decoder layer that LoRA can adapt, in Hugging Face order,
+/// with their Hugging Face module paths and shapes.
+///
+/// (QLoRAPlan's `Projection` names the same seven for memory planning; it could move onto this.)
+public enum LlamaLinear: String, CaseIterable, Sendable, Codable, Comparable {
+    case q, k, v, o, gate, up, down
+
+    /// The module's own name, as `target_modules` lists it: `q_proj`, …, `down_proj`.
+    public var moduleName: String { rawValue + "_proj" }
+
+    /// The submodule that holds it: `self_attn` or `mlp`.
+    public var parentName: String {
+        switch self {
+        case .q, .k, .v, .o: return "self_attn"
+        case .gate, .up, .down: return "mlp"
+        }
+    }
+
+    /// (in, out) features for `config`: the weight is (out, in), LoRA A is (r, in), B is (out, r).
+    public func features(_ config: LlamaConfig) -> (inFeatures: Int, outFeatures: Int) {
+        let qDim = config.numAttentionHeads * config.headDim
+        let kvDim = config.numKeyValueHeads * config.headDim
+        switch self {
+        case .q: return (config.hiddenSize, qDim)
+        case .k, .v: return (config.hiddenSize, kvDim)
+        case .o: return (qDim, config.hiddenSize)
+        case .gate, .up: return (config.hiddenSize, config.intermediateSize)
+        case .down: return (config.intermediateSize, config.hiddenSize)
+        }
+    }
+
+    /// The module path in a transformers `LlamaForCausalLM`: `model.layers.3.mlp.up_proj`.
+    public func modulePath(layer: Int) -> String { "model.layers.\(layer).\(parentName).\(moduleName)" }
+
+    /// Parses a module path back into (layer, linear); nil for anything else (including
+    /// non-canonical layer numbers such as `01` or `+1`).
+    public static func parse(modulePath path: String) -> (layer: Int, linear: LlamaLinear)? {
+        let parts = path.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 5, parts[0] == "model", parts[1] == "layers",
+              let layer = Int(parts[2]), layer >= 0, String(layer) == parts[2],
+              let linear = allCases.first(where: { $0.parentName == parts[3] && $0.moduleName == parts[4] })
+        else { return nil }
+        return (layer, linear)
+    }
+
+    public static func < (a: LlamaLinear, b: LlamaLinear) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// PEFT's tensor keys for a LoRA module (`get_peft_model_state_dict` drops the adapter name).
+public enum PEFTKeys {
+    /// `PeftModelForCausalLM` wraps the transformers model twice: `base_model.model.` + path.
+    public static let prefix = "base_model.model."
+
+    /// `base_model.model.<path>.lora_A.weight`: (r, in).
+    public static func loraA(_ modulePath: String) -> String { prefix + modulePath + ".lora_A.weight" }
+
+    /// `base_model.model.<path>.lora_B.weight`: (out, r).
+    public static func loraB(_ modulePath: String) -> String { prefix + modulePath + ".lora_B.weight" }
+
+    /// Splits a key into its module path and "A" or "B"; nil for any other key.
+    public static func parse(_ key: String) -> (modulePath: String, matrix: String)? {
+        guard key.hasPrefix(prefix) else { return nil }
+        let rest = key.dropFirst(prefix.count)
+        for matrix in ["A", "B"] {
+            let suffix = ".lora_\(matrix).weight"
+            if rest.hasSuffix(suffix) { return (String(rest.dropLast(suffix.count)), matrix) }
+        }
+        return nil
+    }
+}
