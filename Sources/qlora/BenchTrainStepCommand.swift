@@ -21,7 +21,7 @@ struct BenchTrainStepCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try LoadedModel.load(modelOptions)
-        let model = try LoRALlama(weights: loaded.model.weights, lora: LoRAConfig(rank: rank, alpha: alpha),
+        let model = try LoRALlama(weights: loaded.model.weights, lora: LoRAConfig(r: rank, loraAlpha: Double(alpha)),
                                   threads: modelOptions.threads, gradientCheckpointing: gradCheckpointing, seed: 1)
         var rng = SeededRNG(seed: 2)
         let V = loaded.model.config.vocabSize

@@ -34,7 +34,7 @@ import Testing
     func loraGradientsMatchFiniteDifferences(_ index: Int) throws {
         let (nf4, checkpointing) = Self.cases[index]
         let weights = try Self.tinyWeights(nf4: nf4)
-        let model = try LoRALlama(weights: weights, lora: LoRAConfig(rank: 4, alpha: 8, dropout: 0),
+        let model = try LoRALlama(weights: weights, lora: LoRAConfig(r: 4, loraAlpha: 8, loraDropout: 0),
                                   threads: 2, gradientCheckpointing: checkpointing, seed: 3)
         // B starts at zero (PEFT), which would make every dA zero: give it small random values.
         var rng = SeededRNG(seed: 9)
@@ -75,7 +75,7 @@ import Testing
 
     @Test func referenceForwardAgreesWithTheEngine() throws {
         let weights = try Self.tinyWeights(nf4: true)
-        let model = try LoRALlama(weights: weights, lora: LoRAConfig(rank: 4, alpha: 8), threads: 2,
+        let model = try LoRALlama(weights: weights, lora: LoRAConfig(r: 4, loraAlpha: 8), threads: 2,
                                   gradientCheckpointing: false, seed: 3)
         var rng = SeededRNG(seed: 9)
         for ad in model.allAdapters { for i in 0..<(ad.outFeatures * ad.rank) { ad.b[i] = rng.nextNormal() * 0.05 } }

@@ -48,8 +48,8 @@ struct ReferenceLlama {
         }
         self.a = a
         self.b = b
-        rank = model.lora.rank
-        scale = Double(model.lora.alpha) / Double(model.lora.rank)
+        rank = model.lora.r
+        scale = Double(Float(model.lora.scaling))
     }
 
     func rms(_ x: [Double], _ w: [Double]) -> [Double] {

@@ -12,48 +12,37 @@ public final class LoRALinear: @unchecked Sendable {
     public let inFeatures: Int, outFeatures: Int, rank: Int
     public let scale: Float
     public let dropout: Float
-    /// Parameters and their gradients, row-major: A (r, I), B (O, r).
-    public let a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>
-    public let dA: UnsafeMutablePointer<Float>, dB: UnsafeMutablePointer<Float>
+    /// The trained matrices (owned by the adapter's `Parameter`s): A (r, I), B (O, r), with their gradients.
+    public let aParameter: Parameter, bParameter: Parameter
+    public var a: UnsafeMutablePointer<Float> { aParameter.value }
+    public var b: UnsafeMutablePointer<Float> { bParameter.value }
+    public var dA: UnsafeMutablePointer<Float> { aParameter.grad }
+    public var dB: UnsafeMutablePointer<Float> { bParameter.grad }
     /// Saved by forward: u = drop(x) · Aᵀ  (M, r).
     private var u: UnsafeMutablePointer<Float>?
     private var capacity = 0
     /// The dropout mask's seed for the current step.
     var maskSeed: UInt64 = 0
 
-    public init(name: String, inFeatures: Int, outFeatures: Int, rank: Int, alpha: Float, rsLoRA: Bool, dropout: Float) {
+    public init(name: String, a: Parameter, b: Parameter, scale: Float, dropout: Float) {
+        precondition(a.shape.count == 2 && b.shape.count == 2 && a.shape[0] == b.shape[1], "LoRA A (r, in) and B (out, r)")
         self.name = name
-        self.inFeatures = inFeatures
-        self.outFeatures = outFeatures
-        self.rank = rank
-        scale = rsLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank)
+        rank = a.shape[0]
+        inFeatures = a.shape[1]
+        outFeatures = b.shape[0]
+        self.scale = scale
         self.dropout = dropout
-        a = .allocate(capacity: rank * inFeatures)
-        b = .allocate(capacity: outFeatures * rank)
-        dA = .allocate(capacity: rank * inFeatures)
-        dB = .allocate(capacity: outFeatures * rank)
-        a.initialize(repeating: 0, count: rank * inFeatures)
-        b.initialize(repeating: 0, count: outFeatures * rank)
-        zeroGrad()
+        aParameter = a
+        bParameter = b
     }
 
-    deinit {
-        for p in [a, b, dA, dB] { p.deallocate() }
-        u?.deallocate()
-    }
+    deinit { u?.deallocate() }
 
     public var parameterCount: Int { rank * (inFeatures + outFeatures) }
 
     public func zeroGrad() {
-        dA.initialize(repeating: 0, count: rank * inFeatures)
-        dB.initialize(repeating: 0, count: outFeatures * rank)
-    }
-
-    /// PEFT's initialization: A ~ Kaiming-uniform(a = √5) = U(−1/√I, 1/√I), B = 0.
-    public func initialize(rng: inout SeededRNG) {
-        let bound = 1 / Float(inFeatures).squareRoot()
-        for i in 0..<(rank * inFeatures) { a[i] = (rng.nextUnitFloat() * 2 - 1) * bound }
-        b.initialize(repeating: 0, count: outFeatures * rank)
+        aParameter.zeroGrad()
+        bParameter.zeroGrad()
     }
 
     func ensure(_ M: Int) {

@@ -14,7 +14,9 @@ import QLoRAModel
 public final class LoRALlama: @unchecked Sendable {
     public let weights: LlamaWeights
     public let config: LlamaConfig
-    public let lora: LoRAConfig
+    /// The adapter being trained (its Parameters hold A, B and their gradients).
+    public let adapter: LoRAAdapterWeights
+    public var lora: LoRAConfig { adapter.config }
     public var threads: Int
     public let gradientCheckpointing: Bool
     /// adapters[l][module name], for the targeted modules.
@@ -34,41 +36,38 @@ public final class LoRALlama: @unchecked Sendable {
     private var finalNormed: UnsafeMutablePointer<Float>?, finalInv: UnsafeMutablePointer<Float>?
     private var dx, dxn, tmp, dq, datt, dk, dv, dgate, dup, dh, h, logits: UnsafeMutablePointer<Float>?
 
-    public init(weights: LlamaWeights, lora: LoRAConfig, threads: Int, gradientCheckpointing: Bool, seed: UInt64) throws {
+    public init(weights: LlamaWeights, adapter: LoRAAdapterWeights, threads: Int, gradientCheckpointing: Bool) throws {
         guard let blas = BLAS.shared else { throw QLoRAError(.notFound, "OpenBLAS not found (install libopenblas-dev)") }
         self.weights = weights
         config = weights.config
-        self.lora = lora
+        self.adapter = adapter
         self.threads = threads
         self.gradientCheckpointing = gradientCheckpointing
         self.blas = blas
         blas.setThreadCount(1)
         rope = RoPE(config: weights.config)
-        var rng = SeededRNG(seed: seed)
-        var all: [[String: LoRALinear]] = []
-        for (l, layer) in weights.layers.enumerated() {
-            var m: [String: LoRALinear] = [:]
-            for (name, linear) in layer.linears where lora.targets.contains(name) {
-                guard lora.rank <= min(linear.inFeatures, linear.outFeatures) else {
-                    throw QLoRAError.invalid("--rank \(lora.rank) is larger than \(name)'s smaller dimension \(min(linear.inFeatures, linear.outFeatures))")
-                }
-                let group = name.hasSuffix("_proj") && ["q_proj", "k_proj", "v_proj", "o_proj"].contains(name) ? "self_attn" : "mlp"
-                let a = LoRALinear(name: "model.layers.\(l).\(group).\(name)", inFeatures: linear.inFeatures,
-                                   outFeatures: linear.outFeatures, rank: lora.rank, alpha: lora.alpha,
-                                   rsLoRA: lora.rsLoRA, dropout: lora.dropout)
-                a.initialize(rng: &rng)
-                m[name] = a
-            }
-            all.append(m)
+        var all = [[String: LoRALinear]](repeating: [:], count: weights.config.numHiddenLayers)
+        for m in adapter.orderedModules {
+            guard m.layer < all.count else { throw QLoRAError.invalid("adapter module \(m.path) is past the model's layers") }
+            all[m.layer][m.linear.moduleName] = LoRALinear(name: m.path, a: m.a, b: m.b, scale: Float(adapter.config.scaling),
+                                                           dropout: Float(adapter.config.loraDropout))
         }
         adapters = all
+    }
+
+    /// A new PEFT-initialized adapter (A uniform ±1/√in, B = 0) on `weights`, then the model.
+    public convenience init(weights: LlamaWeights, lora: LoRAConfig, threads: Int, gradientCheckpointing: Bool,
+                            seed: UInt64) throws {
+        var rng = SeededRNG(seed: seed)
+        let adapter = try LoRAAdapterWeights(config: lora, model: weights.config, rng: &rng)
+        try self.init(weights: weights, adapter: adapter, threads: threads, gradientCheckpointing: gradientCheckpointing)
     }
 
     deinit { release() }
 
     /// Every adapter in a stable order (layer, then q, k, v, o, gate, up, down).
     public var allAdapters: [LoRALinear] {
-        adapters.flatMap { layer in LoRAConfig.allLinear.compactMap { layer[$0] } }
+        adapters.flatMap { layer in LlamaLinear.allCases.compactMap { layer[$0.moduleName] } }
     }
 
     public var trainableParameterCount: Int { allAdapters.reduce(0) { $0 + $1.parameterCount } }
