@@ -1,6 +1,6 @@
 /// One optimizer micro-batch: B rows of T token ids and their next-token targets.
 /// `targets[i]` is the id to predict at position i (the next token), or -1 where no loss is taken
-/// (prompt tokens, padding, the last position of a row). Legend: B = rows, T = positions.
+/// (prompt tokens, padding, the last token of a padded example). Legend: B = rows, T = positions.
 public struct TrainingBatch: Sendable, Equatable {
     public var B: Int
     public var T: Int

@@ -5,18 +5,41 @@ import QLoRA
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Mean token cross-entropy and perplexity of a text or JSONL file.",
+        abstract: "Loss and perplexity of a text file, or exact-match accuracy on a task.",
         discussion: """
-            The text (a plain file, or JSONL with one {"text": …} per line, joined with the EOS token) is
-            tokenized and cut into non-overlapping windows of --context tokens; each window predicts its
-            own tokens 2…n. Reports tokens, predictions, mean loss (nats) and perplexity.
+            With --data, the text (a plain file, or JSONL with one {"text": …} per line, joined with the EOS \
+            token) is tokenized and cut into non-overlapping windows of --context tokens; each window predicts \
+            its own tokens 2…n. Reports tokens, predictions, mean loss (nats) and perplexity.
+
+            With --task (a directory holding eval.jsonl, such as datasets/, or a JSONL file of Alpaca, chat \
+            or --template records), each record's prompt is rendered exactly as training renders it, the model \
+            answers greedily, and the answer counts as right when it equals the expected response after \
+            trimming whitespace. Reports accuracy and a few examples.
             """
     )
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Option(help: "A text file, or a .jsonl file of {\"text\": …} lines.")
-    var data: String
+    @Option(help: "A text file, or a .jsonl file of {\"text\": …} lines (loss mode).")
+    var data: String?
+
+    @Option(help: ArgumentHelp("A task: a directory with eval.jsonl, or a JSONL file (accuracy mode).",
+                               valueName: "dir-or-file"))
+    var task: String?
+
+    @OptionGroup(title: "Task options") var dataInput: DataInputOptions
+
+    @Option(help: "Task mode: evaluate only the first N records.")
+    var limit: Int?
+
+    @Option(help: "Task mode: most tokens generated per answer.")
+    var maxTokens: Int = 64
+
+    @Option(help: "Task mode: examples to print.")
+    var show: Int = 5
+
+    @Flag(help: "Task mode: generate every answer to its end (slower); by default an answer stops as soon as it can no longer match.")
+    var fullAnswers = false
 
     @Option(help: "Tokens per window.")
     var context: Int = 256
@@ -31,12 +54,18 @@ struct EvalCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
+        guard (data == nil) != (task == nil) else { throw ValidationError("give exactly one of --data and --task") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1") }
+        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be ≥ 1") }
+        guard show >= 0 else { throw ValidationError("--show must be ≥ 0") }
         guard context >= 2 else { throw ValidationError("--context must be ≥ 2") }
         if let maxWindows, maxWindows < 1 { throw ValidationError("--max-windows must be ≥ 1") }
         guard batch >= 1 && batch <= 1024 else { throw ValidationError("--batch must be in 1…1024") }
     }
 
     func run() throws {
+        if let task { return try runTask(task) }
+        let data = data!
         let texts = try EvalData.read(data)
         let loaded = try LoadedModel.load(modelOptions)
         let model = loaded.model, tok = loaded.tokenizer

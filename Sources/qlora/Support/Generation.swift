@@ -19,32 +19,21 @@ enum Generation {
             throw QLoRAError.invalid("token id \(id) is outside the model's vocabulary of \(model.config.vocabSize)")
         }
         var sampler = initial
-        let V = model.config.vocabSize
-        let cache = KVCache(layers: model.config.numHiddenLayers, capacity: promptIDs.count + maxTokens,
-                            width: model.config.kvDim)
-        var logits = [Float](repeating: 0, count: V)
+        let generator = TokenGenerator(model: model, capacity: promptIDs.count + maxTokens)
         var stop = Set(model.config.eosTokenIds)
         if let e = tok.eosTokenID { stop.insert(e) }
         var decoder = StreamingDecoder(tokenizer: tok, skipSpecialTokens: true)
         let t0 = Date()
-        let prompt32 = promptIDs.map(Int32.init)
-        prompt32.withUnsafeBufferPointer { ids in
-            let h = model.hidden(ids.baseAddress!, B: 1, T: promptIDs.count, cache: cache)
-            logits.withUnsafeMutableBufferPointer {
-                model.logits(h + (promptIDs.count - 1) * model.config.hiddenSize, rows: 1, into: $0.baseAddress!)
-            }
-        }
+        generator.prefill(promptIDs)
         let t1 = Date()
         var generated: [Int] = []
         while generated.count < maxTokens {
-            let next = logits.withUnsafeBufferPointer { sampler.sample($0.baseAddress!, V) }
+            let next = generator.sample(&sampler)
             generated.append(next)
             if stop.contains(next) { break }
             emit(try decoder.append(next))
             if generated.count == maxTokens { break }
-            var id = Int32(next)
-            let h = model.hidden(&id, B: 1, T: 1, cache: cache)
-            logits.withUnsafeMutableBufferPointer { model.logits(h, rows: 1, into: $0.baseAddress!) }
+            generator.append(next)
         }
         emit(decoder.finish())
         let t2 = Date()
