@@ -33,6 +33,16 @@ public final class LlamaModel: @unchecked Sendable {
     }
     var buffers: Buffers?
 
+    /// The adapter hook point: called after every block linear's base product with (layer, HF module
+    /// name, input (M, in), M, output (M, out)) so an adapter can add its update (LoRA at inference).
+    public var linearDelta: ((Int, String, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Void)?
+
+    func linear(_ l: Int, _ name: String, _ base: FrozenLinear, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                _ M: Int) {
+        base.forward(x, M: M, y, threads: threads, workspace: workspace)
+        linearDelta?(l, name, x, M, y)
+    }
+
     public init(weights: LlamaWeights, threads: Int = 1) throws {
         guard let blas = BLAS.shared else { throw QLoRAError(.notFound, "OpenBLAS not found (install libopenblas-dev)") }
         self.weights = weights
@@ -65,9 +75,9 @@ public final class LlamaModel: @unchecked Sendable {
         for (l, layer) in weights.layers.enumerated() {
             // Attention block
             RMSNorm.forward(buf.xn, nil, buf.x, layer.attnNorm, M, C, eps: eps)
-            layer.q.forward(buf.xn, M: M, buf.q, threads: threads, workspace: workspace)
-            layer.k.forward(buf.xn, M: M, buf.k, threads: threads, workspace: workspace)
-            layer.v.forward(buf.xn, M: M, buf.v, threads: threads, workspace: workspace)
+            linear(l, "q_proj", layer.q, buf.xn, buf.q, M)
+            linear(l, "k_proj", layer.k, buf.xn, buf.k, M)
+            linear(l, "v_proj", layer.v, buf.xn, buf.v, M)
             rope.forward(buf.q, rows: M, heads: c.numAttentionHeads, stride: c.qDim, start: start, period: T)
             rope.forward(buf.k, rows: M, heads: c.numKeyValueHeads, stride: c.kvDim, start: start, period: T)
             var keys: UnsafePointer<Float> = UnsafePointer(buf.k), values: UnsafePointer<Float> = UnsafePointer(buf.v)
@@ -84,14 +94,14 @@ public final class LlamaModel: @unchecked Sendable {
             let shape = Attention.Shape(B: B, T: T, L: L, start: start, NH: c.numAttentionHeads,
                                         NKV: c.numKeyValueHeads, HS: c.headDim, kvSequenceStride: seqStride)
             Attention.forward(buf.att, nil, buf.q, keys, values, shape, threads: threads, blas: blas)
-            layer.o.forward(buf.att, M: M, buf.tmp, threads: threads, workspace: workspace)
+            linear(l, "o_proj", layer.o, buf.att, buf.tmp, M)
             for i in 0..<(M * C) { buf.x[i] += buf.tmp[i] }
             // MLP block
             RMSNorm.forward(buf.xn, nil, buf.x, layer.mlpNorm, M, C, eps: eps)
-            layer.gate.forward(buf.xn, M: M, buf.gate, threads: threads, workspace: workspace)
-            layer.up.forward(buf.xn, M: M, buf.up, threads: threads, workspace: workspace)
+            linear(l, "gate_proj", layer.gate, buf.xn, buf.gate, M)
+            linear(l, "up_proj", layer.up, buf.xn, buf.up, M)
             SwiGLU.forward(buf.gate, buf.gate, buf.up, M * F)
-            layer.down.forward(buf.gate, M: M, buf.tmp, threads: threads, workspace: workspace)
+            linear(l, "down_proj", layer.down, buf.gate, buf.tmp, M)
             for i in 0..<(M * C) { buf.x[i] += buf.tmp[i] }
         }
         cache?.advance(by: T)

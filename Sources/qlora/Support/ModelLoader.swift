@@ -18,6 +18,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Worker threads.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: "A LoRA adapter directory (PEFT format: adapter_config.json + adapter_model.safetensors).")
+    var adapter: String?
+
     func validate() throws {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1…256") }
     }
@@ -71,6 +74,7 @@ struct LoadedModel {
             throw QLoRAError.format(path, "tokenizer has \(tokenizer.vocabularySize) tokens, the model only \(weights.config.vocabSize)")
         }
         let model = try LlamaModel(weights: weights, threads: o.threads)
+        if let dir = o.adapter { try AdapterAttachment.attach(dir, to: model) }
         return LoadedModel(model: model, tokenizer: tokenizer, seconds: Date().timeIntervalSince(t0),
                            tokenizerBytes: afterTokenizer - beforeTokenizer)
     }

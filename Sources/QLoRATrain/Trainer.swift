@@ -1,0 +1,148 @@
+import Foundation
+import QLoRACore
+import QLoRAFormats
+import QLoRAModel
+
+/// The training loop: micro-batches → forward/backward → clip → optimizer step → metrics, with eval
+/// loss every N steps and atomic checkpoints every N steps that `resume` continues bit-identically.
+public final class Trainer {
+    public let model: LoRALlama
+    public let options: TrainOptions
+    public let output: String
+    let optimizer: Optimizer
+    let schedule: LRSchedule
+    let store: CheckpointStore
+    var loader: DataLoader
+    let evalBatches: [TrainingBatch]
+    public private(set) var step = 0
+    public private(set) var history: [StepMetrics] = []
+    /// Set from a signal handler: finish the current step, save a checkpoint, stop.
+    public var stopRequested: () -> Bool = { false }
+
+    public init(model: LoRALlama, data: TrainingData, options: TrainOptions, output: String, padID: Int32) throws {
+        self.model = model
+        self.options = options
+        self.output = output
+        guard !data.train.isEmpty else { throw QLoRAError.invalid("no training examples") }
+        let params = model.adapter.parameters
+        let groups = options.loraPlusRatio.map { LoRAPlus.groups(params, ratio: $0, weightDecay: options.weightDecay) }
+            ?? ParameterGroup.single(params, weightDecay: options.weightDecay)
+        optimizer = try Optimizer(groups: groups, algorithm: try OptimizerAlgorithm.named(options.optimizer),
+                                  learningRate: options.learningRate,
+                                  memory: .budget(megabytes: options.optimizerMemoryMB, runDirectory: output))
+        schedule = try LRSchedule(options.schedule, warmupSteps: options.warmupSteps, totalSteps: options.steps)
+        store = try CheckpointStore(root: output + "/checkpoints", keepLast: options.keepCheckpoints)
+        loader = try DataLoader(examples: data.train, B: options.batch, T: options.seq, layout: options.layout,
+                                seed: options.seed, padID: padID)
+        evalBatches = data.eval.isEmpty ? [] : DataLoader.evaluationBatches(data.eval, B: options.batch, T: options.seq,
+                                                                             layout: options.layout, padID: padID)
+    }
+
+    deinit { optimizer.close() }
+
+    /// Continues from the newest checkpoint in the output directory, if any; returns its step.
+    @discardableResult
+    public func resumeIfPossible() throws -> Int? {
+        guard let dir = store.latest() else { return nil }
+        let r = try Checkpoint.read(from: dir, into: optimizer, dataPosition: DataPosition.self)
+        loader = try DataLoader(examples: loader.examples, B: options.batch, T: options.seq, layout: options.layout,
+                                padID: loader.padID, resumingAt: r.dataPosition)
+        step = r.step
+        if let url = try? String(contentsOfFile: output + "/metrics.jsonl", encoding: .utf8) {
+            history = url.split(separator: "\n").compactMap { try? JSONDecoder().decode(StepMetrics.self, from: Data($0.utf8)) }
+                .filter { $0.step <= step }
+        }
+        return step
+    }
+
+    /// Mean loss over the eval set with the current adapter (no gradients touched).
+    public func evalLoss() -> Double? {
+        guard !evalBatches.isEmpty else { return nil }
+        var sum = 0.0, count = 0
+        for b in evalBatches where b.predictionCount > 0 {
+            let r = model.loss(b)
+            sum += r.sum
+            count += r.count
+        }
+        return count > 0 ? sum / Double(count) : nil
+    }
+
+    /// Runs until `options.steps`; calls `progress` after each step.
+    public func run(progress: (StepMetrics) -> Void = { _ in }) throws -> TrainSummary {
+        let start = Date()
+        var tokens = 0
+        var trainSeconds = 0.0
+        var skipped = 0
+        let metricsPath = output + "/metrics.jsonl"
+        if step == 0 { FileManager.default.createFile(atPath: metricsPath, contents: Data()) }
+        let metricsFile = FileHandle(forWritingAtPath: metricsPath)
+        metricsFile?.seekToEndOfFile()
+        defer { try? metricsFile?.close() }
+        var bestEval: Double?
+        while step < options.steps {
+            let t0 = Date()
+            let micro = (0..<options.gradAccumulation).map { _ in loader.next() }
+            let predictions = micro.reduce(0) { $0 + $1.predictionCount }
+            optimizer.zeroGrad()
+            model.setStepSeed(options.seed &+ UInt64(step))
+            var lossSum = 0.0
+            if predictions > 0 {
+                for b in micro { lossSum += model.forwardBackward(b, lossScale: 1 / Float(predictions)).sum }
+            }
+            let norm = options.maxGradNorm.map { GradientClipping.clipGlobalNorm(optimizer.parameters, maxNorm: $0) }
+                ?? GradientClipping.globalNorm(optimizer.parameters)
+            let loss = predictions > 0 ? lossSum / Double(predictions) : 0
+            if !loss.isFinite || !norm.isFinite {
+                let bad = optimizer.parameters.first { p in (0..<p.count).contains { !p.grad[$0].isFinite } }?.name ?? "the loss"
+                skipped += 1
+                guard skipped <= options.skipNonfiniteSteps else {
+                    throw QLoRAError(.numeric, "step \(step + 1): non-finite \(loss.isFinite ? "gradient" : "loss") (first non-finite tensor: \(bad)); --skip-nonfinite-steps N tolerates a few")
+                }
+            } else {
+                try optimizer.step(lrFactor: schedule.factor(at: step))
+            }
+            step += 1
+            tokens += micro.reduce(0) { $0 + $1.B * $1.T }
+            trainSeconds += Date().timeIntervalSince(t0)
+            var m = StepMetrics(step: step, loss: loss, lr: options.learningRate * schedule.factor(at: step - 1),
+                                gradNorm: norm, tokensPerSecond: Double(micro.count * options.batch * options.seq) / Date().timeIntervalSince(t0),
+                                rssBytes: ProcessMemory.residentBytes, evalLoss: nil)
+            if options.evalEvery > 0 && (step % options.evalEvery == 0 || step == options.steps) {
+                m.evalLoss = evalLoss()
+                if let e = m.evalLoss { bestEval = min(bestEval ?? e, e) }
+            }
+            history.append(m)
+            if let line = try? JSONEncoder().encode(m) { metricsFile?.write(line + Data("\n".utf8)) }
+            progress(m)
+            let stop = stopRequested()
+            if (options.checkpointEvery > 0 && step % options.checkpointEvery == 0) || step == options.steps || stop {
+                try saveCheckpoint()
+            }
+            if stop { break }
+        }
+        try model.adapter.saveAtomically(to: output)
+        let evals = history.compactMap(\.evalLoss)
+        let summary = TrainSummary(
+            steps: step, trainableParameters: model.trainableParameterCount,
+            totalParameters: model.config.totalParameters + model.trainableParameterCount,
+            tokensPerSecond: Double(tokens) / max(trainSeconds, 1e-9),
+            peakRSSBytes: ProcessMemory.peakResidentBytes, finalEvalLoss: evals.last, bestEvalLoss: evals.min() ?? bestEval,
+            finalTrainLoss: history.last?.loss ?? 0, adapter: output, seconds: Date().timeIntervalSince(start),
+            optimizerResidentBytes: optimizer.memoryStats.peakResidentBytes, optimizerSpilledBytes: optimizer.memoryStats.spilledBytes)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicOutput.write([UInt8](try enc.encode(summary)), to: output + "/summary.json")
+        try AtomicOutput.write(LossCurve.svg(history), to: output + "/loss.svg")
+        return summary
+    }
+
+    func saveCheckpoint() throws {
+        try store.save(optimizer: optimizer, step: step, schedulerStep: step, rngs: [:], dataPosition: loader.position,
+                       extraFiles: { dir in try self.model.adapter.save(to: dir) })
+    }
+}
+
+extension LoRAAdapterWeights {
+    /// Writes adapter_config.json and adapter_model.safetensors into `dir`, each atomically.
+    func saveAtomically(to dir: String) throws { try save(to: dir) }
+}

@@ -1,0 +1,164 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import QLoRA
+
+enum GradCheckpointMode: String, ExpressibleByArgument, CaseIterable { case auto, on, off }
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Fine-tune LoRA adapters on a frozen NF4 (QLoRA) or Float32 base.",
+        discussion: """
+            OUT receives adapter_config.json + adapter_model.safetensors (PEFT's LoRA format),
+            metrics.jsonl, summary.json, loss.svg and checkpoints/. Ctrl-C saves a checkpoint and stops;
+            --resume OUT continues from the newest checkpoint exactly where the run stopped.
+            """
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var dataInput: DataInputOptions
+
+    @Option(help: "Training data (JSONL).") var data: String
+    @Option(help: "Held-out data (JSONL) for the eval loss.") var evalData: String?
+    @Option(help: "Hold out this fraction of --data instead (e.g. 0.05).") var evalSplit: Double?
+    @Option(name: .shortAndLong, help: "The run directory.") var output: String?
+    @Option(help: "Continue the run in this directory from its newest checkpoint.") var resume: String?
+    @Flag(help: "Replace an existing run directory.") var overwrite = false
+
+    @Option(help: "Optimizer steps.") var steps: Int = 100
+    @Option(help: "Rows per micro-batch.") var batch: Int = 4
+    @Option(help: "Tokens per row.") var seq: Int = 256
+    @Option(help: "Micro-batches per optimizer step.") var gradAccum: Int = 1
+    @Option(help: "Rows: packing (examples concatenated) or padding (one example per row).") var layout: String = "packing"
+    @Flag(help: "Take the loss on prompt tokens too.") var trainOnPrompt = false
+
+    @Option(help: "LoRA rank.") var rank: Int = 16
+    @Option(help: "LoRA alpha (scale alpha/r).") var alpha: Double = 32
+    @Flag(help: "Scale alpha/√r (rsLoRA).") var rslora = false
+    @Option(help: "Dropout on the adapters' input.") var loraDropout: Double = 0.05
+    @Option(help: "Targets: all-linear or a list of q,k,v,o,gate,up,down.") var targets: String = "all-linear"
+    @Option(help: "LoRA+: B matrices learn this many times faster.") var loraplusRatio: Double?
+
+    @Option(help: "Optimizer: adamw or lion.") var optimizer: String = "adamw"
+    @Option(help: "Peak learning rate.") var lr: Double = 2e-4
+    @Option(help: "Decoupled weight decay.") var weightDecay: Double = 0
+    @Option(help: "Schedule: constant, linear or cosine.") var schedule: String = "constant"
+    @Option(help: "Warm-up steps.") var warmup: Int = 0
+    @Option(help: "Clip the global gradient norm (0 = off).") var maxGradNorm: Double = 1.0
+    @Option(help: "Random seed (data order, dropout, initialization).") var seed: UInt64 = 0
+    @Option(help: "Keep at most this much optimizer state resident (MB); the rest is spilled, zstd-compressed.")
+    var optimizerMemory: Int?
+    @Option(help: "Gradient checkpointing: auto (on when the activations would exceed a quarter of RAM), on, off.")
+    var gradCkpt: GradCheckpointMode = .auto
+    @Option(help: "Eval loss every N steps (0 = only at the end).") var evalEvery: Int = 0
+    @Option(help: "Checkpoint every N steps (0 = only at the end).") var checkpointEvery: Int = 0
+    @Option(help: "Tolerate this many steps with a non-finite loss or gradient (skipped).") var skipNonfiniteSteps: Int = 0
+    @Flag(help: "Print the summary as JSON.") var json = false
+
+    func validate() throws {
+        guard output != nil || resume != nil else { throw ValidationError("give -o OUT (or --resume OUT)") }
+        for (v, name) in [(steps, "--steps"), (batch, "--batch"), (seq, "--seq"), (gradAccum, "--grad-accum"), (rank, "--rank")]
+            where v < 1 { throw ValidationError("\(name) must be ≥ 1") }
+        guard lr.isFinite && lr > 0 else { throw ValidationError("--lr must be positive") }
+        guard (0..<1).contains(loraDropout) else { throw ValidationError("--lora-dropout must be in [0, 1)") }
+        if let r = loraplusRatio, !(r > 0) { throw ValidationError("--loraplus-ratio must be positive") }
+        if let f = evalSplit, !(f > 0 && f < 1) { throw ValidationError("--eval-split must be in (0, 1)") }
+        if evalSplit != nil && evalData != nil { throw ValidationError("give --eval-data or --eval-split, not both") }
+        guard BatchLayout(rawValue: layout) != nil else { throw ValidationError("--layout must be packing or padding") }
+        guard LRSchedule.Kind(rawValue: schedule) != nil else { throw ValidationError("--schedule must be constant, linear or cosine") }
+        if let m = optimizerMemory, m < 1 { throw ValidationError("--optimizer-memory must be ≥ 1 (MB)") }
+    }
+
+    func run() throws {
+        let out = resume ?? output!
+        if resume == nil {
+            if FileManager.default.fileExists(atPath: out) {
+                guard overwrite else { throw QLoRAError.io(out, "already exists (use --resume to continue it or --overwrite)") }
+                AtomicOutput.removeTree(out)
+            }
+        } else if !FileManager.default.fileExists(atPath: out + "/checkpoints") {
+            throw QLoRAError.io(out, "has no checkpoints to resume from")
+        }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let loaded = try LoadedModel.load(modelOptions)
+        let tok = loaded.tokenizer
+        let evalSource: EvalSource = evalData.map { .file($0) } ?? evalSplit.map { .split($0) } ?? .none
+        let trainingData = try TrainingData.load(train: data, eval: evalSource, tokenizer: tok,
+                                                 options: try dataInput.dataOptions(trainOnPrompt: trainOnPrompt), seed: seed)
+        let targetList: [LlamaLinear] = targets == "all-linear" ? LlamaLinear.allCases : try targets.split(separator: ",").map {
+            guard let t = LlamaLinear(rawValue: $0.replacingOccurrences(of: "_proj", with: "")) else {
+                throw ValidationError("--targets: unknown module '\($0)' (use q,k,v,o,gate,up,down or all-linear)")
+            }
+            return t
+        }
+        let lora = try LoRAConfig(r: rank, loraAlpha: alpha, loraDropout: loraDropout, targets: targetList,
+                                  useRSLoRA: rslora, baseModelNameOrPath: modelOptions.model)
+        var options = TrainOptions()
+        options.steps = steps; options.batch = batch; options.seq = seq; options.gradAccumulation = gradAccum
+        options.learningRate = lr; options.weightDecay = weightDecay; options.warmupSteps = warmup
+        options.schedule = LRSchedule.Kind(rawValue: schedule)!; options.optimizer = optimizer
+        options.loraPlusRatio = loraplusRatio; options.maxGradNorm = maxGradNorm > 0 ? maxGradNorm : nil
+        options.seed = seed; options.layout = BatchLayout(rawValue: layout)!; options.evalEvery = evalEvery
+        options.checkpointEvery = checkpointEvery; options.optimizerMemoryMB = optimizerMemory
+        options.skipNonfiniteSteps = skipNonfiniteSteps
+        options.gradientCheckpointing = gradCkpt == .on || (gradCkpt == .auto && activationsNeedCheckpointing(loaded.model.config))
+        guard seq <= loaded.model.config.maxPositionEmbeddings else {
+            throw QLoRAError.invalid("--seq \(seq) exceeds the model's context of \(loaded.model.config.maxPositionEmbeddings)")
+        }
+        let model = try LoRALlama(weights: loaded.model.weights, lora: lora, threads: modelOptions.threads,
+                                  gradientCheckpointing: options.gradientCheckpointing, seed: seed)
+        let trainer = try Trainer(model: model, data: trainingData, options: options, output: out,
+                                  padID: Int32(tok.eosTokenID ?? 0))
+        if resume != nil, let s = try trainer.resumeIfPossible() {
+            FileHandle.standardError.write("resuming at step \(s)\n".data(using: .utf8)!)
+        }
+        // Ctrl-C: finish the step, checkpoint, stop.
+        signal(SIGINT, SIG_IGN)
+        let interrupted = InterruptFlag()
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { interrupted.set() }
+        source.resume()
+        trainer.stopRequested = { interrupted.isSet }
+        let bar = ProgressBar(label: "train")
+        let t0 = Date()
+        let summary = try trainer.run { m in
+            let eta = Date().timeIntervalSince(t0) / Double(max(m.step - (trainer.history.first?.step ?? 1) + 1, 1))
+                * Double(steps - m.step)
+            bar.update(m.step, steps, String(format: "loss %.4f lr %.2e %.0f tok/s ETA %.0fs RSS %.0f MiB%@", m.loss, m.lr,
+                                             m.tokensPerSecond, eta, Double(m.rssBytes) / 1_048_576,
+                                             m.evalLoss.map { String(format: " eval %.4f", $0) } ?? ""))
+        }
+        bar.finish()
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try enc.encode(summary), as: UTF8.self))
+        } else {
+            print(String(format: """
+                %d steps in %.1f s, %.1f tokens/s; trainable %d of %d parameters (%.2f%%); peak RSS %.0f MiB
+                final train loss %.4f%@
+                adapter: %@
+                """, summary.steps, summary.seconds, summary.tokensPerSecond, summary.trainableParameters,
+                summary.totalParameters, 100 * Double(summary.trainableParameters) / Double(summary.totalParameters),
+                Double(summary.peakRSSBytes) / 1_048_576, summary.finalTrainLoss,
+                summary.finalEvalLoss.map { String(format: ", eval loss %.4f (best %.4f)", $0, summary.bestEvalLoss ?? $0) } ?? "",
+                out))
+        }
+    }
+
+    /// auto: checkpoint when the saved activations of every layer would exceed a quarter of RAM.
+    func activationsNeedCheckpointing(_ c: LlamaConfig) -> Bool {
+        let M = batch * seq
+        let perLayer = 4 * (3 * M * c.hiddenSize + 2 * M * c.qDim + 2 * M * c.kvDim + batch * c.numAttentionHeads * seq * seq
+            + 2 * M * c.intermediateSize)
+        return Double(perLayer * c.numHiddenLayers) > Double(ProcessInfo.processInfo.physicalMemory) / 4
+    }
+}
+
+final class InterruptFlag: @unchecked Sendable {
+    private var flag = false
+    private let lock = NSLock()
+    func set() { lock.lock(); flag = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return flag }
+}
