@@ -27,9 +27,9 @@ struct BenchKernelsCommand: ParsableCommand {
     var m: Int?
 
     func validate() throws {
-        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be in 1…256") }
-        if let m, !(1...65536).contains(m) { throw ValidationError("--m must be in 1…65536") }
-        if let shape, parseShape(shape) == nil { throw ValidationError("--shape must look like 4096x4096") }
+        if let threads, !(1...256).contains(threads) { throw QLoRAError.invalid("--threads must be in 1…256") }
+        if let m, !(1...65536).contains(m) { throw QLoRAError.invalid("--m must be in 1…65536") }
+        if let shape, parseShape(shape) == nil { throw QLoRAError.invalid("--shape must look like 4096x4096") }
     }
 
     func parseShape(_ s: String) -> (Int, Int)? {

@@ -54,13 +54,13 @@ struct EvalCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard (data == nil) != (task == nil) else { throw ValidationError("give exactly one of --data and --task") }
-        if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1") }
-        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be ≥ 1") }
-        guard show >= 0 else { throw ValidationError("--show must be ≥ 0") }
-        guard context >= 2 else { throw ValidationError("--context must be ≥ 2") }
-        if let maxWindows, maxWindows < 1 { throw ValidationError("--max-windows must be ≥ 1") }
-        guard batch >= 1 && batch <= 1024 else { throw ValidationError("--batch must be in 1…1024") }
+        guard (data == nil) != (task == nil) else { throw QLoRAError.invalid("give exactly one of --data and --task") }
+        if let limit, limit < 1 { throw QLoRAError.invalid("--limit must be ≥ 1") }
+        guard maxTokens >= 1 else { throw QLoRAError.invalid("--max-tokens must be ≥ 1") }
+        guard show >= 0 else { throw QLoRAError.invalid("--show must be ≥ 0") }
+        guard context >= 2 else { throw QLoRAError.invalid("--context must be ≥ 2") }
+        if let maxWindows, maxWindows < 1 { throw QLoRAError.invalid("--max-windows must be ≥ 1") }
+        guard batch >= 1 && batch <= 1024 else { throw QLoRAError.invalid("--batch must be in 1…1024") }
     }
 
     func run() throws {

@@ -33,11 +33,11 @@ struct GenerateCommand: ParsableCommand {
     var seed: UInt64 = 0
 
     func validate() throws {
-        guard (prompt == nil) != (promptIds == nil) else { throw ValidationError("give exactly one of --prompt and --prompt-ids") }
-        if chat && promptIds != nil { throw ValidationError("--chat applies to --prompt text, not to --prompt-ids") }
-        guard maxTokens >= 1 && maxTokens <= 1_000_000 else { throw ValidationError("--max-tokens must be ≥ 1") }
-        guard temperature >= 0 && temperature.isFinite else { throw ValidationError("--temperature must be ≥ 0") }
-        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+        guard (prompt == nil) != (promptIds == nil) else { throw QLoRAError.invalid("give exactly one of --prompt and --prompt-ids") }
+        if chat && promptIds != nil { throw QLoRAError.invalid("--chat applies to --prompt text, not to --prompt-ids") }
+        guard maxTokens >= 1 && maxTokens <= 1_000_000 else { throw QLoRAError.invalid("--max-tokens must be ≥ 1") }
+        guard temperature >= 0 && temperature.isFinite else { throw QLoRAError.invalid("--temperature must be ≥ 0") }
+        guard topP > 0 && topP <= 1 else { throw QLoRAError.invalid("--top-p must be in (0, 1]") }
     }
 
     func run() throws {

@@ -45,15 +45,15 @@ struct QuantizeCommand: ParsableCommand {
 
     func validate() throws {
         guard FourBitType(rawValue: quantType) != nil else {
-            throw ValidationError("--quant-type must be nf4 or fp4, not '\(quantType)'")
+            throw QLoRAError.invalid("--quant-type must be nf4 or fp4, not '\(quantType)'")
         }
         guard FourBitCodec.allowedBlockSizes.contains(blocksize) else {
-            throw ValidationError("--blocksize must be one of \(FourBitCodec.allowedBlockSizes.map(String.init).joined(separator: ", "))")
+            throw QLoRAError.invalid("--blocksize must be one of \(FourBitCodec.allowedBlockSizes.map(String.init).joined(separator: ", "))")
         }
         guard ["bf16", "f16", "f32"].contains(keepDtype) else {
-            throw ValidationError("--keep-dtype must be bf16, f16 or f32")
+            throw QLoRAError.invalid("--keep-dtype must be bf16, f16 or f32")
         }
-        guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1…256") }
+        guard (1...256).contains(threads) else { throw QLoRAError.invalid("--threads must be in 1…256") }
     }
 
     func run() throws {

@@ -57,17 +57,17 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Print the summary as JSON.") var json = false
 
     func validate() throws {
-        guard output != nil || resume != nil else { throw ValidationError("give -o OUT (or --resume OUT)") }
+        guard output != nil || resume != nil else { throw QLoRAError.invalid("give -o OUT (or --resume OUT)") }
         for (v, name) in [(steps, "--steps"), (batch, "--batch"), (seq, "--seq"), (gradAccum, "--grad-accum"), (rank, "--rank")]
-            where v < 1 { throw ValidationError("\(name) must be ≥ 1") }
-        guard lr.isFinite && lr > 0 else { throw ValidationError("--lr must be positive") }
-        guard (0..<1).contains(loraDropout) else { throw ValidationError("--lora-dropout must be in [0, 1)") }
-        if let r = loraplusRatio, !(r > 0) { throw ValidationError("--loraplus-ratio must be positive") }
-        if let f = evalSplit, !(f > 0 && f < 1) { throw ValidationError("--eval-split must be in (0, 1)") }
-        if evalSplit != nil && evalData != nil { throw ValidationError("give --eval-data or --eval-split, not both") }
-        guard BatchLayout(rawValue: layout) != nil else { throw ValidationError("--layout must be packing or padding") }
-        guard LRSchedule.Kind(rawValue: schedule) != nil else { throw ValidationError("--schedule must be constant, linear or cosine") }
-        if let m = optimizerMemory, m < 1 { throw ValidationError("--optimizer-memory must be ≥ 1 (MB)") }
+            where v < 1 { throw QLoRAError.invalid("\(name) must be ≥ 1") }
+        guard lr.isFinite && lr > 0 else { throw QLoRAError.invalid("--lr must be positive") }
+        guard (0..<1).contains(loraDropout) else { throw QLoRAError.invalid("--lora-dropout must be in [0, 1)") }
+        if let r = loraplusRatio, !(r > 0) { throw QLoRAError.invalid("--loraplus-ratio must be positive") }
+        if let f = evalSplit, !(f > 0 && f < 1) { throw QLoRAError.invalid("--eval-split must be in (0, 1)") }
+        if evalSplit != nil && evalData != nil { throw QLoRAError.invalid("give --eval-data or --eval-split, not both") }
+        guard BatchLayout(rawValue: layout) != nil else { throw QLoRAError.invalid("--layout must be packing or padding") }
+        guard LRSchedule.Kind(rawValue: schedule) != nil else { throw QLoRAError.invalid("--schedule must be constant, linear or cosine") }
+        if let m = optimizerMemory, m < 1 { throw QLoRAError.invalid("--optimizer-memory must be ≥ 1 (MB)") }
     }
 
     func run() throws {
@@ -88,7 +88,7 @@ struct TrainCommand: ParsableCommand {
                                                  options: try dataInput.dataOptions(trainOnPrompt: trainOnPrompt), seed: seed)
         let targetList: [LlamaLinear] = targets == "all-linear" ? LlamaLinear.allCases : try targets.split(separator: ",").map {
             guard let t = LlamaLinear(rawValue: $0.replacingOccurrences(of: "_proj", with: "")) else {
-                throw ValidationError("--targets: unknown module '\($0)' (use q,k,v,o,gate,up,down or all-linear)")
+                throw QLoRAError.invalid("--targets: unknown module '\($0)' (use q,k,v,o,gate,up,down or all-linear)")
             }
             return t
         }

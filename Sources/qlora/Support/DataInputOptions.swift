@@ -30,13 +30,13 @@ struct DataInputOptions: ParsableArguments {
     var maxRecords: Int = DataLimits.default.maxRecords
 
     func validate() throws {
-        if (template == nil) != (target == nil) { throw ValidationError("--template and --target go together") }
+        if (template == nil) != (target == nil) { throw QLoRAError.invalid("--template and --target go together") }
         if template != nil && format != .auto && format != .template {
-            throw ValidationError("--template is for --format template")
+            throw QLoRAError.invalid("--template is for --format template")
         }
-        if format == .template && template == nil { throw ValidationError("--format template needs --template and --target") }
-        guard maxLineBytes >= 1 else { throw ValidationError("--max-line-bytes must be ≥ 1") }
-        guard maxRecords >= 1 else { throw ValidationError("--max-records must be ≥ 1") }
+        if format == .template && template == nil { throw QLoRAError.invalid("--format template needs --template and --target") }
+        guard maxLineBytes >= 1 else { throw QLoRAError.invalid("--max-line-bytes must be ≥ 1") }
+        guard maxRecords >= 1 else { throw QLoRAError.invalid("--max-records must be ≥ 1") }
     }
 
     /// The library's data options for these flags.
@@ -50,7 +50,7 @@ struct DataInputOptions: ParsableArguments {
             case .text: form = .text
             case .alpaca: form = .alpaca
             case .chat: form = .chat
-            case .template: throw ValidationError("--format template needs --template and --target")
+            case .template: throw QLoRAError.invalid("--format template needs --template and --target")
             }
         }
         return DataOptions(format: form, trainOnPrompt: trainOnPrompt, skipBadLines: skipBadLines,

@@ -22,7 +22,7 @@ struct ModelOptions: ParsableArguments {
     var adapter: String?
 
     func validate() throws {
-        guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1…256") }
+        guard (1...256).contains(threads) else { throw QLoRAError.invalid("--threads must be in 1…256") }
     }
 }
 
