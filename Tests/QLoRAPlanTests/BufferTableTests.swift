@@ -25,10 +25,10 @@ import Testing
     @Test func cpuTableHasTheTrainersNamedBuffersWithTheirShapes() throws {
         let p = try Self.cpuPlan()
         let t = p.table
-        // f32 logits (B, T, V) and their gradient.
-        #expect(t.buffer(named: "act.logits")?.shape == [4, 256, 49152])
+        // f32 logits of one 256-row chunk, overwritten by their gradient (LoRALlama.logitsChunk).
+        #expect(t.buffer(named: "act.logits")?.shape == [256, 49152])
         #expect(t.buffer(named: "act.logits")?.dtype == .f32)
-        #expect(t.buffer(named: "act.dlogits")?.shape == [4, 256, 49152])
+        #expect(t.buffer(named: "act.dlogits") == nil)
         // LoRA A (L, r, in) and B (L, out, r) in f32, with grads and AdamW m+v in the same layout.
         #expect(t.buffer(named: "lora.k.A")?.shape == [30, 8, 576])
         #expect(t.buffer(named: "lora.k.B")?.shape == [30, 192, 8])
@@ -36,19 +36,21 @@ import Testing
         let adapterBytes = t.bytes(of: .trainableParameters)
         #expect(t.bytes(of: .gradients) == adapterBytes)
         #expect(t.bytes(of: .optimizerResident) == 2 * adapterBytes)
-        // NF4 + double quant linears, f32 tied embeddings, checkpoints of every layer input.
+        // NF4 + double quant linears, bf16 tied embeddings (as `qlora quantize` stores them), the
+        // residual stream at every layer boundary.
         #expect(t.buffer(named: "base.down.nf4")?.shape == [30, 576, 1536])
         #expect(t.buffer(named: "base.down.qabsmax")?.shape == [30, 576 * 1536 / 64])
-        #expect(t.buffer(named: "embed.tokens")?.dtype == .f32)
+        #expect(t.buffer(named: "embed.tokens")?.dtype == .bf16)
         #expect(t.buffer(named: "lm_head") == nil)
-        #expect(t.buffer(named: "ckpt.residual")?.shape == [30, 4, 256, 576])
+        #expect(t.buffer(named: "act.residual")?.shape == [31, 4, 256, 576])
+        #expect(t.buffer(named: "act.residual")?.component == .activationCheckpoints)
         #expect(t.buffer(named: "act.att_probs")?.shape == [1, 4, 9, 256, 256])
     }
 
     @Test func withoutCheckpointingEveryLayerKeepsItsActivations() throws {
         let p = try Self.cpuPlan { $0.gradientCheckpointing = false }
-        #expect(p.table.buffer(named: "ckpt.residual") == nil)
-        #expect(p.table.buffer(named: "act.residual_in")?.shape == [30, 4, 256, 576])
+        #expect(p.table.buffer(named: "act.residual")?.component == .layerActivations)
+        #expect(p.table.buffer(named: "act.swiglu") == nil)  // recomputed in backward, not stored
         #expect(p.table.buffer(named: "act.gate")?.shape.first == 30)
     }
 

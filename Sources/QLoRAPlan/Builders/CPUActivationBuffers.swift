@@ -1,33 +1,32 @@
-/// Activations of the f32 CPU trainer (`qlora train`), buffer by buffer — the design its arena
-/// follows (llm.c's `ActivationTensors`): every tensor a backward op reads is a named output of the
-/// forward, shaped (L, B, T, …); with checkpointing only the layer inputs keep an L extent and the
-/// rest is one layer's worth, rebuilt before that layer's backward.
-///
-/// Choices this table fixes for the trainer: attention keeps its softmax probabilities
-/// (B, NH, T, Tk) as llm.c does (reference first; a flash-style kernel would keep a logsumexp
-/// instead); LoRA dropout masks are regenerated from a counter-based RNG, so they cost nothing; the
-/// backward reuses one layer's gradient scratch; logits and their gradient are separate f32
-/// (B, T, V) buffers. Not calibrated against measured runs yet (docs/memplan.md).
+/// The CPU trainer's own buffers (`LoRALlama` in QLoRATrain), one row per allocation, so that
+/// `--device cpu` predicts what `qlora train` holds:
+/// - the residual stream at every layer boundary (L+1 of B·T·C), kept in both modes;
+/// - per layer (all L, or one when checkpointing): norm outputs and 1/RMS, rotated q/k, v, the
+///   attention probabilities (B·NH·T·T), the attention output, the mid residual, gate and up
+///   (silu(gate)·up is recomputed, not stored), and each adapter's x·Aᵀ (B·T·r);
+/// - backward scratch shared by all layers, the logits of one 256-row chunk (the gradient is
+///   written in place), and the panel-GEMM workspace of the largest product (the lm_head chunk).
 enum CPUActivationBuffers {
-    /// Swift runtime, Foundation, code, tokenizer and data loader: a stated, uncalibrated constant.
-    static let processBaselineBytes = 64 << 20
+    /// Measured: resident bytes of a loaded process before its weights (Swift runtime, Foundation,
+    /// OpenBLAS, code) plus the tokenizer, on this project's machine.
+    static let processBaselineBytes = 44 << 20
+    /// Rows of logits the trainer materializes at a time (LoRALlama.logitsChunk).
+    static let logitsChunkRows = 256
 
     static func add(to table: inout BufferTable, _ d: ModelDims, _ request: PlanRequest) {
         let ckpt = request.gradientCheckpointing
         let Ls = ckpt ? 1 : d.L
         let lAxis = ckpt ? "layer" : "L"
         let Tk = d.T + (request.method == .prefixTuning ? d.P : 0)
+        let M = d.B * d.T
         func act(_ name: String, _ tail: [Int], _ tailAxes: [String], _ note: String) {
             table.add(PlannedBuffer(name, .layerActivations, shape: [Ls, d.B] + tail,
                                     axes: [lAxis, "B"] + tailAxes, .f32, note: note))
         }
-        if ckpt {
-            table.add(PlannedBuffer("ckpt.residual", .activationCheckpoints, shape: [d.L, d.B, d.T, d.C],
-                                    axes: ["L", "B", "T", "C"], .f32, note: "input of every layer"))
-            table.explain(.activationCheckpoints, "4·L·B·T·C: each layer's input, f32")
-        } else {
-            act("act.residual_in", [d.T, d.C], ["T", "C"], "layer input, for RMSNorm backward")
-        }
+        table.add(PlannedBuffer("act.residual", ckpt ? .activationCheckpoints : .layerActivations,
+                                shape: [d.L + 1, d.B, d.T, d.C], axes: ["L+1", "B", "T", "C"], .f32,
+                                note: "the residual stream at every layer boundary"))
+        if ckpt { table.explain(.activationCheckpoints, "4·(L+1)·B·T·C: each layer's input (and the last output), f32") }
         act("act.ln1", [d.T, d.C], ["T", "C"], "normalized input of q/k/v")
         act("act.ln1_rstd", [d.T], ["T"], "1/RMS per row")
         act("act.q", [d.T, d.QD], ["T", "QD"], "rotated queries")
@@ -41,53 +40,51 @@ enum CPUActivationBuffers {
         act("act.ln2_rstd", [d.T], ["T"], "1/RMS per row")
         act("act.gate", [d.T, d.K * d.FF], ["T", "K·FF"], "gate projection before SiLU")
         act("act.up", [d.T, d.K * d.FF], ["T", "K·FF"], "up projection")
-        act("act.swiglu", [d.T, d.K * d.FF], ["T", "K·FF"], "silu(gate)·up, input of down")
         if d.E > 1 { act("act.router_probs", [d.T, d.E], ["T", "E"], "router probabilities") }
         if request.method.usesLoRA {
             for p in request.targets.projections {
                 let width = d.r * (p.isMLP ? d.K : 1)
-                act("act.lora.\(p.rawValue).hidden", [d.T, width], ["T", p.isMLP && d.K > 1 ? "K·r" : "r"],
-                    "x·Aᵀ of \(p.moduleName)'s adapter, input of B")
+                table.add(PlannedBuffer("act.lora.\(p.rawValue).hidden", .layerActivations, shape: [d.L, d.B, d.T, width],
+                                        axes: ["L", "B", "T", "r"], .f32,
+                                        note: "x·Aᵀ of \(p.moduleName)'s adapter (kept by every adapter)"))
             }
         }
         let perToken = table.buffers.filter { $0.component == .layerActivations }
-            .reduce(0) { $0 + $1.bytes } / max(1, Ls * d.B * d.T)
-        table.explain(.layerActivations, (ckpt ? "one layer rebuilt before its backward: " : "L layers × ")
-                      + "\(ByteCount.format(perToken)) per token (incl. NH·Tk attention probabilities) × B·T")
-        addFinal(&table, d)
-        addScratch(&table, d, request, Tk: Tk)
+            .reduce(0) { $0 + $1.bytes } / max(1, d.B * d.T)
+        table.explain(.layerActivations, (ckpt ? "one layer rebuilt before its backward, plus adapters' x·Aᵀ: "
+                                                : "residual stream + L layers: ") + "\(ByteCount.format(perToken)) per token × B·T")
+        let chunk = min(logitsChunkRows, M)
+        table.add(PlannedBuffer("act.lnf", .layerActivations, shape: [d.B, d.T, d.C], axes: ["B", "T", "C"], .f32,
+                                note: "final norm output"))
+        table.add(PlannedBuffer("act.logits", .logitsAndLoss, shape: [chunk, d.V], axes: ["chunk", "V"], .f32,
+                                note: "logits of \(chunk) rows at a time; the gradient is written in place"))
+        table.explain(.logitsAndLoss, "4·min(256, B·T)·V: one chunk of logits, overwritten by its gradient")
+        addScratch(&table, d, request, Tk: Tk, chunk: chunk)
         table.add(PlannedBuffer("runtime.process", .runtimeOverhead, shape: [processBaselineBytes],
                                 axes: ["bytes"], .u8, note: "process baseline, not in the arena"))
-        table.explain(.runtimeOverhead, "stated constant 64 MiB: runtime, code, tokenizer, data (uncalibrated)")
+        table.explain(.runtimeOverhead, "44 MiB measured: Swift runtime, OpenBLAS, code, tokenizer")
     }
 
-    private static func addFinal(_ table: inout BufferTable, _ d: ModelDims) {
-        func buf(_ name: String, _ c: Component, _ shape: [Int], _ axes: [String], _ note: String) {
-            table.add(PlannedBuffer(name, c, shape: shape, axes: axes, .f32, note: note))
+    private static func addScratch(_ table: inout BufferTable, _ d: ModelDims, _ request: PlanRequest, Tk: Int,
+                                   chunk: Int) {
+        func buf(_ name: String, _ shape: [Int], _ axes: [String], _ note: String) {
+            table.add(PlannedBuffer(name, .backwardWorkspace, shape: shape, axes: axes, .f32, note: note))
         }
-        buf("act.residual_out", .layerActivations, [d.B, d.T, d.C], ["B", "T", "C"], "last layer's output")
-        buf("act.lnf", .layerActivations, [d.B, d.T, d.C], ["B", "T", "C"], "final norm output")
-        buf("act.lnf_rstd", .layerActivations, [d.B, d.T], ["B", "T"], "final 1/RMS per row")
-        buf("act.logits", .logitsAndLoss, [d.B, d.T, d.V], ["B", "T", "V"], "logits, softmaxed in place")
-        buf("act.dlogits", .logitsAndLoss, [d.B, d.T, d.V], ["B", "T", "V"], "gradient of the logits")
-        buf("act.losses", .logitsAndLoss, [d.B, d.T], ["B", "T"], "per-token loss")
-        table.explain(.logitsAndLoss, "4·B·T·V logits + 4·B·T·V their gradient + 4·B·T losses")
-    }
-
-    private static func addScratch(_ table: inout BufferTable, _ d: ModelDims, _ request: PlanRequest, Tk: Int) {
-        func buf(_ name: String, _ tail: [Int], _ axes: [String], _ note: String) {
-            table.add(PlannedBuffer(name, .backwardWorkspace, shape: [d.B] + tail, axes: ["B"] + axes, .f32,
-                                    note: note))
+        let M = d.B * d.T
+        buf("grad.hidden", [3, M, d.C], ["3", "B·T", "C"], "dx, d(norm output), linear outputs")
+        buf("grad.q_att", [2, M, d.QD], ["2", "B·T", "QD"], "dQ and d(attention output)")
+        buf("grad.kv", [2, M, d.KVD], ["2", "B·T", "KVD"], "dK, dV")
+        buf("grad.mlp", [4, M, d.K * d.FF], ["4", "B·T", "K·FF"], "dGate, dUp, dSwiGLU and the recomputed SwiGLU")
+        buf("grad.att_probs", [2, d.T, Tk], ["threads", "T", "Tk"], "per-thread gradient of one head's probabilities")
+        if request.gradientCheckpointing { buf("recompute.out", [M, d.C], ["B·T", "C"], "recomputed layer output") }
+        if request.method.usesLoRA && request.loraDropout {
+            buf("lora.dropout", [2, M, max(d.C, d.QD, d.K * d.FF)], ["2", "B·T", "max in"],
+                "an adapter's dropped input and its input gradient (while it runs)")
         }
-        buf("grad.residual", [d.T, d.C], ["T", "C"], "gradient of the residual stream")
-        buf("grad.ln", [d.T, d.C], ["T", "C"], "gradient of a norm output")
-        buf("grad.qkv", [d.T, d.QD + 2 * d.KVD], ["T", "QD+2·KVD"], "dQ, dK, dV")
-        buf("grad.att_probs", [d.NH, d.T, Tk], ["NH", "T", "Tk"], "gradient of the probabilities")
-        buf("grad.att_out", [d.T, d.QD], ["T", "QD"], "gradient of the attention output")
-        buf("grad.mlp", [d.T, 3 * d.K * d.FF], ["T", "3·K·FF"], "dGate, dUp, dSwiGLU")
-        if request.method.usesLoRA {
-            buf("grad.lora_hidden", [d.T, d.K * d.r], ["T", "K·r"], "gradient of x·Aᵀ")
-        }
-        table.explain(.backwardWorkspace, "one layer's gradient scratch, reused by every layer")
+        // Panel GEMM workspace of the widest product: the lm_head chunk (Xᵀ slivers + Yᵀ + panels).
+        let mpad = (chunk + 31) / 32 * 32
+        buf("workspace.gemm", [mpad * d.C + (d.V + 11) / 12 * 12 * mpad + 2 * 96 * 1024], ["floats"],
+            "Xᵀ, Yᵀ and W panels of the lm_head chunk's product")
+        table.explain(.backwardWorkspace, "one layer's gradient scratch, reused by every layer, and the GEMM workspace")
     }
 }

@@ -88,8 +88,9 @@ public struct PlanRequest: Sendable {
     public var virtualTokens = 20
     /// LoRA dropout > 0 (the QLoRA recipes use 0.05–0.1); on GPU each dropped input is a new tensor.
     public var loraDropout = true
-    /// CPU trainer: storage of embeddings / lm_head (f32 keeps every matmul in one kernel family).
-    public var cpuEmbeddingDType: StorageType = .f32
+    /// CPU trainer: storage of embeddings / lm_head. `qlora train` keeps them as the checkpoint stores
+    /// them: bf16 for a QLoRA base (what `qlora quantize` writes), f32 for a Float32 (LoRA) base.
+    public var cpuEmbeddingDType: StorageType { method == .qlora ? .bf16 : .f32 }
 
     public init(model: PlannedModel) {
         self.model = model
