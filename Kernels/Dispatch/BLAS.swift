@@ -60,6 +60,10 @@ public final class BLAS: @unchecked Sendable {
         sgemmFn = unsafeBitCast(g, to: SgemmFn.self)
         sgemvFn = unsafeBitCast(v, to: SgemvFn.self)
         setThreads = dlsym(handle, "openblas_set_num_threads").map { unsafeBitCast($0, to: SetThreadsFn.self) }
+        // The engine calls OpenBLAS single-threaded from inside its own parallel loops, from any
+        // thread; OpenBLAS's own threads stay off (changing the count while another thread is in a
+        // BLAS call corrupts its buffers). Only `qlora bench` raises it, for its baselines.
+        setThreads?(1)
         if let c = dlsym(handle, "openblas_get_corename") {
             let fn = unsafeBitCast(c, to: CoreNameFn.self)
             coreName = fn().map { String(cString: $0) } ?? "unknown"
@@ -68,6 +72,8 @@ public final class BLAS: @unchecked Sendable {
         }
     }
 
+    /// OpenBLAS's own thread count. Call only when no other thread can be inside a BLAS call
+    /// (the kernel benchmark does, for its multi-threaded baselines).
     public func setThreadCount(_ n: Int) { setThreads?(Int32(max(1, n))) }
 
     /// C[M, N] = alpha · op(A) · op(B) + beta · C, row-major; op(A) is [M, K], op(B) is [K, N].

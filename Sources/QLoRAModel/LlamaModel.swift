@@ -49,8 +49,7 @@ public final class LlamaModel: @unchecked Sendable {
         config = weights.config
         self.threads = threads
         self.blas = blas
-        // BLAS runs single-threaded inside the engine's own parallel loops (attention heads).
-        blas.setThreadCount(1)
+
         rope = RoPE(config: weights.config)
     }
 

@@ -74,7 +74,6 @@ import Testing
         let q = Self.random(B * T * NH * HS, &rng), k = Self.random(B * L * NKV * HS, &rng), v = Self.random(B * L * NKV * HS, &rng)
         var out = [Float](repeating: 0, count: B * T * NH * HS)
         let blas = try #require(BLAS.shared)
-        blas.setThreadCount(1)
         Attention.forward(&out, nil, q, k, v, .init(B: B, T: T, L: L, start: start, NH: NH, NKV: NKV, HS: HS,
                                                    kvSequenceStride: L * NKV * HS), threads: 2, blas: blas)
         for b in 0..<B {

@@ -92,7 +92,6 @@ import Testing
         let q = Self.random(B * T * NH * HS, &rng), k = Self.random(B * T * NKV * HS, &rng)
         let v = Self.random(B * T * NKV * HS, &rng), g = Self.random(B * T * NH * HS, &rng)
         let blas = try #require(BLAS.shared)
-        blas.setThreadCount(1)
         let shape = Attention.Shape(B: B, T: T, L: T, start: 0, NH: NH, NKV: NKV, HS: HS, kvSequenceStride: T * NKV * HS)
         var out = [Float](repeating: 0, count: q.count), probs = [Float](repeating: 0, count: B * NH * T * T)
         Attention.forward(&out, &probs, q, k, v, shape, threads: 2, blas: blas)

@@ -44,7 +44,6 @@ public final class LoRALlama: @unchecked Sendable {
         self.threads = threads
         self.gradientCheckpointing = gradientCheckpointing
         self.blas = blas
-        blas.setThreadCount(1)
         rope = RoPE(config: weights.config)
         var all = [[String: LoRALinear]](repeating: [:], count: weights.config.numHiddenLayers)
         for m in adapter.orderedModules {
