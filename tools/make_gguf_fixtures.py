@@ -5,8 +5,8 @@ The expected values come from the `gguf` Python package (`gguf.quants.dequantize
 uses to load a GGUF file), so the Swift dequantizers are checked against an independent
 implementation. Tests read only the committed output; run this again only to change the fixtures:
 
-    python3 -m venv /tmp/gguf-venv && /tmp/gguf-venv/bin/pip install gguf numpy
-    /tmp/gguf-venv/bin/python tools/make_gguf_fixtures.py [--smollm2 models/SmolLM2-135M-Instruct.Q4_1.gguf]
+    python3 -m venv .venv-gguf && .venv-gguf/bin/pip install gguf numpy
+    .venv-gguf/bin/python tools/make_gguf_fixtures.py [--smollm2 models/SmolLM2-135M-Instruct.Q4_1.gguf]
 
 Files written (all data deterministic from fixed seeds; about 380 KB in total):
 

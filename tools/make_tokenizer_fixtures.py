@@ -5,8 +5,8 @@ The expected values come from the Hugging Face `tokenizers` library (Rust, Onigu
 transformers' GGUF loader, so the Swift tokenizer is checked against the implementation the golden
 ids came from. Tests read only the committed output; run this again only to change the fixtures:
 
-    python3 -m venv /tmp/tok-venv && /tmp/tok-venv/bin/pip install gguf numpy tokenizers transformers
-    /tmp/tok-venv/bin/python tools/make_tokenizer_fixtures.py [--smollm2 DIR]
+    python3 -m venv .venv-tok && .venv-tok/bin/pip install gguf numpy tokenizers transformers
+    .venv-tok/bin/python tools/make_tokenizer_fixtures.py [--smollm2 DIR]
 
 where DIR holds the `tokenizer.json` transformers' GGUF loader builds from SmolLM2's GGUF (transformers
 needs torch for that; `qlora quantize models/SmolLM2-135M-Instruct.Q4_1.gguf -o DIR` writes the same

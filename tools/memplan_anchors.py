@@ -2,7 +2,7 @@
 """Runs `qlora memplan --json` for every published memory figure in
 shared/reference/memory-anchors.md and prints the comparison table of docs/memplan.md.
 
-Usage: python3 tools/memplan_anchors.py [path/to/qlora] > /tmp/table.md
+Usage: python3 tools/memplan_anchors.py [path/to/qlora] > table.md
 Only numbers the tool prints are used (total_bytes, component bytes, fits). Published
 "GB" is read as 10^9 bytes, "GiB" as 2^30, "MB" as 10^6 (see docs/memplan.md).
 """
