@@ -144,3 +144,43 @@ import Testing
         #expect(dir.listing() == ["in"])
     }
 }
+
+/// GGUF bad input through the command: an unsupported tensor type and a truncated file each give a
+/// one-line error naming the file, and nothing is written.
+@Suite struct QuantizeGGUFBadInputTests {
+    static var tiny: String { TestPaths.repoRoot + "/Tests/Fixtures/gguf/tiny_llama.gguf" }
+
+    /// The fixture with tensor `name`'s ggml type field set to `type`.
+    static func withTensorType(_ name: String, _ type: UInt32) throws -> [UInt8] {
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: tiny)))
+        let key = Array(name.utf8)
+        var at = -1
+        for i in 8..<(bytes.count - key.count) where Array(bytes[i..<(i + key.count)]) == key {
+            let len = bytes[(i - 8)..<i].enumerated().reduce(0) { $0 | (Int($1.element) << (8 * $1.offset)) }
+            if len == key.count { at = i + key.count; break }
+        }
+        precondition(at > 0, "tensor \(name) not found in the fixture")
+        let nDims = Int(bytes[at]) | Int(bytes[at + 1]) << 8
+        let typeAt = at + 4 + 8 * nDims
+        for b in 0..<4 { bytes[typeAt + b] = UInt8((type >> (8 * UInt32(b))) & 0xFF) }
+        return bytes
+    }
+
+    @Test func unsupportedTensorTypeAndTruncationLeaveNothing() throws {
+        let dir = TempDir()
+        let bad = dir.path + "/bad.gguf"
+        FileManager.default.createFile(atPath: bad, contents: Data(try Self.withTensorType("blk.0.attn_q.weight", 99)))
+        let r = try CLIRunner.run(["quantize", bad, "-o", dir.path + "/out"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("unsupported GGUF tensor type 99"), "\(r.stderr)")
+        #expect(r.stderr.contains(bad))
+        #expect(r.stderr.split(separator: "\n").count == 1)
+        let full = try Data(contentsOf: URL(fileURLWithPath: Self.tiny))
+        let cut = dir.path + "/cut.gguf"
+        FileManager.default.createFile(atPath: cut, contents: full.prefix(full.count / 3))
+        let t = try CLIRunner.run(["quantize", cut, "-o", dir.path + "/out"])
+        #expect(t.status != 0)
+        #expect(t.stderr.contains(cut) && t.stderr.split(separator: "\n").count == 1, "\(t.stderr)")
+        #expect(dir.listing() == ["bad.gguf", "cut.gguf"], "\(dir.listing())")
+    }
+}
