@@ -35,6 +35,8 @@ import Testing
         let qc = try #require(cfg["quantization_config"] as? [String: Any])
         #expect(qc["quant_method"] as? String == "bitsandbytes")
         #expect(qc["bnb_4bit_use_double_quant"] as? Bool == doubleQuant)
+        // transformers' BitsAndBytesConfig rejects an integer here ("llm_int8_threshold must be a float").
+        #expect(try String(contentsOfFile: out + "/config.json", encoding: .utf8).contains("\"llm_int8_threshold\" : 6.0"))
 
         let file = try SafetensorsFile(path: out + "/model.safetensors")
         let prefixes = Bnb4bitFormat.quantizedPrefixes(in: file)

@@ -131,6 +131,10 @@ public enum CheckpointQuantizer {
             type: options.quantType, doubleQuant: options.doubleQuant, computeDType: options.computeDType,
             skipModules: options.skipModules.isEmpty ? nil : options.skipModules)
         let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
-        return [UInt8](data) + [0x0A]
+        // Foundation writes 6.0 as 6; transformers' BitsAndBytesConfig insists on a float there
+        // ("llm_int8_threshold must be a float"), so keep the decimal point.
+        let text = String(decoding: data, as: UTF8.self).replacingOccurrences(
+            of: #""llm_int8_threshold" : 6\b(?!\.)"#, with: "\"llm_int8_threshold\" : 6.0", options: .regularExpression)
+        return Array(text.utf8) + [0x0A]
     }
 }
