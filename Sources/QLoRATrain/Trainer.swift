@@ -120,7 +120,7 @@ public final class Trainer {
             }
             if stop { break }
         }
-        try model.adapter.saveAtomically(to: output)
+        try model.adapter.save(to: output)  // each file is written atomically
         let evals = history.compactMap(\.evalLoss)
         let summary = TrainSummary(
             steps: step, trainableParameters: model.trainableParameterCount,
@@ -140,9 +140,4 @@ public final class Trainer {
         try store.save(optimizer: optimizer, step: step, schedulerStep: step, rngs: [:], dataPosition: loader.position,
                        extraFiles: { dir in try self.model.adapter.save(to: dir) })
     }
-}
-
-extension LoRAAdapterWeights {
-    /// Writes adapter_config.json and adapter_model.safetensors into `dir`, each atomically.
-    func saveAtomically(to dir: String) throws { try save(to: dir) }
 }

@@ -24,16 +24,6 @@ public final class DenseMatrix: @unchecked Sendable {
         }
     }
 
-    /// Copies bf16 values as they are (no Float32 intermediate).
-    public init(rows: Int, cols: Int, bf16Bits: UnsafeRawBufferPointer) {
-        precondition(bf16Bits.count == rows * cols * 2, "dense matrix: \(bf16Bits.count) bytes for \(rows)×\(cols) bf16")
-        self.rows = rows
-        self.cols = cols
-        storage = .bf16
-        data = .allocate(byteCount: max(2, rows * cols * 2), alignment: 64)
-        data.copyMemory(from: bf16Bits.baseAddress!, byteCount: rows * cols * 2)
-    }
-
     /// Copies a bf16 tensor out of a memory-mapped file in 4 MiB pieces, dropping each piece's pages
     /// once copied, so loading never holds the file's copy and ours at the same time.
     public init(rows: Int, cols: Int, bf16From file: SafetensorsFile, tensor: TensorInfo) {
