@@ -142,7 +142,10 @@ struct TrainCommand: ParsableCommand {
                 """, summary.steps, summary.seconds, summary.tokensPerSecond, summary.trainableParameters,
                 summary.totalParameters, 100 * Double(summary.trainableParameters) / Double(summary.totalParameters),
                 Double(summary.peakRSSBytes) / 1_048_576, summary.finalTrainLoss,
-                summary.finalEvalLoss.map { String(format: ", eval loss %.4f (best %.4f)", $0, summary.bestEvalLoss ?? $0) } ?? "",
+                summary.finalEvalLoss.map { final in
+                    String(format: ", eval loss %@%.4f (best %.4f)",
+                           summary.initialEvalLoss.map { String(format: "%.4f → ", $0) } ?? "", final, summary.bestEvalLoss ?? final)
+                } ?? "",
                 out))
         }
     }

@@ -23,6 +23,8 @@ public final class LoRALinear: @unchecked Sendable {
     private var capacity = 0
     /// The dropout mask's seed for the current step.
     var maskSeed: UInt64 = 0
+    /// Dropout applies only while training; evaluation runs the adapter as inference does.
+    var training = true
 
     public init(name: String, a: Parameter, b: Parameter, scale: Float, dropout: Float) {
         precondition(a.shape.count == 2 && b.shape.count == 2 && a.shape[0] == b.shape[1], "LoRA A (r, in) and B (out, r)")
@@ -54,7 +56,7 @@ public final class LoRALinear: @unchecked Sendable {
 
     /// x with dropout applied (a new buffer), or nil when there is no dropout.
     func dropped(_ x: UnsafePointer<Float>, _ M: Int) -> UnsafeMutablePointer<Float>? {
-        guard dropout > 0 else { return nil }
+        guard dropout > 0 && training else { return nil }
         let n = M * inFeatures
         let out = UnsafeMutablePointer<Float>.allocate(capacity: n)
         var rng = SeededRNG(seed: maskSeed)

@@ -170,6 +170,9 @@ public final class LoRALlama: @unchecked Sendable {
 
     /// Σ loss and number of predictions of a batch, forward only (evaluation; no gradients).
     public func loss(_ batch: TrainingBatch) -> (sum: Double, count: Int) {
+        let adapters = allAdapters
+        for a in adapters { a.training = false }
+        defer { for a in adapters { a.training = true } }
         forwardLayers(batch)
         return lossAndLogitGradient(batch, scale: 0, backward: false)
     }
