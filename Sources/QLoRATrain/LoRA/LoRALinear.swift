@@ -59,9 +59,7 @@ public final class LoRALinear: @unchecked Sendable {
         guard dropout > 0 && training else { return nil }
         let n = M * inFeatures
         let out = UnsafeMutablePointer<Float>.allocate(capacity: n)
-        var rng = SeededRNG(seed: maskSeed)
-        let keep = 1 - dropout, inv = 1 / keep
-        for i in 0..<n { out[i] = rng.nextUnitFloat() < keep ? x[i] * inv : 0 }
+        DropoutMask.apply(x, out, count: n, seed: maskSeed, keep: 1 - dropout)
         return out
     }
 
@@ -101,9 +99,7 @@ public final class LoRALinear: @unchecked Sendable {
             defer { g.deallocate() }
             SplitBLAS.rows(blas, transB: false, M: M, N: inFeatures, K: rank, A: du, lda: rank, B: a, ldb: inFeatures,
                            beta: 0, C: g, ldc: inFeatures, threads: threads)
-            var rng = SeededRNG(seed: maskSeed)
-            let keep = 1 - dropout, inv = 1 / keep
-            for i in 0..<(M * inFeatures) where rng.nextUnitFloat() < keep { dx[i] += g[i] * inv }
+            DropoutMask.accumulate(g, into: dx, count: M * inFeatures, seed: maskSeed, keep: 1 - dropout)
         } else {
             SplitBLAS.rows(blas, transB: false, M: M, N: inFeatures, K: rank, A: du, lda: rank, B: a, ldb: inFeatures,
                            beta: 1, C: dx, ldc: inFeatures, threads: threads)
