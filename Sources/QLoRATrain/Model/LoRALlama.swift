@@ -65,9 +65,10 @@ public final class LoRALlama: @unchecked Sendable {
             try c.check(against: weights.config, path: "the \(c.method.rawValue) adapter")
         }
         var all = [[String: LoRALinear]](repeating: [:], count: weights.config.numHiddenLayers)
-        for m in (adapter as? LoRAAdapterWeights)?.orderedModules ?? [] {
+        let loraAdapter = adapter as? LoRAAdapterWeights
+        for m in loraAdapter?.orderedModules ?? [] {
             guard m.layer < all.count else { throw QLoRAError.invalid("adapter module \(m.path) is past the model's layers") }
-            let lora = (adapter as! LoRAAdapterWeights).config
+            let lora = loraAdapter!.config
             all[m.layer][m.linear.moduleName] = LoRALinear(name: m.path, a: m.a, b: m.b, scale: Float(lora.scaling),
                                                            dropout: Float(lora.loraDropout))
         }
