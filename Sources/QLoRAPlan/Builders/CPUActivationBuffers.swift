@@ -38,6 +38,10 @@ enum CPUActivationBuffers {
         act("act.residual_mid", [d.T, d.C], ["T", "C"], "residual after attention")
         act("act.ln2", [d.T, d.C], ["T", "C"], "normalized input of gate/up")
         act("act.ln2_rstd", [d.T], ["T"], "1/RMS per row")
+        if request.method == .prefixTuning {
+            act("act.kv_with_prefix", [2, Tk, d.KVD], ["2", "T+P", "KVD"],
+                "keys and values behind the prefix positions (attention's input)")
+        }
         act("act.gate", [d.T, d.K * d.FF], ["T", "K·FF"], "gate projection before SiLU")
         act("act.up", [d.T, d.K * d.FF], ["T", "K·FF"], "up projection")
         if d.E > 1 { act("act.router_probs", [d.T, d.E], ["T", "E"], "router probabilities") }
@@ -77,6 +81,14 @@ enum CPUActivationBuffers {
         buf("grad.mlp", [4, M, d.K * d.FF], ["4", "B·T", "K·FF"], "dGate, dUp, dSwiGLU and the recomputed SwiGLU")
         buf("grad.att_probs", [2, d.T, Tk], ["threads", "T", "Tk"], "per-thread gradient of one head's probabilities")
         if request.gradientCheckpointing { buf("recompute.out", [M, d.C], ["B·T", "C"], "recomputed layer output") }
+        if request.method == .prefixTuning {
+            buf("grad.kv_with_prefix", [2, d.B, Tk, d.KVD], ["2", "B", "T+P", "KVD"],
+                "dK, dV over the prefix and the row's own positions")
+            if let h = request.prefixProjectionHidden {
+                buf("prefix.encoder", [2, d.P, d.L * 2 * d.KVD + h], ["2", "P", "L·2·KVD + H"],
+                    "the projection's output and tanh activations, and their gradients")
+            }
+        }
         if request.method.usesLoRA && request.loraDropout {
             buf("lora.dropout", [2, M, max(d.C, d.QD, d.K * d.FF)], ["2", "B·T", "max in"],
                 "an adapter's dropped input and its input gradient (while it runs)")

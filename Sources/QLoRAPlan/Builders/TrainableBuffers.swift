@@ -83,10 +83,10 @@ enum TrainableBuffers {
             // With projection: Embedding(P, token_dim) → Linear(token_dim, H) → tanh → Linear(H, L·2·token_dim).
             return [
                 Group(name: "prefix.embedding", shape: [d.P, d.KVD], axes: ["P", "KVD"], elementsEach: d.P * d.KVD),
-                Group(name: "prefix.mlp.0.weight", shape: [h, d.KVD], axes: ["H", "KVD"], elementsEach: h * d.KVD),
-                Group(name: "prefix.mlp.0.bias", shape: [h], axes: ["H"], elementsEach: h),
-                Group(name: "prefix.mlp.2.weight", shape: [width, h], axes: ["L·2·KVD", "H"], elementsEach: width * h),
-                Group(name: "prefix.mlp.2.bias", shape: [width], axes: ["L·2·KVD"], elementsEach: width),
+                Group(name: "prefix.transform.0.weight", shape: [h, d.KVD], axes: ["H", "KVD"], elementsEach: h * d.KVD),
+                Group(name: "prefix.transform.0.bias", shape: [h], axes: ["H"], elementsEach: h),
+                Group(name: "prefix.transform.2.weight", shape: [width, h], axes: ["L·2·KVD", "H"], elementsEach: width * h),
+                Group(name: "prefix.transform.2.bias", shape: [width], axes: ["L·2·KVD"], elementsEach: width),
             ]
         case .full:
             return fullGroups(d, request)
