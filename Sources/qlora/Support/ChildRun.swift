@@ -9,8 +9,8 @@ enum ChildRun {
     /// Runs `qlora ARGS`, writing `LOG.out` and `LOG.err`; returns standard output, or throws with the
     /// child's last error line.
     static func run(_ arguments: [String], log: String) throws -> Data {
-        FileManager.default.createFile(atPath: log + ".out", contents: nil)
-        FileManager.default.createFile(atPath: log + ".err", contents: nil)
+        _ = FileManager.default.createFile(atPath: log + ".out", contents: nil)
+        _ = FileManager.default.createFile(atPath: log + ".err", contents: nil)
         guard let out = FileHandle(forWritingAtPath: log + ".out"), let err = FileHandle(forWritingAtPath: log + ".err") else {
             throw QLoRAError.io(log, "cannot create the child's log files")
         }
