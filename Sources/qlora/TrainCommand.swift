@@ -10,7 +10,8 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Fine-tune LoRA adapters on a frozen NF4 (QLoRA) or Float32 base.",
         discussion: """
-            OUT receives adapter_config.json + adapter_model.safetensors (PEFT's LoRA format),
+            OUT receives adapter_config.json + adapter_model.safetensors (PEFT's LoRA format; with --dora
+            also each module's lora_magnitude_vector),
             metrics.jsonl, summary.json, loss.svg and checkpoints/. Ctrl-C saves a checkpoint and stops;
             --resume OUT continues from the newest checkpoint exactly where the run stopped.
             """
@@ -36,6 +37,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "LoRA rank.") var rank: Int = 16
     @Option(help: "LoRA alpha (scale alpha/r).") var alpha: Double = 32
     @Flag(help: "Scale alpha/√r (rsLoRA).") var rslora = false
+    @Flag(help: "DoRA: also train a per-output magnitude on the normalized W + s·B·A (PEFT's use_dora).") var dora = false
     @Option(help: "Dropout on the adapters' input.") var loraDropout: Double = 0.05
     @Option(help: "Targets: all-linear or a list of q,k,v,o,gate,up,down.") var targets: String = "all-linear"
     @Option(help: "LoRA+: B matrices learn this many times faster.") var loraplusRatio: Double?
@@ -93,7 +95,7 @@ struct TrainCommand: ParsableCommand {
             return t
         }
         let lora = try LoRAConfig(r: rank, loraAlpha: alpha, loraDropout: loraDropout, targets: targetList,
-                                  useRSLoRA: rslora, baseModelNameOrPath: modelOptions.model)
+                                  useRSLoRA: rslora, useDoRA: dora, baseModelNameOrPath: modelOptions.model)
         var options = TrainOptions()
         options.steps = steps; options.batch = batch; options.seq = seq; options.gradAccumulation = gradAccum
         options.learningRate = lr; options.weightDecay = weightDecay; options.warmupSteps = warmup

@@ -6,8 +6,8 @@ import QLoRAModel
 
 /// A frozen LLaMA-family base with LoRA adapters, and its hand-written backward pass (llm.c style):
 /// the forward is a flat list of op calls per layer that saves what backward needs; backward walks
-/// the same list in reverse, accumulating into named gradient buffers. Only the adapters' A and B get
-/// gradients; frozen NF4 linears produce only input gradients. With gradient checkpointing only each
+/// the same list in reverse, accumulating into named gradient buffers. Only the adapters' A and B (and
+/// DoRA's magnitudes) get gradients; frozen NF4 linears produce only input gradients. With gradient checkpointing only each
 /// layer's input is kept and the layer's forward is recomputed right before its backward.
 /// Legend: B = rows, T = positions, M = B·T, C = hidden, QD = NH·HS, KVD = NKV·HS, F = intermediate,
 /// V = vocab, L = layers.
@@ -46,10 +46,16 @@ public final class LoRALlama: @unchecked Sendable {
         self.blas = blas
         rope = RoPE(config: weights.config)
         var all = [[String: LoRALinear]](repeating: [:], count: weights.config.numHiddenLayers)
+        // DoRA's saved (M, O) output: one per module, or one per module name under checkpointing.
+        var sharedSlots: [String: ActivationSlot] = [:]
         for m in adapter.orderedModules {
             guard m.layer < all.count else { throw QLoRAError.invalid("adapter module \(m.path) is past the model's layers") }
-            all[m.layer][m.linear.moduleName] = LoRALinear(name: m.path, a: m.a, b: m.b, scale: Float(adapter.config.scaling),
-                                                           dropout: Float(adapter.config.loraDropout))
+            let name = m.linear.moduleName
+            let slot = gradientCheckpointing ? sharedSlots[name, default: ActivationSlot()] : ActivationSlot()
+            sharedSlots[name] = slot
+            all[m.layer][name] = LoRALinear(name: m.path, a: m.a, b: m.b, magnitude: m.magnitude,
+                                            scale: Float(adapter.config.scaling),
+                                            dropout: Float(adapter.config.loraDropout), doraSaved: slot)
         }
         adapters = all
     }
@@ -60,6 +66,11 @@ public final class LoRALlama: @unchecked Sendable {
         var rng = SeededRNG(seed: seed)
         let adapter = try LoRAAdapterWeights(config: lora, model: weights.config, rng: &rng)
         try self.init(weights: weights, adapter: adapter, threads: threads, gradientCheckpointing: gradientCheckpointing)
+        for (l, layer) in adapters.enumerated() {
+            for (name, ad) in layer where ad.isDoRA {
+                ad.initializeMagnitude(base: weights.layers[l].linear(named: name), threads: threads, workspace: workspace)
+            }
+        }
     }
 
     deinit { release() }
@@ -121,13 +132,16 @@ public final class LoRALlama: @unchecked Sendable {
     private func linear(_ l: Int, _ name: String, _ base: FrozenLinear, _ x: UnsafePointer<Float>,
                         _ y: UnsafeMutablePointer<Float>, _ M: Int) {
         base.forward(x, M: M, y, threads: threads, workspace: workspace)
-        adapters[l][name]?.forward(x, M: M, y, blas: blas, threads: threads)
+        adapters[l][name]?.forward(x, M: M, y, base: base, blas: blas, threads: threads, workspace: workspace)
     }
 
     private func linearBackward(_ l: Int, _ name: String, _ base: FrozenLinear, _ dy: UnsafePointer<Float>,
                                 _ x: UnsafePointer<Float>, _ dxOut: UnsafeMutablePointer<Float>, _ M: Int) {
-        base.backwardInput(dy, M: M, dxOut, threads: threads, workspace: workspace)
-        adapters[l][name]?.backward(dy, x, M: M, dxOut, blas: blas, threads: threads)
+        if let adapter = adapters[l][name] {   // the adapter owns the base's input gradient (DoRA scales it)
+            adapter.backward(dy, x, M: M, dxOut, base: base, blas: blas, threads: threads, workspace: workspace)
+        } else {
+            base.backwardInput(dy, M: M, dxOut, threads: threads, workspace: workspace)
+        }
     }
 
     private var attentionShape: Attention.Shape {
