@@ -118,7 +118,7 @@ import Testing
             from: GGUFCheckpoint(path: out), linears: .float32, embeddings: .f32), threads: 2))
         let gap = Self.maxAbsDiff(reference, back)
         let spread = reference.max()! - reference.min()!
-        let bound = c.1 > 0 ? c.1 : 0.05 * spread
+        let bound = c.1 > 0 ? c.1 : 0.01 * spread
         print("gguf \(c.0): max |Δ logits| \(gap) vs the merged f32 model (logit spread \(spread), bound \(bound))")
         #expect(gap <= bound, "\(c.0): max |Δ logits| \(gap) > \(bound)")
         #expect(gap > 0 || c.0 == "f16")
