@@ -94,7 +94,7 @@ struct MergeCommand: ParsableCommand {
         let quantized = try AdapterMerge.writeQuantized(source, to: output, options: quantOptions,
                                                         extraFiles: input.tokenizerFiles, baseConfigJSON: input.configJSON)
         var report = MergeReport(base: modelOptions.model, adapter: adapterDir, useDoRA: adapter.config.useDoRA,
-                                 quantize: quantized, rms: source.rms)
+                                 quantize: quantized, rms: source.rms, deltaRMS: source.deltaRMS)
         print("merged \(adapter.orderedModules.count) \(adapter.config.useDoRA ? "DoRA" : "LoRA") linears into \(output) (nf4, blocksize \(quantOptions.blockSize), double quant \(quantOptions.doubleQuant ? "on" : "off"))")
         print("re-quantization error (vs the merged Float32 weight, relative to its RMS):")
         for t in report.tensors.sorted(by: { $0.relativeRMSError > $1.relativeRMSError }).prefix(5) {
@@ -104,6 +104,10 @@ struct MergeCommand: ParsableCommand {
         print(String(format: "  %d tensors: mean relative RMS error %.2f%%, worst %.2f%%; worst max error %.1f%% of RMS",
                      report.tensors.count, 100 * report.meanRelativeRMSError, 100 * report.worstRelativeRMSError,
                      100 * report.worstRelativeMaxError))
+        if let ratio = report.meanErrorToDelta {
+            print(String(format: "  the error is %.2f× the adapter's own change (RMS of W' − W), averaged over the adapted tensors%@",
+                         ratio, ratio > 0.5 ? ": rounding to the 4-bit grid undoes much of the adapter (f16/bf16 or GGUF q8_0 keep it)" : ""))
+        }
         if let evalPath, !batches.isEmpty {
             let withAdapter = loaded.model
             try AdapterAttachment.attach(adapterDir, to: withAdapter)

@@ -78,7 +78,9 @@ import Testing
             // NF4 on these weights: a few percent of the RMS, never zero, never above ~20%.
             #expect(t.relativeRMSError > 1e-3 && t.relativeRMSError < 0.2, "\(t.name): \(t.relativeRMSError)")
             #expect(t.maxError >= t.rmsError)
+            #expect((t.adapterDeltaRMS ?? 0) > 0 && (t.errorToDelta ?? 0) > 0, "\(t.name)")
         }
+        #expect(report.meanErrorToDelta != nil)
         let e = try #require(report.evaluation)
         #expect(e.predictions > 100 && e.lossBasePlusAdapter.isFinite && e.lossMerged.isFinite)
         #expect(abs(e.delta - (e.lossMerged - e.lossBasePlusAdapter)) < 1e-12)

@@ -15,10 +15,15 @@ public struct MergeReport: Codable, Sendable {
         public var maxError: Double
         public var relativeRMSError: Double
         public var relativeMaxError: Double
+        /// RMS of what the adapter changed (W' − W), and the re-quantization error in units of it: near 1
+        /// means rounding undid the adapter's change (W sits on the 4-bit grid, W' rounds back onto it).
+        public var adapterDeltaRMS: Double?
+        public var errorToDelta: Double?
 
         enum CodingKeys: String, CodingKey {
             case name, shape, rms, rmsError = "rms_error", maxError = "max_error"
             case relativeRMSError = "relative_rms_error", relativeMaxError = "relative_max_error"
+            case adapterDeltaRMS = "adapter_delta_rms", errorToDelta = "error_to_delta"
         }
     }
 
@@ -54,17 +59,20 @@ public struct MergeReport: Codable, Sendable {
     public var meanRelativeRMSError: Double
     public var worstRelativeRMSError: Double
     public var worstRelativeMaxError: Double
+    /// Mean of `errorToDelta` over the adapted tensors.
+    public var meanErrorToDelta: Double?
     public var evaluation: Evaluation?
 
     enum CodingKeys: String, CodingKey {
         case base, adapter, output, dtype, useDoRA = "use_dora", quantType = "quant_type", blockSize = "blocksize"
         case doubleQuant = "double_quant", tensors, meanRelativeRMSError = "mean_relative_rms_error"
         case worstRelativeRMSError = "worst_relative_rms_error", worstRelativeMaxError = "worst_relative_max_error"
-        case evaluation
+        case meanErrorToDelta = "mean_error_to_delta", evaluation
     }
 
     /// The quantized tensors of `report`, with their merged weights' RMS from `source`.
-    public init(base: String, adapter: String, useDoRA: Bool, quantize report: QuantizeReport, rms: [String: Double]) {
+    public init(base: String, adapter: String, useDoRA: Bool, quantize report: QuantizeReport, rms: [String: Double],
+                deltaRMS: [String: Double]) {
         self.base = base
         self.adapter = adapter
         output = report.output
@@ -75,9 +83,13 @@ public struct MergeReport: Codable, Sendable {
         doubleQuant = report.doubleQuant
         tensors = report.tensors.filter { $0.action == "quantized" }.map { t in
             let r = rms[t.name] ?? .nan, e = t.rmsError ?? .nan, m = t.maxError ?? .nan
+            let d = deltaRMS[t.name]
             return Tensor(name: t.name, shape: t.shape, rms: r, rmsError: e, maxError: m,
-                          relativeRMSError: e / r, relativeMaxError: m / r)
+                          relativeRMSError: e / r, relativeMaxError: m / r, adapterDeltaRMS: d,
+                          errorToDelta: d.flatMap { $0 > 0 ? e / $0 : nil })
         }
+        let ratios = tensors.compactMap(\.errorToDelta)
+        meanErrorToDelta = ratios.isEmpty ? nil : ratios.reduce(0, +) / Double(ratios.count)
         let rel = tensors.map(\.relativeRMSError)
         meanRelativeRMSError = rel.reduce(0, +) / Double(max(rel.count, 1))
         worstRelativeRMSError = rel.max() ?? 0

@@ -19,6 +19,8 @@ public final class MergedCheckpointSource: CheckpointSource, @unchecked Sendable
     private let shapes: [String: [Int]]
     /// RMS of every tensor produced so far, by name (for relative error reports).
     public private(set) var rms: [String: Double] = [:]
+    /// RMS of W' − W (what the adapter changed) of every adapted linear produced so far, by name.
+    public private(set) var deltaRMS: [String: Double] = [:]
 
     /// Checks that every adapted module fits its base linear before anything is computed.
     public init(weights: LlamaWeights, adapter: LoRAAdapterWeights, path: String) throws {
@@ -89,7 +91,9 @@ public final class MergedCheckpointSource: CheckpointSource, @unchecked Sendable
         let module = LlamaLinear(rawValue: String(parts[4].dropLast("_proj".count))).flatMap {
             adapter.module(layer: l, $0)
         }
-        return merged(lin, module)
+        let (values, delta) = merged(lin, module)
+        if module != nil { deltaRMS[name] = delta }
+        return values
     }
 
     static func dense(_ m: DenseMatrix) -> [Float] {
@@ -98,8 +102,8 @@ public final class MergedCheckpointSource: CheckpointSource, @unchecked Sendable
         return v
     }
 
-    /// The base linear dequantized, with the adapter module (if any) folded in.
-    func merged(_ lin: FrozenLinear, _ module: LoRAAdapterWeights.Module?) -> [Float] {
+    /// The base linear dequantized, with the adapter module (if any) folded in, and the RMS of the change.
+    func merged(_ lin: FrozenLinear, _ module: LoRAAdapterWeights.Module?) -> ([Float], Double) {
         let O = lin.outFeatures, I = lin.inFeatures
         var w = [Float](repeating: 0, count: O * I)
         w.withUnsafeMutableBufferPointer { buf in
@@ -108,10 +112,11 @@ public final class MergedCheckpointSource: CheckpointSource, @unchecked Sendable
             case .dense(let m): for r in 0..<O { m.row(r, into: buf.baseAddress! + r * I) }
             }
         }
-        guard let module else { return w }
+        guard let module else { return (w, 0) }
         let r = adapter.config.r, s = adapter.config.scaling
         let a = module.a.value, b = module.b.value
         var row = [Double](repeating: 0, count: I)
+        var changed = 0.0
         for o in 0..<O {
             for i in 0..<I { row[i] = 0 }
             for k in 0..<r {
@@ -126,8 +131,13 @@ public final class MergedCheckpointSource: CheckpointSource, @unchecked Sendable
                 let norm = row.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
                 factor = Double(m.value[o]) / norm
             }
-            for i in 0..<I { w[o * I + i] = Float(factor * row[i]) }
+            for i in 0..<I {
+                let new = Float(factor * row[i])
+                let d = Double(new) - Double(w[o * I + i])
+                changed += d * d
+                w[o * I + i] = new
+            }
         }
-        return w
+        return (w, (changed / Double(max(O * I, 1))).squareRoot())
     }
 }
