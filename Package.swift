@@ -122,3 +122,12 @@ let package = Package(
     // Swift 6's strict sendability checking would force copies or unchecked wrappers everywhere.
     swiftLanguageModes: [.v5]
 )
+
+// MARK: Fuzzing (tools/fuzz.sh only)
+// The libFuzzer harness is added only when QLORA_FUZZ=1, so `swift build` and `swift test` never
+// see it; tools/fuzz.sh builds it with --sanitize=fuzzer,address in its own scratch path.
+if Context.environment["QLORA_FUZZ"] == "1" {
+    package.targets += [
+        .executableTarget(name: "qlora-fuzz", dependencies: ["QLoRA"], path: "Fuzz/Sources/qlora-fuzz"),
+    ]
+}

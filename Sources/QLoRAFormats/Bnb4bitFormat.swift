@@ -82,7 +82,8 @@ public enum Bnb4bitFormat {
         let (count, overflow) = shape.reduce((1, false)) { acc, d in
             let r = acc.0.multipliedReportingOverflow(by: d); return (r.partialValue, acc.1 || r.overflow)
         }
-        guard !overflow else { throw QLoRAError.format(path, "'\(prefix)': shape too large") }
+        // Bounded like every other tensor (2^48 elements), so `count + 1` and the block count cannot overflow.
+        guard !overflow, count <= 1 << 48 else { throw QLoRAError.format(path, "'\(prefix)': shape too large") }
         let nb = (count + blockSize - 1) / blockSize
         let weight = try file.info("\(prefix).weight")
         guard weight.dtype.size == 1, weight.byteCount == (count + 1) / 2 else {

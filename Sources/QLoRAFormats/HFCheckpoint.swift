@@ -59,8 +59,16 @@ public final class HFCheckpoint: CheckpointSource {
     }
 
     static func readIndex(_ index: String) throws -> [String: String] {
-        guard let data = FileManager.default.contents(atPath: index),
-              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        guard let data = FileManager.default.contents(atPath: index) else {
+            throw QLoRAError.io(index, "cannot read")
+        }
+        return try parseIndex(data, path: index)
+    }
+
+    /// The `weight_map` (tensor name → shard file name) of `model.safetensors.index.json` text;
+    /// `index` names the file in errors. Shard names are not checked here (see `containedPath`).
+    public static func parseIndex(_ data: Data, path index: String) throws -> [String: String] {
+        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw QLoRAError.format(index, "not a JSON object")
         }
         guard let map = obj["weight_map"] as? [String: Any] else {

@@ -209,7 +209,17 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         try need(rmsNormEps > 0 && rmsNormEps < 1, "rms_norm_eps \(rmsNormEps) out of range")
         try need(ropeTheta > 0 && ropeTheta.isFinite, "rope_theta \(ropeTheta) out of range")
         try need((1...1024).contains(numLocalExperts), "num_local_experts out of range")
+        // Each size is bounded, but their products (parameter and byte counts) would overflow Int
+        // for a hostile combination: bound the total, computed in Double (exact enough to compare).
+        let (h, q, kv, ffn) = (Double(hiddenSize), Double(numAttentionHeads * headDim),
+                               Double(numKeyValueHeads * headDim), Double(intermediateSize))
+        let perLayer = h * (2 * q + 2 * kv) + 3 * h * ffn * Double(numLocalExperts) + Double(numLocalExperts) * h
+        let total = Double(numHiddenLayers) * perLayer + 2 * Double(vocabSize) * h
+        try need(total <= Self.maxParameters, "the sizes give \(total) parameters (more than \(Int(Self.maxParameters)))")
     }
+
+    /// The most parameters a config may describe (10^15: far above any model, far below Int.max).
+    public static let maxParameters: Double = 1e15
 
     /// Reads and validates a `config.json`.
     public static func load(path: String) throws -> LlamaConfig {

@@ -28,5 +28,11 @@ public final class KVCache: @unchecked Sendable {
 
     func advance(by n: Int) { length += n }
 
+    /// Layer `l`'s cached keys (rotated) and values so far: (length, width) each, copies.
+    public func contents(layer l: Int) -> (keys: [Float], values: [Float]) {
+        (Array(UnsafeBufferPointer(start: keys(layer: l), count: length * width)),
+         Array(UnsafeBufferPointer(start: values(layer: l), count: length * width)))
+    }
+
     public func reset() { length = 0 }
 }

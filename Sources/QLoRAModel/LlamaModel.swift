@@ -60,37 +60,78 @@ public final class LlamaModel: @unchecked Sendable {
         return b
     }
 
+    /// The prompt-learning hook points (see Hooks/AdapterHooks.swift); nil when no such adapter is on.
+    public var inputPrefix: InputEmbeddingPrefix?
+    public var kvPrefix: AttentionKVPrefix?
+
+    /// Positions the hooks put before every sequence (virtual tokens); they count against the context.
+    public var virtualTokens: Int { (inputPrefix?.virtualTokens ?? 0) + (kvPrefix?.virtualTokens ?? 0) }
+
     /// Runs B sequences of T tokens through every layer and the final norm; returns the normalized
     /// hidden states (M, C), valid until the next call. With a cache (B = 1), the tokens continue the
     /// cached sequence: their keys and values are appended and they attend to everything before them.
+    ///
+    /// A sequence starts (no cache, or an empty one) with the hooks' virtual tokens: the key/value
+    /// prefix's N positions first (put straight into the cache, or before each sequence's keys), then
+    /// the input-embedding prefix's rows; the returned rows are the T real tokens' only.
     public func hidden(_ ids: UnsafePointer<Int32>, B: Int, T: Int, cache: KVCache? = nil) -> UnsafePointer<Float> {
-        let c = config, M = B * T, C = c.hiddenSize, F = c.intermediateSize
+        let c = config, C = c.hiddenSize, F = c.intermediateSize, KVD = c.kvDim
         let eps = Float(c.rmsNormEps)
-        let start = cache?.length ?? 0
         precondition(cache == nil || B == 1, "a KV cache holds one sequence")
-        if let cache { precondition(start + T <= cache.capacity, "KV cache full") }
+        let startsSequence = (cache?.length ?? 0) == 0
+        if let cache, startsSequence, let kv = kvPrefix {
+            precondition(kv.virtualTokens <= cache.capacity, "KV cache full")
+            for l in 0..<c.numHiddenLayers {
+                kv.writeKeysValues(layer: l, keys: cache.keys(layer: l), values: cache.values(layer: l), rowStride: KVD)
+            }
+            cache.advance(by: kv.virtualTokens)
+        }
+        // P embedding rows go before each sequence's tokens; without a cache, NKVP prefix key/value rows
+        // go before each sequence's keys and values.
+        let P = startsSequence ? (inputPrefix?.virtualTokens ?? 0) : 0
+        let NKVP = cache == nil ? (kvPrefix?.virtualTokens ?? 0) : 0
+        let TT = P + T, M = B * TT
+        let start = cache?.length ?? NKVP
+        if let cache { precondition(start + TT <= cache.capacity, "KV cache full") }
         let buf = buffers(for: M)
-        Embedding.forward(buf.x, ids, M, weights.embed.ref)
+        for b in 0..<B {
+            if P > 0 { inputPrefix!.writeEmbeddings(into: buf.x + b * TT * C) }
+            Embedding.forward(buf.x + (b * TT + P) * C, ids + b * T, T, weights.embed.ref)
+        }
+        // (B, NKVP + TT, KVD) each: the prefix rows, then the sequence's own keys/values.
+        let kvScratch = NKVP > 0 ? UnsafeMutablePointer<Float>.allocate(capacity: 2 * B * (NKVP + TT) * KVD) : nil
+        defer { kvScratch?.deallocate() }
         for (l, layer) in weights.layers.enumerated() {
             // Attention block
             RMSNorm.forward(buf.xn, nil, buf.x, layer.attnNorm, M, C, eps: eps)
             linear(l, "q_proj", layer.q, buf.xn, buf.q, M)
             linear(l, "k_proj", layer.k, buf.xn, buf.k, M)
             linear(l, "v_proj", layer.v, buf.xn, buf.v, M)
-            rope.forward(buf.q, rows: M, heads: c.numAttentionHeads, stride: c.qDim, start: start, period: T)
-            rope.forward(buf.k, rows: M, heads: c.numKeyValueHeads, stride: c.kvDim, start: start, period: T)
+            rope.forward(buf.q, rows: M, heads: c.numAttentionHeads, stride: c.qDim, start: start, period: TT)
+            rope.forward(buf.k, rows: M, heads: c.numKeyValueHeads, stride: KVD, start: start, period: TT)
             var keys: UnsafePointer<Float> = UnsafePointer(buf.k), values: UnsafePointer<Float> = UnsafePointer(buf.v)
-            var L = T, seqStride = T * c.kvDim
+            var L = TT, seqStride = TT * KVD
             if let cache {
                 let kc = cache.keys(layer: l), vc = cache.values(layer: l)
-                (kc + start * c.kvDim).update(from: buf.k, count: T * c.kvDim)
-                (vc + start * c.kvDim).update(from: buf.v, count: T * c.kvDim)
+                (kc + start * KVD).update(from: buf.k, count: TT * KVD)
+                (vc + start * KVD).update(from: buf.v, count: TT * KVD)
                 keys = UnsafePointer(kc)
                 values = UnsafePointer(vc)
-                L = start + T
-                seqStride = cache.capacity * c.kvDim
+                L = start + TT
+                seqStride = cache.capacity * KVD
+            } else if let kv = kvScratch {
+                L = NKVP + TT
+                seqStride = L * KVD
+                let vs = kv + B * L * KVD
+                for b in 0..<B {
+                    kvPrefix!.writeKeysValues(layer: l, keys: kv + b * seqStride, values: vs + b * seqStride, rowStride: KVD)
+                    (kv + b * seqStride + NKVP * KVD).update(from: buf.k + b * TT * KVD, count: TT * KVD)
+                    (vs + b * seqStride + NKVP * KVD).update(from: buf.v + b * TT * KVD, count: TT * KVD)
+                }
+                keys = UnsafePointer(kv)
+                values = UnsafePointer(vs)
             }
-            let shape = Attention.Shape(B: B, T: T, L: L, start: start, NH: c.numAttentionHeads,
+            let shape = Attention.Shape(B: B, T: TT, L: L, start: start, NH: c.numAttentionHeads,
                                         NKV: c.numKeyValueHeads, HS: c.headDim, kvSequenceStride: seqStride)
             Attention.forward(buf.att, nil, buf.q, keys, values, shape, threads: threads, blas: blas)
             linear(l, "o_proj", layer.o, buf.att, buf.tmp, M)
@@ -103,8 +144,11 @@ public final class LlamaModel: @unchecked Sendable {
             linear(l, "down_proj", layer.down, buf.gate, buf.tmp, M)
             for i in 0..<(M * C) { buf.x[i] += buf.tmp[i] }
         }
-        cache?.advance(by: T)
+        cache?.advance(by: TT)
         RMSNorm.forward(buf.xn, nil, buf.x, weights.finalNorm, M, C, eps: eps)
+        if P > 0 {  // keep the real tokens' rows, packed: (B, T, C)
+            for b in 0..<B { memmove(buf.xn + b * T * C, buf.xn + (b * TT + P) * C, T * C * 4) }
+        }
         return UnsafePointer(buf.xn)
     }
 

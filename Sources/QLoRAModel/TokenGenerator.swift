@@ -9,19 +9,21 @@ public final class TokenGenerator {
     /// Logits of the last position fed.
     public private(set) var logits: [Float]  // (V)
 
-    /// A generator for sequences of up to `capacity` tokens (prompt and generated together).
+    /// A generator for sequences of up to `capacity` tokens (prompt and generated together), plus the
+    /// model's virtual tokens (a prompt-learning adapter's prefix), which the cache holds first.
     public init(model: LlamaModel, capacity: Int) {
         self.model = model
-        cache = KVCache(layers: model.config.numHiddenLayers, capacity: capacity, width: model.config.kvDim)
+        cache = KVCache(layers: model.config.numHiddenLayers, capacity: capacity + model.virtualTokens,
+                        width: model.config.kvDim)
         logits = [Float](repeating: 0, count: model.config.vocabSize)
     }
 
-    /// Tokens in the sequence so far.
+    /// Positions in the sequence so far (virtual tokens included).
     public var length: Int { cache.length }
 
     /// Starts a new sequence: clears the cache and runs the whole prompt in one forward pass.
     public func prefill(_ prompt: [Int]) {
-        precondition(!prompt.isEmpty && prompt.count <= cache.capacity, "prompt must fit the generator")
+        precondition(!prompt.isEmpty && prompt.count + model.virtualTokens <= cache.capacity, "prompt must fit the generator")
         cache.reset()
         feed(prompt.map(Int32.init))
     }
@@ -49,7 +51,8 @@ public final class TokenGenerator {
     /// returned but not passed to `onToken`), at `maxTokens`, or when `onToken` returns false.
     public func generate(prompt: [Int], maxTokens: Int, sampler: inout Sampler, stop: Set<Int>,
                          onToken: (Int) throws -> Bool) rethrows -> [Int] {
-        precondition(prompt.count + maxTokens <= cache.capacity + 1, "prompt and generation must fit the generator")
+        precondition(prompt.count + maxTokens + model.virtualTokens <= cache.capacity + 1,
+                     "prompt and generation must fit the generator")
         prefill(prompt)
         var generated: [Int] = []
         while generated.count < maxTokens {

@@ -49,6 +49,9 @@ public struct Tokenizer: Sendable {
     public var bosToken: String? { bosTokenID.map { vocabulary[$0] } }
     public var eosToken: String? { eosTokenID.map { vocabulary[$0] } }
 
+    /// The largest vocabulary (ids 0..<this) a tokenizer may have: 4 Mi, as `LlamaConfig` allows.
+    public static let maxVocabularySize = 1 << 22
+
     /// Builds a tokenizer from its parts. `vocabulary` maps byte-level spellings to ids; `merges`
     /// are byte-level spelled pairs, highest priority first. Every merge's parts and result must
     /// be vocabulary tokens; ids must be non-negative.
@@ -61,6 +64,10 @@ public struct Tokenizer: Sendable {
         let size = max(vocabulary.values.max() ?? -1, addedTokens.map(\.id).max() ?? -1) + 1
         guard (vocabulary.values.min() ?? 0) >= 0, (addedTokens.map(\.id).min() ?? 0) >= 0 else {
             throw QLoRAError.format(source, "a token id is negative")
+        }
+        // Ids index arrays of `size` entries: a file naming id 10^15 must not allocate for it.
+        guard size <= Self.maxVocabularySize else {
+            throw QLoRAError.format(source, "token id \(size - 1) is too large (at most \(Self.maxVocabularySize - 1))")
         }
         var spellings = [String](repeating: "", count: size)
         var byBytes: [[UInt8]: Int32] = [:]

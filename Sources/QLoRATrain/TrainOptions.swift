@@ -55,6 +55,8 @@ public struct TrainSummary: Codable, Sendable {
     public var totalParameters: Int
     public var tokensPerSecond: Double
     public var peakRSSBytes: Int
+    /// Held-out loss before the first step (nil when resumed or without eval data).
+    public var initialEvalLoss: Double?
     public var finalEvalLoss: Double?
     public var bestEvalLoss: Double?
     public var finalTrainLoss: Double
@@ -66,6 +68,7 @@ public struct TrainSummary: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case steps, trainableParameters = "trainable_parameters", totalParameters = "total_parameters"
         case tokensPerSecond = "tokens_per_second", peakRSSBytes = "peak_rss_bytes", finalEvalLoss = "final_eval_loss"
+        case initialEvalLoss = "initial_eval_loss"
         case bestEvalLoss = "best_eval_loss", finalTrainLoss = "final_train_loss", adapter, seconds
         case optimizerResidentBytes = "optimizer_resident_bytes", optimizerSpilledBytes = "optimizer_spilled_bytes"
     }

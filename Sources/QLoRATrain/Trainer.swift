@@ -79,6 +79,8 @@ public final class Trainer {
         metricsFile?.seekToEndOfFile()
         defer { try? metricsFile?.close() }
         var bestEval: Double?
+        // The held-out loss before any update (fresh runs only): what the adapter's "after" compares to.
+        let initialEval = step == 0 ? evalLoss() : nil
         while step < options.steps {
             let t0 = Date()
             let micro = (0..<options.gradAccumulation).map { _ in loader.next() }
@@ -126,7 +128,7 @@ public final class Trainer {
             steps: step, trainableParameters: model.trainableParameterCount,
             totalParameters: model.config.totalParameters + model.trainableParameterCount,
             tokensPerSecond: Double(tokens) / max(trainSeconds, 1e-9),
-            peakRSSBytes: ProcessMemory.peakResidentBytes, finalEvalLoss: evals.last, bestEvalLoss: evals.min() ?? bestEval,
+            peakRSSBytes: ProcessMemory.peakResidentBytes, initialEvalLoss: initialEval, finalEvalLoss: evals.last, bestEvalLoss: evals.min() ?? bestEval,
             finalTrainLoss: history.last?.loss ?? 0, adapter: output, seconds: Date().timeIntervalSince(start),
             optimizerResidentBytes: optimizer.memoryStats.peakResidentBytes, optimizerSpilledBytes: optimizer.memoryStats.spilledBytes)
         let enc = JSONEncoder()

@@ -69,8 +69,8 @@ struct EvalCommand: ParsableCommand {
         let texts = try EvalData.read(data)
         let loaded = try LoadedModel.load(modelOptions)
         let model = loaded.model, tok = loaded.tokenizer
-        guard context <= model.config.maxPositionEmbeddings else {
-            throw QLoRAError.invalid("--context \(context) exceeds the model's context of \(model.config.maxPositionEmbeddings)")
+        guard context + model.virtualTokens <= model.config.maxPositionEmbeddings else {
+            throw QLoRAError.invalid("--context \(context)\(model.virtualTokens > 0 ? " + the adapter's \(model.virtualTokens) virtual tokens" : "") exceeds the model's context of \(model.config.maxPositionEmbeddings)")
         }
         var ids: [Int] = []
         for (i, t) in texts.enumerated() {

@@ -57,9 +57,9 @@ struct GenerateCommand: ParsableCommand {
             ids = tok.encode(prompt!)
         }
         guard !ids.isEmpty else { throw QLoRAError.invalid("the prompt encodes to no tokens") }
-        let context = model.config.maxPositionEmbeddings
-        guard ids.count + maxTokens <= context else {
-            throw QLoRAError.invalid("prompt (\(ids.count) tokens) + --max-tokens \(maxTokens) exceed the model's context of \(context)")
+        let context = model.config.maxPositionEmbeddings, virtual = model.virtualTokens
+        guard ids.count + maxTokens + virtual <= context else {
+            throw QLoRAError.invalid("prompt (\(ids.count) tokens) + --max-tokens \(maxTokens)\(virtual > 0 ? " + the adapter's \(virtual) virtual tokens" : "") exceed the model's context of \(context)")
         }
         let result = try Generation.run(model: model, tokenizer: tok, promptIDs: ids, maxTokens: maxTokens,
                                         sampler: Sampler(temperature: temperature, topP: topP, seed: seed)) { text in

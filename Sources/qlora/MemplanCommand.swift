@@ -63,6 +63,13 @@ struct MemplanCommand: ParsableCommand {
     @Option(name: .customLong("virtual-tokens"), parsing: .unconditional, help: "Virtual tokens for prompt-/prefix-tuning (default 20).")
     var virtualTokens: Int?
 
+    @Flag(help: "DoRA on the LoRA adapters (a magnitude vector per adapted linear).")
+    var dora = false
+
+    @Option(name: .customLong("prefix-projection"), parsing: .unconditional,
+            help: "Prefix tuning with PEFT's reparameterization MLP of this hidden width.")
+    var prefixProjection: Int?
+
     @Flag(help: "Print the plan as JSON (schema in docs/memplan.md).")
     var json = false
 
@@ -83,13 +90,15 @@ struct MemplanCommand: ParsableCommand {
         request.targets = try LoRATargets.parse(targets)
         request.sequenceLength = seq
         request.batchSize = batch
-        request.gradientCheckpointing = gradCkpt?.isOn ?? (method != .prefixTuning)
+        request.gradientCheckpointing = gradCkpt?.isOn ?? (method != .prefixTuning || device == .cpu)
         request.optimizer = optimizer
         request.paged = paged
         request.doubleQuant = doubleQuant
         request.computeDType = computeDType ?? (device == .cpu ? .f32 : .bf16)
         request.gpuCount = gpus
         request.virtualTokens = virtualTokens ?? 20
+        request.dora = dora
+        request.prefixProjectionHidden = prefixProjection
         return request
     }
 

@@ -8,10 +8,10 @@ enum GradCheckpointMode: String, ExpressibleByArgument, CaseIterable { case auto
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Fine-tune LoRA adapters on a frozen NF4 (QLoRA) or Float32 base.",
+        abstract: "Fine-tune LoRA, prompt-tuning or prefix-tuning adapters on a frozen NF4 (QLoRA) or Float32 base.",
         discussion: """
-            OUT receives adapter_config.json + adapter_model.safetensors (PEFT's LoRA format; with --dora
-            also each module's lora_magnitude_vector),
+            OUT receives adapter_config.json + adapter_model.safetensors (PEFT's LORA, PROMPT_TUNING or
+            PREFIX_TUNING format; with --dora also each module's lora_magnitude_vector),
             metrics.jsonl, summary.json, loss.svg and checkpoints/. Ctrl-C saves a checkpoint and stops;
             --resume OUT continues from the newest checkpoint exactly where the run stopped.
             """
@@ -19,6 +19,7 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var dataInput: DataInputOptions
+    @OptionGroup(title: "Adapter method") var methodOptions: AdapterMethodOptions
 
     @Option(help: "Training data (JSONL).") var data: String
     @Option(help: "Held-out data (JSONL) for the eval loss.") var evalData: String?
@@ -70,6 +71,13 @@ struct TrainCommand: ParsableCommand {
         guard BatchLayout(rawValue: layout) != nil else { throw QLoRAError.invalid("--layout must be packing or padding") }
         guard LRSchedule.Kind(rawValue: schedule) != nil else { throw QLoRAError.invalid("--schedule must be constant, linear or cosine") }
         if let m = optimizerMemory, m < 1 { throw QLoRAError.invalid("--optimizer-memory must be ≥ 1 (MB)") }
+        if methodOptions.isPromptLearning {
+            if loraplusRatio != nil { throw QLoRAError.invalid("--loraplus-ratio is for --method lora") }
+            if dora { throw QLoRAError.invalid("--dora is for --method lora") }
+            guard methodOptions.tokens < seq else {
+                throw QLoRAError.invalid("--virtual-tokens \(methodOptions.tokens) must be fewer than --seq \(seq)")
+            }
+        }
     }
 
     func run() throws {
@@ -105,11 +113,20 @@ struct TrainCommand: ParsableCommand {
         options.checkpointEvery = checkpointEvery; options.optimizerMemoryMB = optimizerMemory
         options.skipNonfiniteSteps = skipNonfiniteSteps
         options.gradientCheckpointing = gradCkpt == .on || (gradCkpt == .auto && activationsNeedCheckpointing(loaded.model.config))
-        guard seq <= loaded.model.config.maxPositionEmbeddings else {
-            throw QLoRAError.invalid("--seq \(seq) exceeds the model's context of \(loaded.model.config.maxPositionEmbeddings)")
+        let virtual = methodOptions.isPromptLearning ? methodOptions.tokens : 0
+        guard seq + virtual <= loaded.model.config.maxPositionEmbeddings else {
+            throw QLoRAError.invalid("--seq \(seq)\(virtual > 0 ? " + --virtual-tokens \(virtual)" : "") exceeds the model's context of \(loaded.model.config.maxPositionEmbeddings)")
         }
-        let model = try LoRALlama(weights: loaded.model.weights, lora: lora, threads: modelOptions.threads,
+        let model: LoRALlama
+        if methodOptions.isPromptLearning {
+            let adapter = try methodOptions.makeAdapter(weights: loaded.model.weights, tokenizer: tok, modelPath: modelOptions.model,
+                                                        seed: seed, threads: modelOptions.threads)
+            model = try LoRALlama(weights: loaded.model.weights, adapter: adapter, threads: modelOptions.threads,
+                                  gradientCheckpointing: options.gradientCheckpointing)
+        } else {
+            model = try LoRALlama(weights: loaded.model.weights, lora: lora, threads: modelOptions.threads,
                                   gradientCheckpointing: options.gradientCheckpointing, seed: seed)
+        }
         let trainer = try Trainer(model: model, data: trainingData, options: options, output: out,
                                   padID: Int32(tok.eosTokenID ?? 0))
         if resume != nil, let s = try trainer.resumeIfPossible() {
@@ -144,14 +161,17 @@ struct TrainCommand: ParsableCommand {
                 """, summary.steps, summary.seconds, summary.tokensPerSecond, summary.trainableParameters,
                 summary.totalParameters, 100 * Double(summary.trainableParameters) / Double(summary.totalParameters),
                 Double(summary.peakRSSBytes) / 1_048_576, summary.finalTrainLoss,
-                summary.finalEvalLoss.map { String(format: ", eval loss %.4f (best %.4f)", $0, summary.bestEvalLoss ?? $0) } ?? "",
+                summary.finalEvalLoss.map { final in
+                    String(format: ", eval loss %@%.4f (best %.4f)",
+                           summary.initialEvalLoss.map { String(format: "%.4f → ", $0) } ?? "", final, summary.bestEvalLoss ?? final)
+                } ?? "",
                 out))
         }
     }
 
     /// auto: checkpoint when the saved activations of every layer would exceed a quarter of RAM.
     func activationsNeedCheckpointing(_ c: LlamaConfig) -> Bool {
-        let M = batch * seq
+        let M = batch * (seq + (methodOptions.isPromptLearning ? methodOptions.tokens : 0))
         let perLayer = 4 * (3 * M * c.hiddenSize + 2 * M * c.qDim + 2 * M * c.kvDim + batch * c.numAttentionHeads * seq * seq
             + 2 * M * c.intermediateSize)
         return Double(perLayer * c.numHiddenLayers) > Double(ProcessInfo.processInfo.physicalMemory) / 4

@@ -69,4 +69,17 @@ import Testing
             #expect("\(error)".contains("unsupported model_type 'gpt2'"))
         }
     }
+
+    /// Every size in range, but their products overflow Int (4096 layers × 1024 experts × 2^24 × 2^24):
+    /// refused when decoding, before memplan or the loader multiply them.
+    @Test func configWhoseSizesMultiplyPastTheParameterLimitIsRefused() throws {
+        let huge = #"{"model_type":"mixtral","vocab_size":4194304,"hidden_size":16777216,"intermediate_size":16777216,"num_hidden_layers":4096,"num_attention_heads":4096,"num_local_experts":1024}"#
+        do { _ = try LlamaConfig.decode(Data(huge.utf8)); Issue.record("accepted") } catch {
+            #expect("\(error)".hasPrefix("config.json: config: the sizes give "))
+            #expect("\(error)".hasSuffix("parameters (more than 1000000000000000)"))
+        }
+        // SmolLM2-135M's sizes stay far inside the bound.
+        let smol = #"{"model_type":"llama","vocab_size":49152,"hidden_size":576,"intermediate_size":1536,"num_hidden_layers":30,"num_attention_heads":9,"num_key_value_heads":3,"tie_word_embeddings":true}"#
+        #expect(try LlamaConfig.decode(Data(smol.utf8)).totalParameters == 134_515_008)
+    }
 }

@@ -109,6 +109,35 @@ import Testing
         #expect(p.table.buffer(named: "prefix.kv")?.dtype == .f32)
     }
 
+    @Test func prefixProjectionTrainsTheEmbeddingAndTheTwoLayerMLPInsteadOfTheTable() throws {
+        let p = try Self.plan("llama-3.1-8b") {
+            $0.method = .prefixTuning; $0.gradientCheckpointing = false; $0.virtualTokens = 30
+            $0.prefixProjectionHidden = 512
+        }
+        #expect(p.table.buffer(named: "prefix.kv") == nil)
+        let kvd = 1024, width = 32 * 2 * kvd
+        #expect(p.table.bytes(of: .trainableParameters) == 4 * (30 * kvd + 512 * kvd + 512 + width * 512 + width))
+    }
+
+    @Test func doraAddsOneMagnitudePerOutputFeatureAndTheWeightNormScratch() throws {
+        let lora = try Self.plan { $0.rank = 16 }
+        let dora = try Self.plan { $0.rank = 16; $0.dora = true }
+        // LLaMA-2-7B: per layer Σout = 4·4096 (q, k, v, o) + 2·11008 (gate, up) + 4096 (down).
+        let outs = 32 * (4 * 4096 + 2 * 11008 + 4096)
+        #expect(dora.table.bytes(of: .trainableParameters) - lora.table.bytes(of: .trainableParameters) == 2 * outs)
+        #expect(dora.table.bytes(of: .dequantScratch) == 4 * lora.table.bytes(of: .dequantScratch))
+        #expect(dora.deviceBytes > lora.deviceBytes)
+    }
+
+    @Test func cpuPlansAllowPrefixTuningWithCheckpointingButGPUPlansDoNot() throws {
+        #expect(throws: QLoRAError.self) {
+            try Self.plan { $0.method = .prefixTuning; $0.gradientCheckpointing = true }
+        }
+        _ = try Self.plan("smollm2-135m") {
+            $0.method = .prefixTuning; $0.gradientCheckpointing = true; $0.device = .cpu; $0.computeDType = .f32
+        }
+    }
+
     @Test func promptTuningLengthensTheSequenceByTheVirtualTokens() throws {
         let p = try Self.plan { $0.method = .promptTuning; $0.virtualTokens = 20 }
         #expect(p.table.buffer(named: "logits")?.shape == [1, 532, 32000])
@@ -119,6 +148,7 @@ import Testing
             { $0.sequenceLength = -5 }, { $0.batchSize = 0 }, { $0.rank = 5000 }, { $0.rank = 0 },
             { $0.gpuCount = 0 }, { $0.method = .prefixTuning; $0.gradientCheckpointing = true },
             { $0.device = .cpu; $0.computeDType = .bf16 }, { $0.method = .promptTuning; $0.virtualTokens = -1 },
+            { $0.method = .promptTuning; $0.dora = true }, { $0.prefixProjectionHidden = 64 },
         ]
         for change in cases {
             do {

@@ -112,6 +112,17 @@ import Testing
         #expect(throws: (any Error).self) { try Self.tokenizer(json) }
         do { _ = try Self.tokenizer(json) } catch { #expect("\(error)" == message) }
     }
+
+    /// A file that names token id 9·10^12 would make the id-indexed tables that large: refused first.
+    @Test func aTokenIDAboveTheVocabularyLimitIsRefusedBeforeAllocating() throws {
+        let huge = #", {"id": 9000000000000, "content": "<huge>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}"#
+        #expect(throws: QLoRAError.self) { try Self.tokenizer(Self.tokenizerJSON(addedExtra: huge)) }
+        do { _ = try Self.tokenizer(Self.tokenizerJSON(addedExtra: huge)) } catch {
+            #expect("\(error)" == "t/tokenizer.json: token id 9000000000000 is too large (at most 4194303)")
+        }
+        let inVocab = Self.tokenizerJSON().replacing(#""<mask>": 263"#, with: #""<mask>": 263, "far": 4194304"#)
+        #expect(throws: QLoRAError.self) { try Self.tokenizer(inVocab) }
+    }
 }
 
 extension Data {

@@ -52,11 +52,10 @@ import Testing
 
     /// The reference: Σ c ⊙ y in Double, with the norm `n` given (detached).
     static func reference(_ s: Setup, A: [Double], B: [Double], m: [Double], x: [Double], n: [Double], dropout: Float) -> Double {
-        var rng = SeededRNG(seed: 77)
-        let keep = 1 - Double(dropout)
+        let keep = 1 - dropout, threshold = DropoutMask.threshold(keep: keep)
         let xd = (0..<(M * I)).map { i -> Double in
             guard dropout > 0 else { return x[i] }
-            return rng.nextUnitFloat() < Float(keep) ? x[i] / keep : 0
+            return DropoutMask.bits(UInt32(i), seed: 77) < threshold ? x[i] / Double(keep) : 0
         }
         var L = 0.0
         for t in 0..<M {

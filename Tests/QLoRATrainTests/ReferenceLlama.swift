@@ -1,8 +1,9 @@
 import Foundation
 import QLoRA
 
-/// A straightforward Double-precision LLaMA forward with LoRA, for finite-difference gradient checks:
-/// plain loops, no kernels, every weight read element by element from the engine's own storage.
+/// A straightforward Double-precision LLaMA forward with LoRA, prompt tuning or prefix tuning, for
+/// finite-difference gradient checks: plain loops, no kernels, every weight read element by element
+/// from the engine's own storage.
 struct ReferenceLlama {
     let c: LlamaConfig
     let embed: [Double]                 // (V, C)
@@ -20,6 +21,12 @@ struct ReferenceLlama {
     var m: [String: [Double]] = [:]
     var norm: [String: [Double]] = [:]
     let rank: Int, scale: Double
+    /// Prompt tuning: the virtual embeddings (NP, C), put before every row at positions 0…NP-1.
+    var prompt: [Double] = []
+    /// Prefix tuning: the encoder's parameters by name ("embedding", and with projection "w1", "b1",
+    /// "w2", "b2"); its output (NKVP, L·2·KVD) gives layer l's keys (2l) and values (2l+1).
+    var prefix: [String: [Double]] = [:]
+    var prefixTokens = 0, encoderHidden = 0
 
     init(weights: LlamaWeights, model: LoRALlama) {
         let config = weights.config
@@ -52,8 +59,8 @@ struct ReferenceLlama {
         }
         self.a = a
         self.b = b
-        rank = model.lora.r
-        scale = Double(Float(model.lora.scaling))
+        rank = model.lora?.r ?? 0
+        scale = Double(Float(model.lora?.scaling ?? 0))
         for (l, mods) in model.adapters.enumerated() {
             for (name, ad) in mods where ad.isDoRA {
                 let key = "\(l).\(name)", (out, inn) = layers[l].dims[name]!
@@ -67,6 +74,29 @@ struct ReferenceLlama {
                 }
             }
         }
+        if let p = model.prompt { prompt = p.embedding.values.map(Double.init) }
+        if let e = model.prefix {
+            prefixTokens = e.virtualTokens
+            encoderHidden = e.config.encoderHiddenSize
+            prefix["embedding"] = e.embedding.values.map(Double.init)
+            for (name, p) in [("w1", e.w1), ("b1", e.b1), ("w2", e.w2), ("b2", e.b2)] {
+                if let p { prefix[name] = p.values.map(Double.init) }
+            }
+        }
+    }
+
+    /// The prefix encoder's output (NKVP, L·2·KVD): the table, or tanh MLP of the embedding.
+    func prefixOutput() -> [Double] {
+        guard let w1 = prefix["w1"], let b1 = prefix["b1"], let w2 = prefix["w2"], let b2 = prefix["b2"] else {
+            return prefix["embedding"] ?? []
+        }
+        let e = prefix["embedding"]!, D = c.kvDim, H = encoderHidden, O = c.numHiddenLayers * 2 * D
+        var out = [Double](repeating: 0, count: prefixTokens * O)
+        for n in 0..<prefixTokens {
+            let act = (0..<H).map { h in tanh(b1[h] + (0..<D).reduce(0.0) { $0 + w1[h * D + $1] * e[n * D + $1] }) }
+            for o in 0..<O { out[n * O + o] = b2[o] + (0..<H).reduce(0.0) { $0 + w2[o * H + $1] * act[$1] } }
+        }
+        return out
     }
 
     func rms(_ x: [Double], _ w: [Double]) -> [Double] {
@@ -105,28 +135,35 @@ struct ReferenceLlama {
         let C = c.hiddenSize, V = c.vocabSize, hs = c.headDim
         let nh = c.numAttentionHeads, nkv = c.numKeyValueHeads
         var total = 0.0, count = 0
+        let NP = prompt.count / C, NK = prefixTokens, TT = NP + batch.T
+        let kvd = c.kvDim, O = c.numHiddenLayers * 2 * kvd
+        let pre = prefixOutput()
         for bi in 0..<batch.B {
-            var xs: [[Double]] = (0..<batch.T).map { t in
-                let id = Int(batch.ids[bi * batch.T + t])
+            var xs: [[Double]] = (0..<TT).map { t in
+                if t < NP { return Array(prompt[(t * C)..<((t + 1) * C)]) }
+                let id = Int(batch.ids[bi * batch.T + t - NP])
                 return Array(embed[(id * C)..<((id + 1) * C)])
             }
             for (l, layer) in layers.enumerated() {
                 let xn = xs.map { rms($0, layer.attnNorm) }
                 var q = xn.map { linear(l, "q_proj", $0) }, k = xn.map { linear(l, "k_proj", $0) }
                 let v = xn.map { linear(l, "v_proj", $0) }
-                for t in 0..<batch.T { rope(&q[t], heads: nh, pos: t); rope(&k[t], heads: nkv, pos: t) }
-                var att = [[Double]](repeating: [Double](repeating: 0, count: nh * hs), count: batch.T)
+                for t in 0..<TT { rope(&q[t], heads: nh, pos: NK + t); rope(&k[t], heads: nkv, pos: NK + t) }
+                // Prefix keys and values first (used as given), then the row's own.
+                let keys = (0..<NK).map { n in Array(pre[(n * O + 2 * l * kvd)..<(n * O + (2 * l + 1) * kvd)]) } + k
+                let vals = (0..<NK).map { n in Array(pre[(n * O + (2 * l + 1) * kvd)..<(n * O + (2 * l + 2) * kvd)]) } + v
+                var att = [[Double]](repeating: [Double](repeating: 0, count: nh * hs), count: TT)
                 for h in 0..<nh {
                     let g = h / (nh / nkv)
-                    for t in 0..<batch.T {
-                        var s = (0...t).map { j in (0..<hs).reduce(0.0) { $0 + q[t][h * hs + $1] * k[j][g * hs + $1] } / Double(hs).squareRoot() }
+                    for t in 0..<TT {
+                        var s = (0...(NK + t)).map { j in (0..<hs).reduce(0.0) { $0 + q[t][h * hs + $1] * keys[j][g * hs + $1] } / Double(hs).squareRoot() }
                         let mx = s.max()!
                         s = s.map { exp($0 - mx) }
                         let z = s.reduce(0, +)
-                        for d in 0..<hs { att[t][h * hs + d] = (0...t).reduce(0.0) { $0 + s[$1] / z * v[$1][g * hs + d] } }
+                        for d in 0..<hs { att[t][h * hs + d] = (0...(NK + t)).reduce(0.0) { $0 + s[$1] / z * vals[$1][g * hs + d] } }
                     }
                 }
-                for t in 0..<batch.T {
+                for t in 0..<TT {
                     let o = linear(l, "o_proj", att[t])
                     let mid = (0..<C).map { xs[t][$0] + o[$0] }
                     let xn2 = rms(mid, layer.mlpNorm)
@@ -139,7 +176,7 @@ struct ReferenceLlama {
             for t in 0..<batch.T {
                 let target = Int(batch.targets[bi * batch.T + t])
                 guard target >= 0 else { continue }
-                let xn = rms(xs[t], finalNorm)
+                let xn = rms(xs[NP + t], finalNorm)
                 let logits = (0..<V).map { v in (0..<C).reduce(0.0) { $0 + embed[v * C + $1] * xn[$1] } }
                 let mx = logits.max()!
                 total += log(logits.reduce(0) { $0 + exp($1 - mx) }) + mx - logits[target]

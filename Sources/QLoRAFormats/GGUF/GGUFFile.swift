@@ -59,9 +59,15 @@ public final class GGUFFile: @unchecked Sendable {
     public static let maxDims = 4
     public static let maxElements = 1 << 48
 
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(file: MappedFile(path: path))
+    }
+
+    /// Reads the GGUF file held in `file` (a map, or bytes in memory); errors name `file.path`.
+    public init(file: MappedFile) throws {
+        let path = file.path
         self.path = path
-        file = try MappedFile(path: path)
+        self.file = file
         var cursor = GGUFCursor(file: file)
 
         let magic = try cursor.read(UInt32.self, "magic")

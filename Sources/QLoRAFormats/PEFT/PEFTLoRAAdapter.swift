@@ -74,7 +74,13 @@ public struct PEFTLoRAAdapter: Equatable, Sendable {
             throw QLoRAError.io(configPath, "cannot read")
         }
         let config = try LoRAConfig.parse(data, path: configPath)
-        let file = try SafetensorsFile(path: weightsPath)
+        return try read(config: config, weights: SafetensorsFile(path: weightsPath), model: model)
+    }
+
+    /// The adapter whose `adapter_config.json` is `config` and whose `adapter_model.safetensors`
+    /// is `file` (read from disk or from bytes), checked against `model` as `read(from:model:)` says.
+    public static func read(config: LoRAConfig, weights file: SafetensorsFile, model: LlamaConfig) throws -> PEFTLoRAAdapter {
+        let weightsPath = file.path
         var a: [String: [Float]] = [:], b: [String: [Float]] = [:], mag: [String: [Float]] = [:]
         for name in file.names {
             let info = try file.info(name)

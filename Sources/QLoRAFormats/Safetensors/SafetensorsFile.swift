@@ -31,9 +31,15 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// Headers larger than this are refused (the format's own reference limit is 100 MB).
     public static let maxHeaderBytes = 100 << 20
 
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(file: MappedFile(path: path))
+    }
+
+    /// Reads the safetensors file held in `file` (a map, or bytes in memory); errors name `file.path`.
+    public init(file: MappedFile) throws {
+        let path = file.path
         self.path = path
-        file = try MappedFile(path: path)
+        self.file = file
         guard let n64 = file.load(UInt64.self, at: 0) else {
             throw QLoRAError.format(path, "truncated safetensors file (\(file.count) bytes, no header length)")
         }

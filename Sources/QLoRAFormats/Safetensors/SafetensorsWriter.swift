@@ -62,6 +62,16 @@ public struct SafetensorsWriter {
         return header
     }
 
+    /// The whole file in memory (for small files: tests and fuzzers read it back with
+    /// `SafetensorsFile(file: MappedFile(bytes:path:))`).
+    public func fileBytes() -> [UInt8] {
+        let header = headerBytes()
+        var out = withUnsafeBytes(of: UInt64(header.count).littleEndian) { [UInt8]($0) }
+        out += header
+        for e in entries { out += e.data }
+        return out
+    }
+
     /// Writes the file atomically (temporary sibling, fsync, rename).
     public func write(to path: String) throws {
         let tmp = AtomicOutput.temporarySibling(of: path)

@@ -55,10 +55,25 @@ enum GPUActivationBuffers {
             : "L layers × \(ByteCount.format(perToken)) per token per layer × B·T (no checkpointing)")
         addWorkspace(&table, d, c: c)
         addLogits(&table, d, c: c)
+        let (out, inp) = d.largestLinear
+        var scratch: [String] = []
         if request.method == .qlora {
-            let (out, inp) = d.largestLinear
             table.add(PlannedBuffer("dequant.weight", .dequantScratch, shape: [out, inp], axes: ["out", "in"],
                                     c, note: "bitsandbytes dequantizes a whole weight per matmul"))
+            scratch.append("bitsandbytes' dequantized weight")
+        }
+        if request.dora {
+            // get_weight_norm: B·A (out × in), the dequantized base (QLoRA) and W + s·B·A, all at once.
+            let copies = request.method == .qlora ? 3 : 2
+            table.add(PlannedBuffer("dora.weight_norm", .dequantScratch, shape: [copies, out, inp],
+                                    axes: ["copies", "out", "in"], c,
+                                    note: "DoRA's row norm of W + s·B·A, materialized per linear (transient)"))
+            scratch.append("DoRA's B·A" + (request.method == .qlora ? ", dequantized W" : "") + " and W + s·B·A")
+        }
+        if request.dora {
+            table.explain(.dequantScratch, "largest linear (\(out) × \(inp)) in \(c.rawValue): "
+                          + scratch.joined(separator: "; "))
+        } else if request.method == .qlora {
             table.explain(.dequantScratch, "largest linear (\(out) × \(inp)) dequantized to \(c.rawValue)")
         }
     }
@@ -78,6 +93,14 @@ enum GPUActivationBuffers {
         }
         table.add(PlannedBuffer("act.lora_hidden", .layerActivations, shape: [Ls, d.B, d.T, hidden],
                                 axes: [lAxis, "B", "T", "Σr"], c, note: "x·Aᵀ of each adapter, input of B"))
+        if request.dora {
+            // PEFT's DoraLinearLayer: result = (m/‖W‖ − 1)·base + (m/‖W‖)·s·lora; autograd keeps both
+            // products for the magnitude's and the adapter's gradients.
+            let outs = request.targets.projections.reduce(0) { $0 + d.shape($1).out * ($1.isMLP ? d.K : 1) }
+            table.add(PlannedBuffer("act.dora_products", .layerActivations, shape: [Ls, d.B, d.T, 2, outs],
+                                    axes: [lAxis, "B", "T", "2", "Σout"], c,
+                                    note: "DoRA: base and LoRA products kept for the magnitude scaling"))
+        }
     }
 
     private static func addWorkspace(_ table: inout BufferTable, _ d: ModelDims, c: StorageType) {

@@ -58,20 +58,36 @@ enum TrainableBuffers {
                 let (out, inp) = d.shape(p)
                 let (outAxis, inAxis) = d.axes(p)
                 let (prefix, prefixAxes) = d.layerPrefix(p)
-                return [
+                var groups = [
                     Group(name: "lora.\(p.rawValue).A", shape: prefix + [d.r, inp],
                           axes: prefixAxes + ["r", inAxis], elementsEach: d.r * inp),
                     Group(name: "lora.\(p.rawValue).B", shape: prefix + [out, d.r],
                           axes: prefixAxes + [outAxis, "r"], elementsEach: out * d.r),
                 ]
+                if request.dora {
+                    // PEFT's lora_magnitude_vector: one scalar per output feature.
+                    groups.append(Group(name: "dora.\(p.rawValue).magnitude", shape: prefix + [out],
+                                        axes: prefixAxes + [outAxis], elementsEach: out))
+                }
+                return groups
             }
         case .promptTuning:
             return [Group(name: "prompt.embeddings", shape: [d.P, d.C], axes: ["P", "C"],
                           elementsEach: d.P * d.C)]
         case .prefixTuning:
             // PEFT without projection: Embedding(P, L·2·token_dim), token_dim = KVD under GQA.
-            return [Group(name: "prefix.kv", shape: [d.P, d.L * 2 * d.KVD], axes: ["P", "L·2·KVD"],
-                          elementsEach: d.P * d.L * 2 * d.KVD)]
+            let width = d.L * 2 * d.KVD
+            guard let h = request.prefixProjectionHidden else {
+                return [Group(name: "prefix.kv", shape: [d.P, width], axes: ["P", "L·2·KVD"], elementsEach: d.P * width)]
+            }
+            // With projection: Embedding(P, token_dim) → Linear(token_dim, H) → tanh → Linear(H, L·2·token_dim).
+            return [
+                Group(name: "prefix.embedding", shape: [d.P, d.KVD], axes: ["P", "KVD"], elementsEach: d.P * d.KVD),
+                Group(name: "prefix.mlp.0.weight", shape: [h, d.KVD], axes: ["H", "KVD"], elementsEach: h * d.KVD),
+                Group(name: "prefix.mlp.0.bias", shape: [h], axes: ["H"], elementsEach: h),
+                Group(name: "prefix.mlp.2.weight", shape: [width, h], axes: ["L·2·KVD", "H"], elementsEach: width * h),
+                Group(name: "prefix.mlp.2.bias", shape: [width], axes: ["L·2·KVD"], elementsEach: width),
+            ]
         case .full:
             return fullGroups(d, request)
         }
@@ -105,9 +121,12 @@ enum TrainableBuffers {
         let bytes = "\(CountFormat.format(total)) params × \(type.bits / 8) B (\(type.rawValue))"
         switch request.method {
         case .qlora, .lora:
-            return "LoRA r·(in+out) per targeted linear per layer, r=\(request.rank): \(bytes)"
+            return "LoRA r·(in+out)\(request.dora ? " + out (DoRA magnitude)" : "") per targeted linear per layer, "
+                + "r=\(request.rank): \(bytes)"
         case .promptTuning: return "P·C virtual-token embeddings: \(bytes)"
-        case .prefixTuning: return "P·L·2·KVD key/value prefixes: \(bytes)"
+        case .prefixTuning:
+            return request.prefixProjectionHidden == nil ? "P·L·2·KVD key/value prefixes: \(bytes)"
+                : "P·KVD embedding + MLP KVD→H→L·2·KVD (PEFT's prefix projection): \(bytes)"
         case .full: return "every base weight is trainable (counted under unquantized weights): \(total) params"
         }
     }

@@ -29,6 +29,8 @@ public struct PlanJSON: Encodable {
         let computeDtype: String
         let gpus: Int
         let virtualTokens: Int?
+        let dora: Bool?
+        let prefixProjection: Int?
     }
 
     public struct ComponentEntry: Encodable {
@@ -87,7 +89,8 @@ public struct PlanJSON: Encodable {
             seq: r.sequenceLength, batch: r.batchSize, gradCkpt: r.gradientCheckpointing,
             optimizer: r.optimizer.rawValue, paged: r.paged,
             doubleQuant: r.method == .qlora ? r.doubleQuant : nil, computeDtype: r.computeDType.rawValue,
-            gpus: r.gpuCount, virtualTokens: r.method.usesVirtualTokens ? r.virtualTokens : nil)
+            gpus: r.gpuCount, virtualTokens: r.method.usesVirtualTokens ? r.virtualTokens : nil,
+            dora: r.method.usesLoRA ? r.dora : nil, prefixProjection: r.prefixProjectionHidden)
         budgetLabel = r.budget?.label
         budgetBytes = plan.budgetBytes
         totalBytes = plan.deviceBytes

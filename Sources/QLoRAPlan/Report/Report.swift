@@ -48,13 +48,16 @@ public enum Report {
     static func methodLine(_ r: PlanRequest) -> String {
         switch r.method {
         case .qlora:
-            return "qlora: NF4 base\(r.doubleQuant ? " + double quant" : ""), LoRA r \(r.rank) on "
+            return "qlora: NF4 base\(r.doubleQuant ? " + double quant" : ""), \(r.dora ? "DoRA" : "LoRA") r \(r.rank) on "
                 + r.targets.description
         case .lora:
-            return "lora: \(WeightBuffers.denseType(r).rawValue) base, LoRA r \(r.rank) on \(r.targets.description)"
+            return "lora: \(WeightBuffers.denseType(r).rawValue) base, \(r.dora ? "DoRA" : "LoRA") r \(r.rank) on "
+                + r.targets.description
         case .full: return "full fine-tuning: every weight trained"
         case .promptTuning: return "prompt tuning: \(r.virtualTokens) virtual tokens prepended"
-        case .prefixTuning: return "prefix tuning: \(r.virtualTokens) key/value prefix positions per layer"
+        case .prefixTuning:
+            return "prefix tuning: \(r.virtualTokens) key/value prefix positions per layer"
+                + (r.prefixProjectionHidden.map { ", reparameterized by an MLP of width \($0)" } ?? "")
         }
     }
 

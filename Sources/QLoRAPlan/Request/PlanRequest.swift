@@ -86,6 +86,11 @@ public struct PlanRequest: Sendable {
     public var gpuCount = 1
     /// Prompt- and prefix-tuning virtual tokens.
     public var virtualTokens = 20
+    /// DoRA on the LoRA adapters (Liu et al. 2024, arXiv 2402.09353): a magnitude vector per adapted
+    /// linear, and the row norms of W0 + s·B·A recomputed every step.
+    public var dora = false
+    /// Prefix tuning with PEFT's reparameterization MLP: its hidden width (encoder_hidden_size).
+    public var prefixProjectionHidden: Int?
     /// LoRA dropout > 0 (the QLoRA recipes use 0.05–0.1); on GPU each dropped input is a new tensor.
     public var loraDropout = true
     /// CPU trainer: storage of embeddings / lm_head. `qlora train` keeps them as the checkpoint stores
@@ -122,9 +127,14 @@ public struct PlanRequest: Sendable {
             try need(virtualTokens >= 1, "--virtual-tokens \(virtualTokens): must be at least 1")
             try need(virtualTokens <= 1 << 16, "--virtual-tokens \(virtualTokens): too large")
         }
-        try need(!(method == .prefixTuning && gradientCheckpointing),
-                 "prefix tuning does not work with gradient checkpointing (PEFT refuses it): " +
-                 "use --grad-ckpt off")
+        try need(!(device == .gpu && method == .prefixTuning && gradientCheckpointing),
+                 "prefix tuning does not work with gradient checkpointing in PEFT (it refuses it): " +
+                 "use --grad-ckpt off (this project's CPU trainer supports it: --device cpu)")
+        try need(!dora || method.usesLoRA, "--dora applies to lora and qlora")
+        if let h = prefixProjectionHidden {
+            try need(method == .prefixTuning, "--prefix-projection applies to prefix-tuning")
+            try need((1...1 << 20).contains(h), "--prefix-projection \(h): must be in 1…1048576")
+        }
         if device == .cpu {
             try need(gpuCount == 1, "--gpus applies to GPU plans, not --device cpu")
             try need(computeDType == .f32,

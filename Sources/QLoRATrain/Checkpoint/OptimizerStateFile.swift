@@ -37,19 +37,23 @@ public enum OptimizerStateFile {
             throw QLoRAError.unsupported(path, "optimizer state version \(map.load(UInt32.self, at: 8)!); this build reads \(version)")
         }
         let l = optimizer.layout
-        let stored = (Int(map.load(UInt32.self, at: 12)!), Int(map.load(UInt64.self, at: 16)!),
-                      Int(map.load(UInt64.self, at: 24)!), Int(map.load(UInt64.self, at: 32)!))
+        // Int(exactly:): a corrupt u64 above Int.max is a mismatch, not a trap.
+        func field(_ offset: Int) -> Int { Int(exactly: map.load(UInt64.self, at: offset)!) ?? -1 }
+        let stored = (Int(map.load(UInt32.self, at: 12)!), field(16), field(24), field(32))
         guard stored == (l.stateCount, l.pageBytes, l.elementCount, l.pageCount) else {
             throw QLoRAError.format(path, "optimizer state of \(stored.2) elements × \(stored.0) in \(stored.3) pages of \(stored.1) B does not match this run's \(l.elementCount) × \(l.stateCount) in \(l.pageCount) pages of \(l.pageBytes) B")
         }
         guard map.count == headerBytes + l.pageCount * l.pageBytes else {
             throw QLoRAError.format(path, "optimizer state is \(map.count) bytes, expected \(headerBytes + l.pageCount * l.pageBytes)")
         }
+        guard let steps = Int(exactly: map.load(UInt64.self, at: 40)!) else {
+            throw QLoRAError.format(path, "optimizer step count \(map.load(UInt64.self, at: 40)!) is out of range")
+        }
         try optimizer.writeState { k, page in
             let offset = headerBytes + k * l.pageBytes
             page.copyMemory(from: map.bytes(at: offset, count: l.pageBytes))
             map.dropPages(at: offset, count: l.pageBytes)
         }
-        optimizer.stepCount = Int(map.load(UInt64.self, at: 40)!)
+        optimizer.stepCount = steps
     }
 }

@@ -39,7 +39,13 @@ public enum JSONLReader {
     /// Too many records, or a file with no valid record, always throws.
     public static func read(_ path: String, format: DataFormat = .auto, limits: DataLimits = .default,
                             skipBadLines: Bool = false) throws -> DataFile {
-        let file = try MappedFile(path: path)
+        try read(file: MappedFile(path: path), format: format, limits: limits, skipBadLines: skipBadLines)
+    }
+
+    /// Reads the JSONL held in `file` (a map, or bytes in memory); errors name `file.path`.
+    public static func read(file: MappedFile, format: DataFormat = .auto, limits: DataLimits = .default,
+                            skipBadLines: Bool = false) throws -> DataFile {
+        let path = file.path
         var resolved = format
         var records: [LineRecord] = []
         var badLines: [BadLine] = []

@@ -97,7 +97,7 @@ extension LoRALinear {
             weightNorm = doraWeightNorm(base: base, threads: threads, workspace: workspace)
         }
         let z = doraSaved.floats(M * O)
-        if dropout > 0 {
+        if dropsInput {
             let xd = dropped(x, M)!
             defer { xd.deallocate() }
             base.forward(xd, M: M, z, threads: threads, workspace: workspace)   // W·x̃ + b
@@ -135,7 +135,7 @@ extension LoRALinear {
         let dyg = UnsafeMutablePointer<Float>.allocate(capacity: M * O)      // g ⊙ dy
         defer { dyg.deallocate() }
         for t in 0..<M { for j in 0..<O { dyg[t * O + j] = g[j] * dy[t * O + j] } }
-        if dropout > 0 {
+        if dropsInput {
             base.backwardInput(dy, M: M, dx, threads: threads, workspace: workspace)          // W·x
             let dyBase = UnsafeMutablePointer<Float>.allocate(capacity: M * O)                // (g − 1) ⊙ dy
             defer { dyBase.deallocate() }
@@ -153,8 +153,6 @@ extension LoRALinear {
 
     /// dx (M, I) += drop'(g): g where the step's mask kept the input, scaled by 1/(1−p).
     func addThroughDropout(_ g: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, _ M: Int) {
-        var rng = SeededRNG(seed: maskSeed)
-        let keep = 1 - dropout, inv = 1 / keep
-        for i in 0..<(M * inFeatures) where rng.nextUnitFloat() < keep { dx[i] += g[i] * inv }
+        DropoutMask.accumulate(g, into: dx, count: M * inFeatures, seed: maskSeed, keep: 1 - dropout)
     }
 }

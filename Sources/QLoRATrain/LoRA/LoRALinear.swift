@@ -38,6 +38,10 @@ public final class LoRALinear: @unchecked Sendable {
     private var capacity = 0
     /// The dropout mask's seed for the current step.
     public var maskSeed: UInt64 = 0
+    /// Dropout applies only while training; evaluation runs the adapter as inference does.
+    var training = true
+    /// Whether this forward/backward drops inputs (dropout on and training).
+    var dropsInput: Bool { dropout > 0 && training }
 
     public init(name: String, a: Parameter, b: Parameter, magnitude: Parameter? = nil, scale: Float, dropout: Float,
                 doraSaved: ActivationSlot = ActivationSlot()) {
@@ -101,12 +105,10 @@ public final class LoRALinear: @unchecked Sendable {
 
     /// x with dropout applied (a new buffer), or nil when there is no dropout.
     func dropped(_ x: UnsafePointer<Float>, _ M: Int) -> UnsafeMutablePointer<Float>? {
-        guard dropout > 0 else { return nil }
+        guard dropout > 0 && training else { return nil }
         let n = M * inFeatures
         let out = UnsafeMutablePointer<Float>.allocate(capacity: n)
-        var rng = SeededRNG(seed: maskSeed)
-        let keep = 1 - dropout, inv = 1 / keep
-        for i in 0..<n { out[i] = rng.nextUnitFloat() < keep ? x[i] * inv : 0 }
+        DropoutMask.apply(x, out, count: n, seed: maskSeed, keep: 1 - dropout)
         return out
     }
 
@@ -146,9 +148,7 @@ public final class LoRALinear: @unchecked Sendable {
             defer { g.deallocate() }
             SplitBLAS.rows(blas, transB: false, M: M, N: inFeatures, K: rank, A: du, lda: rank, B: a, ldb: inFeatures,
                            beta: 0, C: g, ldc: inFeatures, threads: threads)
-            var rng = SeededRNG(seed: maskSeed)
-            let keep = 1 - dropout, inv = 1 / keep
-            for i in 0..<(M * inFeatures) where rng.nextUnitFloat() < keep { dx[i] += g[i] * inv }
+            DropoutMask.accumulate(g, into: dx, count: M * inFeatures, seed: maskSeed, keep: 1 - dropout)
         } else {
             SplitBLAS.rows(blas, transB: false, M: M, N: inFeatures, K: rank, A: du, lda: rank, B: a, ldb: inFeatures,
                            beta: 1, C: dx, ldc: inFeatures, threads: threads)

@@ -15,11 +15,7 @@ public enum AdapterMerge {
     /// Reads the adapter's `peft_type` first, so adapters that hold no weight delta get a clear error.
     public static func checkMergeable(adapterDirectory dir: String) throws {
         let path = dir + "/" + LoRAConfig.fileName
-        guard let data = FileManager.default.contents(atPath: path) else { throw QLoRAError.io(path, "missing") }
-        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw QLoRAError.format(path, "not a JSON object")
-        }
-        guard let type = obj["peft_type"] as? String else { throw QLoRAError.format(path, "no peft_type") }
+        let type = try PEFTAdapterType.peftType(directory: dir)
         switch type {
         case "LORA": return
         case "PROMPT_TUNING", "PREFIX_TUNING", "P_TUNING", "MULTITASK_PROMPT_TUNING":

@@ -5,11 +5,12 @@ final class LayerActivations {
     let inv1, inv2: UnsafeMutablePointer<Float>            // (M)
     let q, att: UnsafeMutablePointer<Float>                // (M, QD); q after RoPE
     let k, v: UnsafeMutablePointer<Float>                  // (M, KVD); k after RoPE
-    let probs: UnsafeMutablePointer<Float>                 // (B, NH, T, T)
+    let probs: UnsafeMutablePointer<Float>                 // (B, NH, T, LK), LK = prefix + T
+    let kAll, vAll: UnsafeMutablePointer<Float>?           // (B, LK, KVD) with a key/value prefix: its rows, then k or v
     let gate, up: UnsafeMutablePointer<Float>              // (M, F); h = swiglu(gate, up) is recomputed
     let all: [UnsafeMutablePointer<Float>]
 
-    init(M: Int, B: Int, T: Int, C: Int, QD: Int, KVD: Int, F: Int, NH: Int) {
+    init(M: Int, B: Int, T: Int, C: Int, QD: Int, KVD: Int, F: Int, NH: Int, prefix: Int = 0) {
         func alloc(_ n: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, n))
             p.initialize(repeating: 0, count: max(1, n))
@@ -19,9 +20,11 @@ final class LayerActivations {
         inv1 = alloc(M); inv2 = alloc(M)
         q = alloc(M * QD); att = alloc(M * QD)
         k = alloc(M * KVD); v = alloc(M * KVD)
-        probs = alloc(B * NH * T * T)
+        probs = alloc(B * NH * T * (prefix + T))
         gate = alloc(M * F); up = alloc(M * F)
-        all = [xn1, xmid, xn2, inv1, inv2, q, att, k, v, probs, gate, up]
+        kAll = prefix > 0 ? alloc(B * (prefix + T) * KVD) : nil
+        vAll = prefix > 0 ? alloc(B * (prefix + T) * KVD) : nil
+        all = [xn1, xmid, xn2, inv1, inv2, q, att, k, v, probs, gate, up] + [kAll, vAll].compactMap { $0 }
     }
 
     deinit { for p in all { p.deallocate() } }

@@ -4,19 +4,33 @@ import QLoRAFormats
 import QLoRAKernels
 import QLoRAModel
 
-/// A frozen LLaMA-family base with LoRA adapters, and its hand-written backward pass (llm.c style):
+/// A frozen LLaMA-family base with a trainable adapter, and its hand-written backward pass (llm.c style):
 /// the forward is a flat list of op calls per layer that saves what backward needs; backward walks
-/// the same list in reverse, accumulating into named gradient buffers. Only the adapters' A and B (and
-/// DoRA's magnitudes) get gradients; frozen NF4 linears produce only input gradients. With gradient checkpointing only each
+/// the same list in reverse, accumulating into named gradient buffers. Only the adapter gets
+/// gradients (for LoRA its A and B, and DoRA's magnitudes); frozen NF4 linears produce only input
+/// gradients. With gradient checkpointing only each
 /// layer's input is kept and the layer's forward is recomputed right before its backward.
-/// Legend: B = rows, T = positions, M = B·T, C = hidden, QD = NH·HS, KVD = NKV·HS, F = intermediate,
-/// V = vocab, L = layers.
+///
+/// The adapter is LoRA (A and B on the targeted linears), prompt tuning (NP virtual embedding rows
+/// before every row of the batch: rows are NP + the batch's T long, the virtual positions take no
+/// loss, their layer-0 input gradient is the table's) or prefix tuning (NKVP key/value positions
+/// before every row's keys in every layer, used as given; real positions start at NKVP; attention's
+/// dK/dV of those positions is the prefix's gradient).
+/// Legend: B = rows, T = positions (virtual embedding rows included), M = B·T, C = hidden,
+/// QD = NH·HS, KVD = NKV·HS, F = intermediate, V = vocab, L = layers, LK = NKVP + T key positions.
 public final class LoRALlama: @unchecked Sendable {
     public let weights: LlamaWeights
     public let config: LlamaConfig
-    /// The adapter being trained (its Parameters hold A, B and their gradients).
-    public let adapter: LoRAAdapterWeights
-    public var lora: LoRAConfig { adapter.config }
+    /// The adapter being trained (its Parameters hold the values and their gradients).
+    public let adapter: any TrainableAdapter
+    /// LoRA's config, when the adapter is LoRA.
+    public var lora: LoRAConfig? { (adapter as? LoRAAdapterWeights)?.config }
+    /// The prompt-tuning table or the prefix encoder, when the adapter is one.
+    public let prompt: PromptEmbedding?
+    public let prefix: PrefixEncoder?
+    /// NP: virtual embedding rows put before each row; NKVP: prefix key/value positions in each layer.
+    var NP: Int { prompt?.virtualTokens ?? 0 }
+    var NKVP: Int { prefix?.virtualTokens ?? 0 }
     public var threads: Int
     public let gradientCheckpointing: Bool
     /// adapters[l][module name], for the targeted modules.
@@ -35,8 +49,9 @@ public final class LoRALlama: @unchecked Sendable {
     private var scratch: [UnsafeMutablePointer<Float>] = []
     private var finalNormed: UnsafeMutablePointer<Float>?, finalInv: UnsafeMutablePointer<Float>?
     private var dx, dxn, tmp, dq, datt, dk, dv, dgate, dup, dh, h, logits: UnsafeMutablePointer<Float>?
+    private var dkAll, dvAll: UnsafeMutablePointer<Float>?   // (B, LK, KVD) with a prefix
 
-    public init(weights: LlamaWeights, adapter: LoRAAdapterWeights, threads: Int, gradientCheckpointing: Bool) throws {
+    public init(weights: LlamaWeights, adapter: any TrainableAdapter, threads: Int, gradientCheckpointing: Bool) throws {
         guard let blas = BLAS.shared else { throw QLoRAError(.notFound, "OpenBLAS not found (install libopenblas-dev)") }
         self.weights = weights
         config = weights.config
@@ -45,17 +60,23 @@ public final class LoRALlama: @unchecked Sendable {
         self.gradientCheckpointing = gradientCheckpointing
         self.blas = blas
         rope = RoPE(config: weights.config)
+        prompt = adapter as? PromptEmbedding
+        prefix = adapter as? PrefixEncoder
+        for c in [prompt?.config, prefix?.config].compactMap({ $0 }) {
+            try c.check(against: weights.config, path: "the \(c.method.rawValue) adapter")
+        }
         var all = [[String: LoRALinear]](repeating: [:], count: weights.config.numHiddenLayers)
+        let loraAdapter = adapter as? LoRAAdapterWeights
         // DoRA's saved (M, O) output: one per module, or one per module name under checkpointing.
         var sharedSlots: [String: ActivationSlot] = [:]
-        for m in adapter.orderedModules {
+        for m in loraAdapter?.orderedModules ?? [] {
             guard m.layer < all.count else { throw QLoRAError.invalid("adapter module \(m.path) is past the model's layers") }
+            let lora = loraAdapter!.config
             let name = m.linear.moduleName
             let slot = gradientCheckpointing ? sharedSlots[name, default: ActivationSlot()] : ActivationSlot()
             sharedSlots[name] = slot
-            all[m.layer][name] = LoRALinear(name: m.path, a: m.a, b: m.b, magnitude: m.magnitude,
-                                            scale: Float(adapter.config.scaling),
-                                            dropout: Float(adapter.config.loraDropout), doraSaved: slot)
+            all[m.layer][name] = LoRALinear(name: m.path, a: m.a, b: m.b, magnitude: m.magnitude, scale: Float(lora.scaling),
+                                            dropout: Float(lora.loraDropout), doraSaved: slot)
         }
         adapters = all
     }
@@ -80,9 +101,12 @@ public final class LoRALlama: @unchecked Sendable {
         adapters.flatMap { layer in LlamaLinear.allCases.compactMap { layer[$0.moduleName] } }
     }
 
-    public var trainableParameterCount: Int { allAdapters.reduce(0) { $0 + $1.parameterCount } }
+    public var trainableParameterCount: Int { adapter.parameterCount }
 
-    public func zeroGrad() { for a in allAdapters { a.zeroGrad() } }
+    public func zeroGrad() {
+        for a in allAdapters { a.zeroGrad() }
+        for p in (prompt?.parameters ?? []) + (prefix?.parameters ?? []) { p.zeroGrad() }
+    }
 
     /// Sets the dropout masks for this step (deterministic in the seed and step).
     public func setStepSeed(_ seed: UInt64) {
@@ -117,7 +141,7 @@ public final class LoRALlama: @unchecked Sendable {
         let n = gradientCheckpointing ? 1 : c.numHiddenLayers
         acts = (0..<n).map { _ in
             LayerActivations(M: M, B: B, T: T, C: c.hiddenSize, QD: c.qDim, KVD: c.kvDim, F: c.intermediateSize,
-                             NH: c.numAttentionHeads)
+                             NH: c.numAttentionHeads, prefix: NKVP)
         }
         finalNormed = alloc(M * c.hiddenSize); finalInv = alloc(M)
         dx = alloc(M * c.hiddenSize); dxn = alloc(M * c.hiddenSize); tmp = alloc(M * c.hiddenSize)
@@ -125,6 +149,7 @@ public final class LoRALlama: @unchecked Sendable {
         dgate = alloc(M * c.intermediateSize); dup = alloc(M * c.intermediateSize); dh = alloc(M * c.intermediateSize)
         h = alloc(M * c.intermediateSize)
         logits = alloc(min(logitsChunk, M) * c.vocabSize)
+        if NKVP > 0 { dkAll = alloc(B * (NKVP + T) * c.kvDim); dvAll = alloc(B * (NKVP + T) * c.kvDim) }
     }
 
     // MARK: Linear with its adapter
@@ -145,8 +170,8 @@ public final class LoRALlama: @unchecked Sendable {
     }
 
     private var attentionShape: Attention.Shape {
-        Attention.Shape(B: B, T: T, L: T, start: 0, NH: config.numAttentionHeads, NKV: config.numKeyValueHeads,
-                        HS: config.headDim, kvSequenceStride: T * config.kvDim)
+        Attention.Shape(B: B, T: T, L: NKVP + T, start: NKVP, NH: config.numAttentionHeads, NKV: config.numKeyValueHeads,
+                        HS: config.headDim, kvSequenceStride: (NKVP + T) * config.kvDim)
     }
 
     // MARK: Forward
@@ -158,9 +183,17 @@ public final class LoRALlama: @unchecked Sendable {
         linear(l, "q_proj", w.q, a.xn1, a.q, M)
         linear(l, "k_proj", w.k, a.xn1, a.k, M)
         linear(l, "v_proj", w.v, a.xn1, a.v, M)
-        rope.forward(a.q, rows: M, heads: c.numAttentionHeads, stride: c.qDim, start: 0, period: T)
-        rope.forward(a.k, rows: M, heads: c.numKeyValueHeads, stride: c.kvDim, start: 0, period: T)
-        Attention.forward(a.att, a.probs, a.q, a.k, a.v, attentionShape, threads: threads, blas: blas)
+        rope.forward(a.q, rows: M, heads: c.numAttentionHeads, stride: c.qDim, start: NKVP, period: T)
+        rope.forward(a.k, rows: M, heads: c.numKeyValueHeads, stride: c.kvDim, start: NKVP, period: T)
+        if let prefix, let kAll = a.kAll, let vAll = a.vAll {  // (B, LK, KVD): the prefix rows, then the row's own
+            let KVD = c.kvDim, stride = (NKVP + T) * KVD
+            for b in 0..<B {
+                prefix.writeKeysValues(layer: l, keys: kAll + b * stride, values: vAll + b * stride, rowStride: KVD)
+                (kAll + b * stride + NKVP * KVD).update(from: a.k + b * T * KVD, count: T * KVD)
+                (vAll + b * stride + NKVP * KVD).update(from: a.v + b * T * KVD, count: T * KVD)
+            }
+        }
+        Attention.forward(a.att, a.probs, a.q, a.kAll ?? a.k, a.vAll ?? a.v, attentionShape, threads: threads, blas: blas)
         linear(l, "o_proj", w.o, a.att, tmp!, M)
         for i in 0..<(M * C) { a.xmid[i] = x[i] + tmp![i] }
         RMSNorm.forward(a.xn2, a.inv2, a.xmid, w.mlpNorm, M, C, eps: eps)
@@ -171,21 +204,44 @@ public final class LoRALlama: @unchecked Sendable {
         for i in 0..<(M * C) { out[i] = a.xmid[i] + tmp![i] }
     }
 
-    private func forwardLayers(_ batch: TrainingBatch) {
+    /// Runs the layers on `batch`; returns the batch the model sees (with prompt tuning, NP virtual
+    /// positions before each row, which take no loss).
+    private func forwardLayers(_ batch: TrainingBatch) -> TrainingBatch {
+        let batch = withVirtualPositions(batch)
         prepare(B: batch.B, T: batch.T)
         let c = config, M = B * T
         batch.ids.withUnsafeBufferPointer { Embedding.forward(layerInputs[0], $0.baseAddress!, M, weights.embed.ref) }
+        if let prompt { for b in 0..<B { prompt.writeEmbeddings(into: layerInputs[0] + b * T * c.hiddenSize) } }
+        prefix?.forward()
         for l in 0..<c.numHiddenLayers {
             layerForward(l, acts[gradientCheckpointing ? 0 : l], layerInputs[l], layerInputs[l + 1])
         }
         RMSNorm.forward(finalNormed!, finalInv, layerInputs[c.numHiddenLayers], weights.finalNorm, M, c.hiddenSize,
                         eps: Float(c.rmsNormEps))
+        return batch
+    }
+
+    /// `batch` with NP positions before each row (ids 0, no targets), or `batch` itself.
+    private func withVirtualPositions(_ batch: TrainingBatch) -> TrainingBatch {
+        guard NP > 0 else { return batch }
+        let T = NP + batch.T
+        var ids = [Int32](repeating: 0, count: batch.B * T), targets = [Int32](repeating: -1, count: batch.B * T)
+        for b in 0..<batch.B {
+            for t in 0..<batch.T {
+                ids[b * T + NP + t] = batch.ids[b * batch.T + t]
+                targets[b * T + NP + t] = batch.targets[b * batch.T + t]
+            }
+        }
+        return TrainingBatch(B: batch.B, T: T, ids: ids, targets: targets)
     }
 
     /// Σ loss and number of predictions of a batch, forward only (evaluation; no gradients).
     public func loss(_ batch: TrainingBatch) -> (sum: Double, count: Int) {
-        forwardLayers(batch)
-        return lossAndLogitGradient(batch, scale: 0, backward: false)
+        let adapters = allAdapters
+        for a in adapters { a.training = false }
+        defer { for a in adapters { a.training = true } }
+        let seen = forwardLayers(batch)
+        return lossAndLogitGradient(seen, scale: 0, backward: false)
     }
 
     /// Chunked logits → cross-entropy; with `backward`, accumulates the final hidden gradient into dxn.
@@ -233,9 +289,22 @@ public final class LoRALlama: @unchecked Sendable {
         dq!.initialize(repeating: 0, count: M * c.qDim)
         dk!.initialize(repeating: 0, count: M * c.kvDim)
         dv!.initialize(repeating: 0, count: M * c.kvDim)
-        Attention.backward(dq!, dk!, dv!, datt!, a.probs, a.q, a.k, a.v, attentionShape, threads: threads, blas: blas)
-        rope.backward(dq!, rows: M, heads: c.numAttentionHeads, stride: c.qDim, start: 0, period: T)
-        rope.backward(dk!, rows: M, heads: c.numKeyValueHeads, stride: c.kvDim, start: 0, period: T)
+        if let prefix, let kAll = a.kAll, let vAll = a.vAll, let dkAll, let dvAll {
+            // dK/dV over all LK key positions; the prefix rows go to the prefix, the rest to k and v.
+            let KVD = c.kvDim, stride = (NKVP + T) * KVD
+            dkAll.initialize(repeating: 0, count: B * stride)
+            dvAll.initialize(repeating: 0, count: B * stride)
+            Attention.backward(dq!, dkAll, dvAll, datt!, a.probs, a.q, kAll, vAll, attentionShape, threads: threads, blas: blas)
+            prefix.accumulateGradient(layer: l, dKeys: dkAll, dValues: dvAll, B: B, rowStride: KVD, sequenceStride: stride)
+            for b in 0..<B {
+                (dk! + b * T * KVD).update(from: dkAll + b * stride + NKVP * KVD, count: T * KVD)
+                (dv! + b * T * KVD).update(from: dvAll + b * stride + NKVP * KVD, count: T * KVD)
+            }
+        } else {
+            Attention.backward(dq!, dk!, dv!, datt!, a.probs, a.q, a.k, a.v, attentionShape, threads: threads, blas: blas)
+        }
+        rope.backward(dq!, rows: M, heads: c.numAttentionHeads, stride: c.qDim, start: NKVP, period: T)
+        rope.backward(dk!, rows: M, heads: c.numKeyValueHeads, stride: c.kvDim, start: NKVP, period: T)
         dxn!.initialize(repeating: 0, count: M * C)
         linearBackward(l, "q_proj", w.q, dq!, a.xn1, dxn!, M)
         linearBackward(l, "k_proj", w.k, dk!, a.xn1, dxn!, M)
@@ -247,7 +316,7 @@ public final class LoRALlama: @unchecked Sendable {
     /// (pass 1 / predictions of the whole optimizer batch); returns Σ loss and predictions.
     @discardableResult
     public func forwardBackward(_ batch: TrainingBatch, lossScale: Float) -> (sum: Double, count: Int) {
-        forwardLayers(batch)
+        let batch = forwardLayers(batch)
         let result = lossAndLogitGradient(batch, scale: lossScale, backward: true)
         let c = config, M = B * T, C = c.hiddenSize
         dx!.initialize(repeating: 0, count: M * C)
@@ -257,6 +326,8 @@ public final class LoRALlama: @unchecked Sendable {
             if gradientCheckpointing { layerForward(l, a, layerInputs[l], tmp2()) }
             layerBackward(l, a, layerInputs[l])
         }
+        prompt?.accumulateGradient(dx!, B: B, rowsPerSequence: T)  // dx = d layerInputs[0]
+        prefix?.backward()
         return result
     }
 

@@ -39,11 +39,11 @@ public struct TaskEvaluator: Sendable {
     /// Answers every question in order; `progress(done, correct)` is called after each.
     public func evaluate(model: LlamaModel, tokenizer: Tokenizer, examples: [TaskExample],
                          progress: ((Int, Int) -> Void)? = nil) throws -> TaskReport {
-        let context = model.config.maxPositionEmbeddings
+        let context = model.config.maxPositionEmbeddings - model.virtualTokens
         for e in examples {
             guard !e.prompt.isEmpty else { throw QLoRAError.invalid("line \(e.line): the prompt is empty") }
             guard e.prompt.count + maxNewTokens <= context else {
-                throw QLoRAError.invalid("line \(e.line): prompt (\(e.prompt.count) tokens) + \(maxNewTokens) new tokens exceed the model's context of \(context)")
+                throw QLoRAError.invalid("line \(e.line): prompt (\(e.prompt.count) tokens) + \(maxNewTokens) new tokens\(model.virtualTokens > 0 ? " + \(model.virtualTokens) virtual tokens" : "") exceed the model's context of \(model.config.maxPositionEmbeddings)")
             }
         }
         let capacity = (examples.map(\.prompt.count).max() ?? 1) + maxNewTokens

@@ -18,7 +18,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Worker threads.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(help: "A LoRA adapter directory (PEFT format: adapter_config.json + adapter_model.safetensors).")
+    @Option(help: "An adapter directory in PEFT's format (adapter_config.json + adapter_model.safetensors): LoRA, prompt tuning or prefix tuning.")
     var adapter: String?
 
     func validate() throws {
@@ -74,7 +74,7 @@ struct LoadedModel {
             throw QLoRAError.format(path, "tokenizer has \(tokenizer.vocabularySize) tokens, the model only \(weights.config.vocabSize)")
         }
         let model = try LlamaModel(weights: weights, threads: o.threads)
-        if let dir = o.adapter { try AdapterAttachment.attach(dir, to: model) }
+        if let dir = o.adapter { try AdapterRegistry.attach(dir, to: model) }
         return LoadedModel(model: model, tokenizer: tokenizer, seconds: Date().timeIntervalSince(t0),
                            tokenizerBytes: afterTokenizer - beforeTokenizer)
     }

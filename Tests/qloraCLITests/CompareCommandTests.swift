@@ -1,0 +1,62 @@
+import Foundation
+import QLoRA
+import QLoRATestSupport
+import Testing
+
+/// `qlora compare` on the tiny GGUF fixture with the bundled task: every method runs in its own
+/// process, the table and compare.json hold one row per method with measured values, and bad
+/// options are refused in one line.
+@Suite(.serialized) struct CompareCommandTests {
+    static var tiny: String { TestPaths.repoRoot + "/Tests/Fixtures/gguf/tiny_llama.gguf" }
+    static var datasets: String { TestPaths.repoRoot + "/datasets" }
+
+    @Test func everyMethodGetsARowWithMeasuredValues() throws {
+        let dir = TempDir()
+        let out = dir.path + "/cmp"
+        let r = try CLIRunner.run(["compare", "--model", Self.tiny, "--data", Self.datasets + "/train.jsonl",
+                                   "--eval-data", Self.datasets + "/eval.jsonl", "--task", Self.datasets, "--task-limit", "2",
+                                   "-o", out, "--steps", "2", "--batch", "1", "--seq", "32", "--rank", "2",
+                                   "--virtual-tokens", "3", "--threads", "2", "--plan-models", "llama-2-7b"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/compare.json"))) as? [String: Any])
+        let rows = try #require(json["rows"] as? [[String: Any]])
+        #expect(rows.map { $0["method"] as? String } == ["prompt-tuning", "prefix-tuning", "lora", "lora-plus", "qlora", "qlora-dora"])
+        var trainable: [String: Int] = [:]
+        for row in rows {
+            let id = row["method"] as? String ?? "?"
+            trainable[id] = row["trainable_parameters"] as? Int
+            #expect((row["peak_rss_bytes"] as? Int ?? 0) > 1 << 20, "\(id)")
+            #expect((row["tokens_per_second"] as? Double ?? 0) > 0, "\(id)")
+            #expect((row["initial_eval_loss"] as? Double ?? .nan).isFinite, "\(id)")
+            #expect((row["final_eval_loss"] as? Double ?? .nan).isFinite, "\(id)")
+            let plans = try #require(row["gpu_plans"] as? [[String: Any]])
+            #expect((plans.first?["bytes"] as? Int ?? 0) > 1 << 30, "\(id): a 7B model's plan is gigabytes")
+            #expect(FileManager.default.fileExists(atPath: out + "/" + id + "/adapter_config.json"), "\(id)")
+        }
+        // tiny_llama: hidden 64, so 3 virtual tokens train 3·64 prompt parameters.
+        #expect(trainable["prompt-tuning"] == 3 * 64)
+        #expect(trainable["lora"] == trainable["qlora"])
+        #expect(trainable["lora"] == trainable["lora-plus"])
+        #expect((trainable["qlora-dora"] ?? 0) > (trainable["qlora"] ?? 0))
+        let table = try String(contentsOfFile: out + "/table.md", encoding: .utf8)
+        #expect(table == r.stdout)
+        for title in ["Prompt tuning", "Prefix tuning", "| LoRA |", "LoRA+", "| QLoRA |", "QLoRA + DoRA", "GPU plan llama-2-7b"] {
+            #expect(table.contains(title), "\(title)")
+        }
+    }
+
+    @Test(arguments: [
+        (["--methods", "lora,nonsense"], "unknown method 'nonsense'"),
+        (["--steps", "0"], "--steps must be ≥ 1"),
+        (["--prompt-lr", "-1"], "--prompt-lr must be positive"),
+        (["--plan-models", "no-such-model"], "no-such-model"),
+    ])
+    func badOptionsAreOneLine(_ extra: [String], _ message: String) throws {
+        let dir = TempDir()
+        let r = try CLIRunner.run(["compare", "--model", Self.tiny, "--data", "d", "--eval-data", "e", "--task", "t",
+                                   "-o", dir.path + "/cmp"] + extra)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains(message), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/cmp"))
+    }
+}
