@@ -11,7 +11,7 @@ struct TrainCommand: ParsableCommand {
         abstract: "Fine-tune LoRA, prompt-tuning or prefix-tuning adapters on a frozen NF4 (QLoRA) or Float32 base.",
         discussion: """
             OUT receives adapter_config.json + adapter_model.safetensors (PEFT's LORA, PROMPT_TUNING or
-            PREFIX_TUNING format),
+            PREFIX_TUNING format; with --dora also each module's lora_magnitude_vector),
             metrics.jsonl, summary.json, loss.svg and checkpoints/. Ctrl-C saves a checkpoint and stops;
             --resume OUT continues from the newest checkpoint exactly where the run stopped.
             """
@@ -38,6 +38,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "LoRA rank.") var rank: Int = 16
     @Option(help: "LoRA alpha (scale alpha/r).") var alpha: Double = 32
     @Flag(help: "Scale alpha/√r (rsLoRA).") var rslora = false
+    @Flag(help: "DoRA: also train a per-output magnitude on the normalized W + s·B·A (PEFT's use_dora).") var dora = false
     @Option(help: "Dropout on the adapters' input.") var loraDropout: Double = 0.05
     @Option(help: "Targets: all-linear or a list of q,k,v,o,gate,up,down.") var targets: String = "all-linear"
     @Option(help: "LoRA+: B matrices learn this many times faster.") var loraplusRatio: Double?
@@ -72,6 +73,7 @@ struct TrainCommand: ParsableCommand {
         if let m = optimizerMemory, m < 1 { throw QLoRAError.invalid("--optimizer-memory must be ≥ 1 (MB)") }
         if methodOptions.isPromptLearning {
             if loraplusRatio != nil { throw QLoRAError.invalid("--loraplus-ratio is for --method lora") }
+            if dora { throw QLoRAError.invalid("--dora is for --method lora") }
             guard methodOptions.tokens < seq else {
                 throw QLoRAError.invalid("--virtual-tokens \(methodOptions.tokens) must be fewer than --seq \(seq)")
             }
@@ -101,7 +103,7 @@ struct TrainCommand: ParsableCommand {
             return t
         }
         let lora = try LoRAConfig(r: rank, loraAlpha: alpha, loraDropout: loraDropout, targets: targetList,
-                                  useRSLoRA: rslora, baseModelNameOrPath: modelOptions.model)
+                                  useRSLoRA: rslora, useDoRA: dora, baseModelNameOrPath: modelOptions.model)
         var options = TrainOptions()
         options.steps = steps; options.batch = batch; options.seq = seq; options.gradAccumulation = gradAccum
         options.learningRate = lr; options.weightDecay = weightDecay; options.warmupSteps = warmup

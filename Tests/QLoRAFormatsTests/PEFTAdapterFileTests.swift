@@ -90,6 +90,39 @@ import Testing
         #expect(try PEFTLoRAAdapter.read(from: dir.path, model: Self.model) == adapter)
     }
 
+    /// DoRA: `use_dora: true` in the config and one `….lora_magnitude_vector` of shape [out] per module
+    /// (PEFT saves it without `.weight`), read back exactly.
+    @Test func doraMagnitudesAreSavedAsPEFTSavesThem() throws {
+        let dir = TempDir("qlora-peft")
+        var adapter = try Self.adapter(targets: [.v])
+        adapter.config.useDoRA = true
+        for (path, m) in adapter.modules { adapter.modules[path]!.magnitude = (0..<m.outFeatures).map { Float($0) + 0.5 } }
+        try adapter.write(to: dir.path)
+        let cfg = try String(contentsOfFile: dir.path + "/adapter_config.json", encoding: .utf8)
+        #expect(cfg.contains("\"use_dora\": true"))
+        let file = try SafetensorsFile(path: dir.path + "/adapter_model.safetensors")
+        let got = file.names.sorted().filter { $0.contains("magnitude") }.map { "\($0) \(file.tensors[$0]!.shape)" }
+        #expect(got == ["base_model.model.model.layers.0.self_attn.v_proj.lora_magnitude_vector [32]",
+                        "base_model.model.model.layers.1.self_attn.v_proj.lora_magnitude_vector [32]"])
+        #expect(try PEFTLoRAAdapter.read(from: dir.path, model: Self.model) == adapter)
+        // A magnitude missing, or present while use_dora is false: one-line errors.
+        try FileManager.default.removeItem(atPath: dir.path + "/adapter_model.safetensors")
+        var w = SafetensorsWriter()
+        for n in file.names where !n.contains("layers.1.self_attn.v_proj.lora_magnitude") {
+            w.add(n, shape: file.tensors[n]!.shape, floats: try file.floats(n))
+        }
+        try w.write(to: dir.path + "/adapter_model.safetensors")
+        #expect(throws: QLoRAError.self) { try PEFTLoRAAdapter.read(from: dir.path, model: Self.model) }
+        do { _ = try PEFTLoRAAdapter.read(from: dir.path, model: Self.model) } catch {
+            #expect("\(error)".hasSuffix("module 'model.layers.1.self_attn.v_proj' has no lora_magnitude_vector (use_dora is true)"))
+        }
+        adapter.config.useDoRA = false
+        try AtomicOutput.write(adapter.config.json() + "\n", to: dir.path + "/adapter_config.json")
+        do { _ = try PEFTLoRAAdapter.read(from: dir.path, model: Self.model); Issue.record("accepted") } catch {
+            #expect("\(error)".contains("is a DoRA magnitude but adapter_config.json has use_dora false"))
+        }
+    }
+
     @Test func readsConfigsWrittenByPEFT() throws {
         // An adapter_config.json as PEFT 0.13 writes it (extra keys, lora_alpha an int).
         let text = """
@@ -119,7 +152,8 @@ import Testing
         (#"{"peft_type": "PREFIX_TUNING", "r": 8}"#, "cfg: peft_type 'PREFIX_TUNING' is not supported (only LORA)"),
         (#"{"peft_type": "LORA", "target_modules": ["q_proj"]}"#, "cfg: r must be a positive integer"),
         (#"{"peft_type": "LORA", "r": 0, "target_modules": ["q_proj"]}"#, "cfg: r must be a positive integer, got 0"),
-        (#"{"peft_type": "LORA", "r": 8, "target_modules": ["q_proj"], "use_dora": true}"#, "cfg: DoRA (use_dora: true) is not supported"),
+        (#"{"peft_type": "LORA", "r": 8, "target_modules": ["q_proj"], "use_dora": 1}"#, "cfg: use_dora must be true or false"),
+        (#"{"peft_type": "LORA", "r": 8, "target_modules": ["q_proj"], "fan_in_fan_out": true}"#, "cfg: fan_in_fan_out (fan_in_fan_out: true) is not supported"),
         (#"{"peft_type": "LORA", "r": 8, "target_modules": ["q_proj"], "bias": "all"}"#, "cfg: bias 'all' is not supported (only none)"),
         (#"{"peft_type": "LORA", "r": 8, "target_modules": ["q_proj"], "rank_pattern": {"q": 4}}"#, "cfg: rank_pattern is not supported"),
         (#"{"peft_type": "LORA", "r": 8, "target_modules": ["q_proj"], "task_type": "SEQ_CLS"}"#, "cfg: task_type 'SEQ_CLS' is not supported (only CAUSAL_LM)"),

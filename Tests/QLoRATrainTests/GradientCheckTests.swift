@@ -73,6 +73,62 @@ import Testing
         print("gradient check nf4=\(nf4) checkpointing=\(checkpointing): \(checked) entries, largest |g| \(largest), worst relative error \(worst)")
     }
 
+    /// DoRA through the whole model: dA, dB and dm against finite differences of the reference with
+    /// the row norms held fixed (detached, as PEFT does), NF4 with and without checkpointing.
+    @Test(arguments: 0..<2)
+    func doraGradientsMatchFiniteDifferences(_ index: Int) throws {
+        let (nf4, checkpointing) = Self.cases[index]
+        let weights = try Self.tinyWeights(nf4: nf4)
+        let config = try LoRAConfig(r: 4, loraAlpha: 8, loraDropout: 0, targets: [.q, .v, .o, .down], useDoRA: true)
+        let model = try LoRALlama(weights: weights, lora: config, threads: 2, gradientCheckpointing: checkpointing, seed: 3)
+        var rng = SeededRNG(seed: 9)
+        for ad in model.allAdapters {
+            for i in 0..<(ad.outFeatures * ad.rank) { ad.b[i] = rng.nextNormal() * 0.05 }
+            for j in 0..<ad.outFeatures { ad.magnitude[j] *= 1 + 0.2 * rng.nextNormal() }
+        }
+        let batch = Self.batch()
+        model.zeroGrad()
+        model.forwardBackward(batch, lossScale: 1 / Float(batch.predictionCount))
+        var ref = ReferenceLlama(weights: weights, model: model)
+        #expect(ref.m.count == 8)
+        let (sum, count) = model.loss(batch)
+        #expect(abs(sum / Double(count) - ref.loss(batch)) < 1e-5, "engine \(sum / Double(count)) reference \(ref.loss(batch))")
+        let h = 1e-5
+        var largest = 0.0, checked = 0
+        for (l, layer) in model.adapters.enumerated() {
+            for (name, ad) in layer {
+                let key = "\(l).\(name)"
+                for (which, n, grad) in [("A", ad.rank * ad.inFeatures, ad.dA), ("B", ad.outFeatures * ad.rank, ad.dB),
+                                         ("m", ad.outFeatures, ad.dMagnitude)] {
+                    for i in stride(from: (l * 7 + name.count) % 5, to: n, by: max(1, n / 6)) {
+                        func lossWith(_ d: Double) -> Double {
+                            switch which {
+                            case "A": ref.a[key]![i] += d
+                            case "B": ref.b[key]![i] += d
+                            default: ref.m[key]![i] += d
+                            }
+                            defer {
+                                switch which {
+                                case "A": ref.a[key]![i] -= d
+                                case "B": ref.b[key]![i] -= d
+                                default: ref.m[key]![i] -= d
+                                }
+                            }
+                            return ref.loss(batch)
+                        }
+                        let fd = (lossWith(h) - lossWith(-h)) / (2 * h), ours = Double(grad[i])
+                        largest = max(largest, abs(fd))
+                        checked += 1
+                        #expect(abs(ours - fd) <= Self.relativeTolerance * max(abs(fd), Self.absoluteFloor),
+                                "\(key).\(which)[\(i)]: ours \(ours) fd \(fd)")
+                    }
+                }
+            }
+        }
+        #expect(largest > 1e-3, "largest finite-difference gradient \(largest)")
+        #expect(checked > 100)
+    }
+
     @Test func referenceForwardAgreesWithTheEngine() throws {
         let weights = try Self.tinyWeights(nf4: true)
         let model = try LoRALlama(weights: weights, lora: LoRAConfig(r: 4, loraAlpha: 8), threads: 2,

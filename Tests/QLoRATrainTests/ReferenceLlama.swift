@@ -16,6 +16,10 @@ struct ReferenceLlama {
     var layers: [Layer]
     /// LoRA A (r, in) and B (out, r) by (layer, module), and the scale.
     var a: [String: [Double]], b: [String: [Double]]
+    /// DoRA: magnitude m (out) by (layer, module), and the row norms ‖W + s·B·A‖ of the initial A and
+    /// B, held fixed (PEFT detaches them, so finite differences must too).
+    var m: [String: [Double]] = [:]
+    var norm: [String: [Double]] = [:]
     let rank: Int, scale: Double
     /// Prompt tuning: the virtual embeddings (NP, C), put before every row at positions 0…NP-1.
     var prompt: [Double] = []
@@ -57,6 +61,19 @@ struct ReferenceLlama {
         self.b = b
         rank = model.lora?.r ?? 0
         scale = Double(Float(model.lora?.scaling ?? 0))
+        for (l, mods) in model.adapters.enumerated() {
+            for (name, ad) in mods where ad.isDoRA {
+                let key = "\(l).\(name)", (out, inn) = layers[l].dims[name]!
+                let w = layers[l].w[name]!, A = a[key]!, B = b[key]!
+                m[key] = (0..<out).map { Double(ad.magnitude[$0]) }
+                norm[key] = (0..<out).map { o in
+                    (0..<inn).reduce(0.0) { acc, i in
+                        let v = w[o * inn + i] + scale * (0..<rank).reduce(0.0) { $0 + B[o * rank + $1] * A[$1 * inn + i] }
+                        return acc + v * v
+                    }.squareRoot()
+                }
+            }
+        }
         if let p = model.prompt { prompt = p.embedding.values.map(Double.init) }
         if let e = model.prefix {
             prefixTokens = e.virtualTokens
@@ -95,6 +112,7 @@ struct ReferenceLlama {
         if let A = a["\(l).\(name)"], let B = b["\(l).\(name)"] {
             let u = (0..<rank).map { r in (0..<inn).reduce(0.0) { $0 + A[r * inn + $1] * x[$1] } }
             for o in 0..<out { y[o] += scale * (0..<rank).reduce(0.0) { $0 + B[o * rank + $1] * u[$1] } }
+            if let mag = m["\(l).\(name)"], let n = norm["\(l).\(name)"] { for o in 0..<out { y[o] *= mag[o] / n[o] } }
         }
         return y
     }

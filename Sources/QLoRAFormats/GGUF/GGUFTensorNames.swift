@@ -44,6 +44,34 @@ public enum GGUFTensorNames {
         return "model.layers.\(layer).\(module).\(parts[3])"
     }
 
+    /// The GGUF name of a Hugging Face tensor (the inverse of `huggingFaceName`), or nil.
+    public static func ggufName(_ hf: String) -> String? {
+        if let whole = modelTensors.first(where: { $0.value == hf }) { return whole.key }
+        let parts = hf.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count >= 5, parts[0] == "model", parts[1] == "layers", let layer = Int(parts[2]),
+              let kind = parts.last, kind == "weight" || kind == "bias" else { return nil }
+        let module = parts[3..<(parts.count - 1)].joined(separator: ".")
+        guard let stem = layerModules.first(where: { $0.value == module })?.key else { return nil }
+        return "blk.\(layer).\(stem).\(kind)"
+    }
+
+    /// Applies llama.cpp's Q/K row permutation (what `convert_hf_to_gguf.py` does for LLaMA): HF row
+    /// `h*d + i*(d/2) + j` moves to GGUF row `h*d + 2j + i`; `unpermuteRoPERows` undoes it.
+    public static func permuteRoPERows(_ values: inout [Float], rows: Int, columns: Int, heads: Int) {
+        precondition(heads > 0 && rows % (2 * heads) == 0 && values.count == rows * columns)
+        let headDim = rows / heads, half = headDim / 2
+        let source = values
+        for h in 0..<heads {
+            for i in 0..<2 {
+                for j in 0..<half {
+                    let from = (h * headDim + i * half + j) * columns
+                    let to = (h * headDim + 2 * j + i) * columns
+                    for c in 0..<columns { values[to + c] = source[from + c] }
+                }
+            }
+        }
+    }
+
     /// For a LLaMA-architecture file, the head count whose RoPE row permutation llama.cpp applied to
     /// this tensor: `numAttentionHeads` for q, `numKeyValueHeads` for k (weights and biases), nil
     /// for every other tensor.

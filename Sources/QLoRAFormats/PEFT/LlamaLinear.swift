@@ -61,13 +61,17 @@ public enum PEFTKeys {
     /// `base_model.model.<path>.lora_B.weight`: (out, r).
     public static func loraB(_ modulePath: String) -> String { prefix + modulePath + ".lora_B.weight" }
 
-    /// Splits a key into its module path and "A" or "B"; nil for any other key.
+    /// `base_model.model.<path>.lora_magnitude_vector`: DoRA's magnitude, (out). PEFT saves it
+    /// without `.weight` (`utils/save_and_load.py` strips it from `lora_magnitude_vector.default.weight`).
+    public static func magnitude(_ modulePath: String) -> String { prefix + modulePath + ".lora_magnitude_vector" }
+
+    /// Splits a key into its module path and "A", "B" or "m" (DoRA's magnitude); nil for any other key.
     public static func parse(_ key: String) -> (modulePath: String, matrix: String)? {
         guard key.hasPrefix(prefix) else { return nil }
         let rest = key.dropFirst(prefix.count)
-        for matrix in ["A", "B"] {
-            let suffix = ".lora_\(matrix).weight"
-            if rest.hasSuffix(suffix) { return (String(rest.dropLast(suffix.count)), matrix) }
+        for (suffix, matrix) in [(".lora_A.weight", "A"), (".lora_B.weight", "B"), (".lora_magnitude_vector", "m")]
+        where rest.hasSuffix(suffix) {
+            return (String(rest.dropLast(suffix.count)), matrix)
         }
         return nil
     }

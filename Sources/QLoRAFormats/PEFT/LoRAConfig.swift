@@ -5,7 +5,7 @@ import QLoRACore
 ///
 /// Written with the keys PEFT has written since 0.9, sorted and indented as PEFT's
 /// `json.dumps(indent=2, sort_keys=True)`, so PEFT loads it. Read from any PEFT version: keys this
-/// engine does not use are ignored, settings it cannot honour (DoRA, LoRA biases, fan_in_fan_out,
+/// engine does not use are ignored, settings it cannot honour (LoRA biases, fan_in_fan_out,
 /// per-module rank or alpha, modules_to_save, a task other than CAUSAL_LM) are refused with a
 /// one-line error.
 public struct LoRAConfig: Equatable, Sendable {
@@ -22,16 +22,19 @@ public struct LoRAConfig: Equatable, Sendable {
     public var targetModules: TargetModules
     /// Scale by alpha/√r (rsLoRA, arXiv 2312.03732) instead of alpha/r.
     public var useRSLoRA: Bool
+    /// DoRA (arXiv 2402.09353): a trained per-output magnitude on the normalized W0 + s·B·A.
+    public var useDoRA: Bool
     public var baseModelNameOrPath: String?
     public var taskType: String
 
     public init(r: Int, loraAlpha: Double, loraDropout: Double = 0, targets: [LlamaLinear] = LlamaLinear.allCases,
-                useRSLoRA: Bool = false, baseModelNameOrPath: String? = nil) throws {
+                useRSLoRA: Bool = false, useDoRA: Bool = false, baseModelNameOrPath: String? = nil) throws {
         self.r = r
         self.loraAlpha = loraAlpha
         self.loraDropout = loraDropout
         targetModules = .list(targets.sorted().map(\.moduleName))
         self.useRSLoRA = useRSLoRA
+        self.useDoRA = useDoRA
         self.baseModelNameOrPath = baseModelNameOrPath
         taskType = "CAUSAL_LM"
         try validate(path: "LoRA config")
@@ -88,7 +91,7 @@ public struct LoRAConfig: Equatable, Sendable {
             ("layers_pattern", .null), ("layers_to_transform", .null), ("lora_alpha", number(loraAlpha)),
             ("lora_dropout", .numberLiteral("\(loraDropout)")), ("modules_to_save", .null),
             ("peft_type", .string("LORA")), ("r", .int(r)), ("rank_pattern", .object([])), ("revision", .null),
-            ("target_modules", targets), ("task_type", .string(taskType)), ("use_dora", .bool(false)),
+            ("target_modules", targets), ("task_type", .string(taskType)), ("use_dora", .bool(useDoRA)),
             ("use_rslora", .bool(useRSLoRA)),
         ]
         return OrderedJSON.object(members).pretty()
@@ -127,7 +130,7 @@ public struct LoRAConfig: Equatable, Sendable {
         guard let rAny = o["r"], let rNum = rAny as? NSNumber, !isBool(rNum), let r = jsonInt(rNum) else {
             throw QLoRAError.format(path, "r must be a positive integer")
         }
-        for (key, what) in [("use_dora", "DoRA"), ("fan_in_fan_out", "fan_in_fan_out"), ("lora_bias", "LoRA biases")]
+        for (key, what) in [("fan_in_fan_out", "fan_in_fan_out"), ("lora_bias", "LoRA biases")]
         where try flag(key) {
             throw QLoRAError.unsupported(path, "\(what) (\(key): true) is not supported")
         }
@@ -153,6 +156,7 @@ public struct LoRAConfig: Equatable, Sendable {
         config.loraDropout = try number("lora_dropout", default: 0)
         config.targetModules = targets
         config.useRSLoRA = try flag("use_rslora")
+        config.useDoRA = try flag("use_dora")
         config.baseModelNameOrPath = try string("base_model_name_or_path")
         config.taskType = try string("task_type") ?? "CAUSAL_LM"
         try config.validate(path: path)

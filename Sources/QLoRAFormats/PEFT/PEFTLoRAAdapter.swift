@@ -9,18 +9,22 @@ public struct LoRAModuleWeights: Equatable, Sendable {
     public var a: [Float]
     /// B, (out, r).
     public var b: [Float]
+    /// DoRA's magnitude m, (out); nil for plain LoRA.
+    public var magnitude: [Float]?
 
-    public init(inFeatures: Int, outFeatures: Int, a: [Float], b: [Float]) {
+    public init(inFeatures: Int, outFeatures: Int, a: [Float], b: [Float], magnitude: [Float]? = nil) {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         self.a = a
         self.b = b
+        self.magnitude = magnitude
     }
 }
 
 /// A LoRA adapter in PEFT's on-disk form: a directory holding `adapter_config.json` and
 /// `adapter_model.safetensors`, whose keys are `base_model.model.<module path>.lora_A.weight`
-/// (r, in) and `….lora_B.weight` (out, r), as `PeftModel.save_pretrained` writes them.
+/// (r, in) and `….lora_B.weight` (out, r), as `PeftModel.save_pretrained` writes them; with
+/// `use_dora` also `….lora_magnitude_vector` (out).
 public struct PEFTLoRAAdapter: Equatable, Sendable {
     public static let weightsFileName = "adapter_model.safetensors"
 
@@ -48,14 +52,20 @@ public struct PEFTLoRAAdapter: Equatable, Sendable {
                          "\(path): LoRA matrices do not match r = \(config.r)")
             writer.add(PEFTKeys.loraA(path), shape: [config.r, m.inFeatures], floats: m.a)
             writer.add(PEFTKeys.loraB(path), shape: [m.outFeatures, config.r], floats: m.b)
+            precondition((m.magnitude != nil) == config.useDoRA, "\(path): DoRA magnitude and use_dora disagree")
+            if let mag = m.magnitude {
+                precondition(mag.count == m.outFeatures, "\(path): DoRA magnitude does not match out features")
+                writer.add(PEFTKeys.magnitude(path), shape: [m.outFeatures], floats: mag)
+            }
         }
         try writer.write(to: dir + "/" + Self.weightsFileName)
         try AtomicOutput.write(config.json() + "\n", to: dir + "/" + LoRAConfig.fileName)
     }
 
     /// Reads the adapter in `dir` and checks it against the base model `model`: every tensor must
-    /// be a LoRA A or B of one of its layers' seven linears, with both matrices present, of the
-    /// model's dimensions and the config's rank, and a module the config targets.
+    /// be a LoRA A or B (or, with `use_dora`, a magnitude) of one of its layers' seven linears, with
+    /// every part present, of the model's dimensions and the config's rank, and a module the config
+    /// targets.
     public static func read(from dir: String, model: LlamaConfig) throws -> PEFTLoRAAdapter {
         let configPath = try fileInside(dir, LoRAConfig.fileName)
         let weightsPath = try fileInside(dir, weightsFileName)
@@ -71,11 +81,14 @@ public struct PEFTLoRAAdapter: Equatable, Sendable {
     /// is `file` (read from disk or from bytes), checked against `model` as `read(from:model:)` says.
     public static func read(config: LoRAConfig, weights file: SafetensorsFile, model: LlamaConfig) throws -> PEFTLoRAAdapter {
         let weightsPath = file.path
-        var a: [String: [Float]] = [:], b: [String: [Float]] = [:]
+        var a: [String: [Float]] = [:], b: [String: [Float]] = [:], mag: [String: [Float]] = [:]
         for name in file.names {
             let info = try file.info(name)
             guard let (path, matrix) = PEFTKeys.parse(name), let (layer, linear) = LlamaLinear.parse(modulePath: path) else {
                 throw QLoRAError.format(weightsPath, "unexpected tensor '\(name)' (expected base_model.model.model.layers.N.<self_attn|mlp>.<proj>.lora_A|lora_B.weight)")
+            }
+            if matrix == "m" && !config.useDoRA {
+                throw QLoRAError.format(weightsPath, "tensor '\(name)' is a DoRA magnitude but adapter_config.json has use_dora false")
             }
             guard layer < model.numHiddenLayers else {
                 throw QLoRAError.format(weightsPath, "tensor '\(name)' is for layer \(layer); the model has \(model.numHiddenLayers) layers")
@@ -84,23 +97,31 @@ public struct PEFTLoRAAdapter: Equatable, Sendable {
                 throw QLoRAError.format(weightsPath, "tensor '\(name)' is for a module target_modules does not name")
             }
             let (inF, outF) = linear.features(model)
-            let expected = matrix == "A" ? [config.r, inF] : [outF, config.r]
+            let expected = matrix == "A" ? [config.r, inF] : matrix == "B" ? [outF, config.r] : [outF]
             guard info.shape == expected else {
                 throw QLoRAError.format(weightsPath, "tensor '\(name)' has shape \(info.shape), expected \(expected) (r = \(config.r))")
             }
             guard [.f32, .f16, .bf16].contains(info.dtype) else {
                 throw QLoRAError.unsupported(weightsPath, "tensor '\(name)' is \(info.dtype.rawValue); LoRA weights must be F32, F16 or BF16")
             }
-            if matrix == "A" { a[path] = try file.floats(name) } else { b[path] = try file.floats(name) }
+            switch matrix {
+            case "A": a[path] = try file.floats(name)
+            case "B": b[path] = try file.floats(name)
+            default: mag[path] = try file.floats(name)
+            }
         }
         guard !a.isEmpty || !b.isEmpty else { throw QLoRAError.format(weightsPath, "no LoRA tensors") }
         var modules: [String: LoRAModuleWeights] = [:]
-        for path in Set(a.keys).union(b.keys).sorted() {
+        for path in Set(a.keys).union(b.keys).union(mag.keys).sorted() {
             guard let ma = a[path], let mb = b[path] else {
-                throw QLoRAError.format(weightsPath, "module '\(path)' has lora_\(a[path] == nil ? "B" : "A") but no lora_\(a[path] == nil ? "A" : "B")")
+                let has = a[path] != nil ? "lora_A" : b[path] != nil ? "lora_B" : "lora_magnitude_vector"
+                throw QLoRAError.format(weightsPath, "module '\(path)' has \(has) but no lora_\(a[path] == nil ? "A" : "B")")
+            }
+            if config.useDoRA && mag[path] == nil {
+                throw QLoRAError.format(weightsPath, "module '\(path)' has no lora_magnitude_vector (use_dora is true)")
             }
             let (inF, outF) = LlamaLinear.parse(modulePath: path)!.linear.features(model)
-            modules[path] = LoRAModuleWeights(inFeatures: inF, outFeatures: outF, a: ma, b: mb)
+            modules[path] = LoRAModuleWeights(inFeatures: inF, outFeatures: outF, a: ma, b: mb, magnitude: mag[path])
         }
         return PEFTLoRAAdapter(config: config, modules: modules)
     }

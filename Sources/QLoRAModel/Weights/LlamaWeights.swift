@@ -23,6 +23,12 @@ public final class LlamaWeights: @unchecked Sendable {
             [("q_proj", q), ("k_proj", k), ("v_proj", v), ("o_proj", o), ("gate_proj", gate), ("up_proj", up),
              ("down_proj", down)]
         }
+
+        /// The projection with HF module name `name` (`q_proj` … `down_proj`).
+        public func linear(named name: String) -> FrozenLinear {
+            guard let found = linears.first(where: { $0.0 == name }) else { preconditionFailure("no linear \(name)") }
+            return found.1
+        }
     }
 
     public let config: LlamaConfig

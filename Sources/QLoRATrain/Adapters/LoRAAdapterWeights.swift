@@ -7,7 +7,8 @@ import QLoRAFormats
 /// adapter file all speak of the same tensors.
 ///
 /// The adapted linear computes y = W·x + scaling · B·(A·dropout(x)), scaling = alpha/r (alpha/√r
-/// with rsLoRA) — `config.scaling`.
+/// with rsLoRA) — `config.scaling`. With DoRA (`config.useDoRA`) each module also trains a magnitude
+/// m (out): y = m ⊙ (W + s·B·A)·x / ‖W + s·B·A‖_row (see `LoRALinear+DoRA.swift`).
 public final class LoRAAdapterWeights {
     /// One adapted linear.
     public struct Module {
@@ -19,6 +20,8 @@ public final class LoRAAdapterWeights {
         public let a: Parameter
         /// B, (out, r).
         public let b: Parameter
+        /// DoRA's magnitude m, (out); nil for plain LoRA.
+        public let magnitude: Parameter?
     }
 
     public let config: LoRAConfig
@@ -27,15 +30,16 @@ public final class LoRAAdapterWeights {
     /// In model order: layer by layer, q, k, v, o, gate, up, down within a layer.
     public let orderedModules: [Module]
 
-    /// Every parameter, A then B per module, in model order (the optimizer's order).
-    public var parameters: [Parameter] { orderedModules.flatMap { [$0.a, $0.b] } }
+    /// Every parameter, A, B (and DoRA's m) per module, in model order (the optimizer's order).
+    public var parameters: [Parameter] { orderedModules.flatMap { [$0.a, $0.b] + ($0.magnitude.map { [$0] } ?? []) } }
 
     /// The module adapting `linear` of `layer`, if it is a target.
     public func module(layer: Int, _ linear: LlamaLinear) -> Module? { modules[linear.modulePath(layer: layer)] }
 
     /// A new adapter on every linear of `model` that `config` targets, initialized as PEFT does:
     /// A ~ Kaiming-uniform with a = √5, i.e. U(−1/√in, 1/√in), drawn from `rng` module by module
-    /// in model order, row-major; B = 0, so the adapter starts as the identity.
+    /// in model order, row-major; B = 0, so the adapter starts as the identity. DoRA's magnitudes
+    /// start at zero here: `LoRALlama` sets them to ‖W‖_row from the base weights (PEFT's init).
     public convenience init(config: LoRAConfig, model: LlamaConfig, rng: inout SeededRNG) throws {
         var found: [Module] = []
         for layer in 0..<model.numHiddenLayers {
@@ -46,7 +50,8 @@ public final class LoRAAdapterWeights {
                 let bound = 1 / Float(inF).squareRoot()
                 for i in 0..<a.count { a.value[i] = (rng.nextUnitFloat() * 2 - 1) * bound }
                 let b = Parameter(name: PEFTKeys.loraB(path), shape: [outF, config.r])
-                found.append(Module(path: path, layer: layer, linear: linear, a: a, b: b))
+                let m = config.useDoRA ? Parameter(name: PEFTKeys.magnitude(path), shape: [outF]) : nil
+                found.append(Module(path: path, layer: layer, linear: linear, a: a, b: b, magnitude: m))
             }
         }
         guard !found.isEmpty else { throw QLoRAError.invalid("LoRA targets match no linear layer of the model") }
@@ -61,7 +66,10 @@ public final class LoRAAdapterWeights {
             let r = adapter.config.r
             return Module(path: path, layer: layer, linear: linear,
                           a: Parameter(name: PEFTKeys.loraA(path), shape: [r, m.inFeatures], values: m.a),
-                          b: Parameter(name: PEFTKeys.loraB(path), shape: [m.outFeatures, r], values: m.b))
+                          b: Parameter(name: PEFTKeys.loraB(path), shape: [m.outFeatures, r], values: m.b),
+                          magnitude: m.magnitude.map {
+                              Parameter(name: PEFTKeys.magnitude(path), shape: [m.outFeatures], values: $0)
+                          })
         }.sorted { ($0.layer, $0.linear) < ($1.layer, $1.linear) }
         self.init(config: adapter.config, ordered: ordered)
     }
@@ -76,7 +84,8 @@ public final class LoRAAdapterWeights {
     public func peftAdapter() -> PEFTLoRAAdapter {
         var out: [String: LoRAModuleWeights] = [:]
         for m in orderedModules {
-            out[m.path] = LoRAModuleWeights(inFeatures: m.a.shape[1], outFeatures: m.b.shape[0], a: m.a.values, b: m.b.values)
+            out[m.path] = LoRAModuleWeights(inFeatures: m.a.shape[1], outFeatures: m.b.shape[0], a: m.a.values, b: m.b.values,
+                                            magnitude: m.magnitude?.values)
         }
         return PEFTLoRAAdapter(config: config, modules: out)
     }

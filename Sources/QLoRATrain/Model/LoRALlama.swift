@@ -7,7 +7,8 @@ import QLoRAModel
 /// A frozen LLaMA-family base with a trainable adapter, and its hand-written backward pass (llm.c style):
 /// the forward is a flat list of op calls per layer that saves what backward needs; backward walks
 /// the same list in reverse, accumulating into named gradient buffers. Only the adapter gets
-/// gradients; frozen NF4 linears produce only input gradients. With gradient checkpointing only each
+/// gradients (for LoRA its A and B, and DoRA's magnitudes); frozen NF4 linears produce only input
+/// gradients. With gradient checkpointing only each
 /// layer's input is kept and the layer's forward is recomputed right before its backward.
 ///
 /// The adapter is LoRA (A and B on the targeted linears), prompt tuning (NP virtual embedding rows
@@ -66,11 +67,16 @@ public final class LoRALlama: @unchecked Sendable {
         }
         var all = [[String: LoRALinear]](repeating: [:], count: weights.config.numHiddenLayers)
         let loraAdapter = adapter as? LoRAAdapterWeights
+        // DoRA's saved (M, O) output: one per module, or one per module name under checkpointing.
+        var sharedSlots: [String: ActivationSlot] = [:]
         for m in loraAdapter?.orderedModules ?? [] {
             guard m.layer < all.count else { throw QLoRAError.invalid("adapter module \(m.path) is past the model's layers") }
             let lora = loraAdapter!.config
-            all[m.layer][m.linear.moduleName] = LoRALinear(name: m.path, a: m.a, b: m.b, scale: Float(lora.scaling),
-                                                           dropout: Float(lora.loraDropout))
+            let name = m.linear.moduleName
+            let slot = gradientCheckpointing ? sharedSlots[name, default: ActivationSlot()] : ActivationSlot()
+            sharedSlots[name] = slot
+            all[m.layer][name] = LoRALinear(name: m.path, a: m.a, b: m.b, magnitude: m.magnitude, scale: Float(lora.scaling),
+                                            dropout: Float(lora.loraDropout), doraSaved: slot)
         }
         adapters = all
     }
@@ -81,6 +87,11 @@ public final class LoRALlama: @unchecked Sendable {
         var rng = SeededRNG(seed: seed)
         let adapter = try LoRAAdapterWeights(config: lora, model: weights.config, rng: &rng)
         try self.init(weights: weights, adapter: adapter, threads: threads, gradientCheckpointing: gradientCheckpointing)
+        for (l, layer) in adapters.enumerated() {
+            for (name, ad) in layer where ad.isDoRA {
+                ad.initializeMagnitude(base: weights.layers[l].linear(named: name), threads: threads, workspace: workspace)
+            }
+        }
     }
 
     deinit { release() }
@@ -146,13 +157,16 @@ public final class LoRALlama: @unchecked Sendable {
     private func linear(_ l: Int, _ name: String, _ base: FrozenLinear, _ x: UnsafePointer<Float>,
                         _ y: UnsafeMutablePointer<Float>, _ M: Int) {
         base.forward(x, M: M, y, threads: threads, workspace: workspace)
-        adapters[l][name]?.forward(x, M: M, y, blas: blas, threads: threads)
+        adapters[l][name]?.forward(x, M: M, y, base: base, blas: blas, threads: threads, workspace: workspace)
     }
 
     private func linearBackward(_ l: Int, _ name: String, _ base: FrozenLinear, _ dy: UnsafePointer<Float>,
                                 _ x: UnsafePointer<Float>, _ dxOut: UnsafeMutablePointer<Float>, _ M: Int) {
-        base.backwardInput(dy, M: M, dxOut, threads: threads, workspace: workspace)
-        adapters[l][name]?.backward(dy, x, M: M, dxOut, blas: blas, threads: threads)
+        if let adapter = adapters[l][name] {   // the adapter owns the base's input gradient (DoRA scales it)
+            adapter.backward(dy, x, M: M, dxOut, base: base, blas: blas, threads: threads, workspace: workspace)
+        } else {
+            base.backwardInput(dy, M: M, dxOut, threads: threads, workspace: workspace)
+        }
     }
 
     private var attentionShape: Attention.Shape {
