@@ -109,7 +109,7 @@ public final class Trainer {
             var m = StepMetrics(step: step, loss: loss, lr: options.learningRate * schedule.factor(at: step - 1),
                                 gradNorm: norm, tokensPerSecond: Double(micro.count * options.batch * options.seq) / Date().timeIntervalSince(t0),
                                 rssBytes: ProcessMemory.residentBytes, evalLoss: nil)
-            if options.evalEvery > 0 && (step % options.evalEvery == 0 || step == options.steps) {
+            if (options.evalEvery > 0 && step % options.evalEvery == 0) || step == options.steps {
                 m.evalLoss = evalLoss()
                 if let e = m.evalLoss { bestEval = min(bestEval ?? e, e) }
             }

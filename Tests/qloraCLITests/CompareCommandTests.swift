@@ -48,7 +48,7 @@ import Testing
     @Test(arguments: [
         (["--methods", "lora,nonsense"], "unknown method 'nonsense'"),
         (["--steps", "0"], "--steps must be ≥ 1"),
-        (["--prompt-lr", "-1"], "--prompt-lr must be positive"),
+        (["--prompt-lr", "0"], "--prompt-lr must be positive"),
         (["--plan-models", "no-such-model"], "no-such-model"),
     ])
     func badOptionsAreOneLine(_ extra: [String], _ message: String) throws {
