@@ -51,6 +51,12 @@ enum CPUActivationBuffers {
                 table.add(PlannedBuffer("act.lora.\(p.rawValue).hidden", .layerActivations, shape: [d.L, d.B, d.T, width],
                                         axes: ["L", "B", "T", "r"], .f32,
                                         note: "x·Aᵀ of \(p.moduleName)'s adapter (kept by every adapter)"))
+                if request.dora {
+                    let out = d.shape(p).out * (p.isMLP ? d.K : 1)
+                    table.add(PlannedBuffer("act.dora.\(p.rawValue).output", .layerActivations, shape: [Ls, d.B, d.T, out],
+                                            axes: [lAxis, "B", "T", "out"], .f32,
+                                            note: "W·x + s·B·A·x of \(p.moduleName), kept for the magnitude's gradient"))
+                }
             }
         }
         let perToken = table.buffers.filter { $0.component == .layerActivations }
@@ -88,6 +94,12 @@ enum CPUActivationBuffers {
                 buf("prefix.encoder", [2, d.P, d.L * 2 * d.KVD + h], ["2", "P", "L·2·KVD + H"],
                     "the projection's output and tanh activations, and their gradients")
             }
+        }
+        if request.method.usesLoRA && request.dora {
+            let maxOut = request.targets.projections.map { d.shape($0).out }.max() ?? 0
+            let maxIn = request.targets.projections.map { d.shape($0).in }.max() ?? 0
+            buf("dora.backward", [M, 2 * maxOut + (request.loraDropout ? maxIn : 0)], ["B·T", "2·out (+ in)"],
+                "an adapter's scaled output gradients (and dropped input's gradient) while it runs")
         }
         if request.method.usesLoRA && request.loraDropout {
             buf("lora.dropout", [2, M, max(d.C, d.QD, d.K * d.FF)], ["2", "B·T", "max in"],
