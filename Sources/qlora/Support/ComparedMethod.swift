@@ -79,6 +79,8 @@ struct ComparisonSettings: Codable {
     var batch: Int
     var seq: Int
     var seed: UInt64
+    var schedule: String
+    var warmup: Int
     var rank: Int
     var loraLR: Double
     var loraPlusRatio: Double
@@ -89,7 +91,7 @@ struct ComparisonSettings: Codable {
     var threads: Int
 
     enum CodingKeys: String, CodingKey {
-        case steps, batch, seq, seed, rank, loraLR = "lora_lr", loraPlusRatio = "loraplus_ratio"
+        case steps, batch, seq, seed, schedule, warmup, rank, loraLR = "lora_lr", loraPlusRatio = "loraplus_ratio"
         case virtualTokens = "virtual_tokens", promptLR = "prompt_lr", prefixLR = "prefix_lr", initText = "init_text"
         case threads
     }

@@ -76,7 +76,8 @@ enum ComparisonTable {
         }
         let s = r.settings
         lines.append("")
-        lines.append("\(s.steps) steps of batch \(s.batch) × \(s.seq) tokens, seed \(s.seed), \(s.threads) threads; "
+        lines.append("\(s.steps) steps of batch \(s.batch) × \(s.seq) tokens, \(s.schedule) schedule with \(s.warmup) warm-up steps, "
+                     + "seed \(s.seed), \(s.threads) threads; "
                      + "LoRA methods r \(s.rank), alpha \(2 * s.rank), lr \(s.loraLR) (LoRA+ ratio \(s.loraPlusRatio)); "
                      + "prompt/prefix tuning \(s.virtualTokens) virtual tokens, lr \(s.promptLR) / \(s.prefixLR). "
                      + "Exact match on the first \(r.taskLimit) questions of \(r.task).")
