@@ -51,6 +51,7 @@ public final class HFCheckpoint: CheckpointSource {
             files["model.safetensors"] = f
             for name in f.names { owner[name] = f }
         } else {
+            try PickleRefusal.checkDirectory(directory)
             throw QLoRAError.io(directory, "no model.safetensors or model.safetensors.index.json")
         }
         shardOf = owner

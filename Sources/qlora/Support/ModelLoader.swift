@@ -46,6 +46,8 @@ struct LoadedModel {
             _ = try LlamaConfig.load(path: path + "/config.json")
         } else if path.hasSuffix(".gguf") {
             _ = try LlamaConfig(gguf: GGUFFile(path: path))
+        } else {
+            try PickleRefusal.checkFile(path)
         }
         let beforeTokenizer = ProcessMemory.residentBytes
         // The tokenizer first: its JSON parse has a transient peak that should not stack on the weights.
