@@ -60,7 +60,7 @@ public final class HFCheckpoint: CheckpointSource {
     }
 
     static func readIndex(_ index: String) throws -> [String: String] {
-        guard let data = FileManager.default.contents(atPath: index),
+        guard let data = try MetadataFile.read(index, limit: MetadataFile.indexLimit),
               let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw QLoRAError.format(index, "not a JSON object")
         }

@@ -14,8 +14,10 @@ public enum PickleRefusal {
         if extensions.contains(ext) { throw QLoRAError.unsupported(path, hint) }
     }
 
-    /// Throws when the checkpoint directory `dir` holds weights only as pickle files.
+    /// Throws when the checkpoint directory `dir` has no safetensors weights but pickle files.
     public static func checkDirectory(_ dir: String) throws {
+        for name in ["model.safetensors", "model.safetensors.index.json"]
+            where FileManager.default.fileExists(atPath: dir + "/" + name) { return }
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
         if let pickle = names.first(where: { extensions.contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }) {
             throw QLoRAError.unsupported(dir + "/" + pickle, hint)

@@ -74,9 +74,8 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let out = resume ?? output!
         if resume == nil {
-            if FileManager.default.fileExists(atPath: out) {
-                guard overwrite else { throw QLoRAError.io(out, "already exists (use --resume to continue it or --overwrite)") }
-                try AtomicOutput.remove(out)  // renamed aside first: never seen half-deleted
+            if FileManager.default.fileExists(atPath: out) && !overwrite {
+                throw QLoRAError.io(out, "already exists (use --resume to continue it or --overwrite)")
             }
         } else if !FileManager.default.fileExists(atPath: out + "/checkpoints") {
             throw QLoRAError.io(out, "has no checkpoints to resume from")
@@ -87,12 +86,6 @@ struct TrainCommand: ParsableCommand {
         }
         let checkpointing = gradCkpt == .on || (gradCkpt == .auto && activationsNeedCheckpointing(planned.config))
         try checkMemory(planned, gradientCheckpointing: checkpointing)
-        AtomicOutput.removeStaleTemporaries(of: out)
-        do {
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        } catch {
-            throw QLoRAError.io(out, "cannot create the run directory")
-        }
         let loaded = try LoadedModel.load(modelOptions)
         let tok = loaded.tokenizer
         let evalSource: EvalSource = evalData.map { .file($0) } ?? evalSplit.map { .split($0) } ?? .none
@@ -115,6 +108,16 @@ struct TrainCommand: ParsableCommand {
         options.checkpointEvery = checkpointEvery; options.optimizerMemoryMB = optimizerMemory
         options.skipNonfiniteSteps = skipNonfiniteSteps
         options.gradientCheckpointing = checkpointing
+        // The run directory only once the model and data loaded: bad input leaves nothing behind.
+        AtomicOutput.removeStaleTemporaries(of: out)
+        if resume == nil && overwrite {
+            try AtomicOutput.remove(out)  // renamed aside first: never seen half-deleted
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        } catch {
+            throw QLoRAError.io(out, "cannot create the run directory")
+        }
         let model = try LoRALlama(weights: loaded.model.weights, lora: lora, threads: modelOptions.threads,
                                   gradientCheckpointing: options.gradientCheckpointing, seed: seed)
         let trainer = try Trainer(model: model, data: trainingData, options: options, output: out,

@@ -44,6 +44,7 @@ struct LoadedModel {
         // The architecture first, so an unsupported model is named before anything else is read.
         if isDir.boolValue {
             _ = try LlamaConfig.load(path: path + "/config.json")
+            try PickleRefusal.checkDirectory(path)
         } else if path.hasSuffix(".gguf") {
             _ = try LlamaConfig(gguf: GGUFFile(path: path))
         } else {
