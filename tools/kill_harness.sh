@@ -3,9 +3,10 @@
 # `qlora merge`, SIGKILLs each at a random moment, and checks that every output path is absent,
 # the previous complete version, or a new complete version — never anything else.
 #
-#   tools/kill_harness.sh [--kills N] [--model M] [--qlora BIN] [--work DIR] [--seed S] [--train-args "..."]
+#   tools/kill_harness.sh [--kills ROUNDS] [--model M] [--qlora BIN] [--work DIR] [--seed S] [--train-args "..."]
 #
-# Defaults: 60 kills (20 per command) on the tiny GGUF fixture. What "complete" means per output:
+# Defaults: 60 rounds (20 per command) on the tiny GGUF fixture; a round whose run finishes
+# before its kill moment is checked the same way but is not counted as a SIGKILL. What "complete" means per output:
 #   quantize OUT, merge OUT   byte-identical (every file) to one of two reference outputs made
 #                             before the kills (quantize: blocksize 64 / 128; merge: f32 / f16),
 #                             each run replacing the other with --overwrite, so "previous" and
@@ -19,7 +20,7 @@
 #                             byte-identical to the reference run's.
 # Exit status 0 only when nothing was corrupt. Kill moments: uniform in [0, 1.15·d] for half the
 # kills and in [0.6·d, 1.1·d] (the write phase) for the other half, d = the command's measured
-# uninterrupted duration.
+# uninterrupted duration (3/4 of the training run's for a round that resumes one).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,10 +67,12 @@ run_and_kill() {
         kill -9 "$pid" 2> /dev/null
         wait "$pid" 2> /dev/null
         completed=0
+        sigkills=$((sigkills + 1))
     else
         wait "$pid"
         local rc=$?
         completed=1
+        finished=$((finished + 1))
         [ "$rc" -eq 0 ] || bad "$* exited $rc before the kill: $(tail -1 "$work/last.err")"
     fi
 }
@@ -144,10 +147,12 @@ state_of() {
 }
 
 declare -A outcome
+sigkills=0; finished=0
 q_prev=absent; m_prev=absent
 run="$work/run"
 verified_checkpoints=0; resumes=0; fresh=0; runs_completed=0; run_done=0
 for k in $(seq 1 "$kills"); do
+    before=$sigkills
     case $((k % 3)) in
     1)  # quantize, alternating blocksize so a replacement is visible
         if [ "$q_prev" = q64 ]; then target=q128; extra="--blocksize 128"; else target=q64; extra=""; fi
@@ -160,7 +165,8 @@ for k in $(seq 1 "$kills"); do
         q_prev=$s ;;
     2)  # train: start fresh, or resume the killed run
         if [ "$run_done" = 0 ] && ls -d "$run"/checkpoints/checkpoint-* > /dev/null 2>&1; then
-            resumes=$((resumes + 1)); run_and_kill "$(kill_delay "$dt")" "${train_cmd[@]}" --resume "$run"
+            # A resumed run has fewer steps left than a fresh one: aim at 3/4 of the full duration.
+            resumes=$((resumes + 1)); run_and_kill "$(kill_delay $((dt * 3 / 4)))" "${train_cmd[@]}" --resume "$run"
         else
             fresh=$((fresh + 1)); run_and_kill "$(kill_delay "$dt")" "${train_cmd[@]}" -o "$run" --overwrite
         fi
@@ -185,6 +191,8 @@ for k in $(seq 1 "$kills"); do
         else bad "merge kill $k: was $m_prev, became $s"; fi
         m_prev=$s ;;
     esac
+    cmd=$(case $((k % 3)) in 1) echo quantize ;; 2) echo train ;; 0) echo merge ;; esac)
+    outcome[${cmd}_sigkills]=$(( ${outcome[${cmd}_sigkills]:-0} + sigkills - before ))
 done
 
 # The killed training run, resumed to the end, must equal the uninterrupted one.
@@ -204,10 +212,10 @@ fi
 left=$(find "$work/q" "$work/m" "$run" -maxdepth 2 -name '.*.tmp-*' 2> /dev/null; ls -A "$work" | grep '\.tmp-' || true)
 [ -z "$left" ] || bad "temporaries left after clean runs: $left"
 
-say "kills: $kills"
-say "quantize: previous ${outcome[quantize_previous]:-0}, absent ${outcome[quantize_absent]:-0}, new ${outcome[quantize_new]:-0}"
-say "train: killed ${outcome[train_killed]:-0} (fresh starts $fresh, resumes $resumes), finished before the kill ${outcome[train_completed]:-0}; checkpoints verified $verified_checkpoints"
-say "merge: previous ${outcome[merge_previous]:-0}, absent ${outcome[merge_absent]:-0}, new ${outcome[merge_new]:-0}"
+say "rounds: $kills; SIGKILLs delivered: $sigkills; runs that finished before their kill moment: $finished"
+say "quantize: ${outcome[quantize_sigkills]:-0} SIGKILLed; output afterwards: previous ${outcome[quantize_previous]:-0}, absent ${outcome[quantize_absent]:-0}, new ${outcome[quantize_new]:-0}"
+say "train: ${outcome[train_sigkills]:-0} SIGKILLed (rounds: $fresh fresh starts, $resumes resumes), ${outcome[train_completed]:-0} finished first (adapter compared); checkpoint directories verified $verified_checkpoints"
+say "merge: ${outcome[merge_sigkills]:-0} SIGKILLed; output afterwards: previous ${outcome[merge_previous]:-0}, absent ${outcome[merge_absent]:-0}, new ${outcome[merge_new]:-0}"
 say "$final"
 say "corrupt: $corrupt"
 [ "$cleanup" = 1 ] && [ "$corrupt" = 0 ] && rm -rf "$work"
