@@ -18,6 +18,7 @@ public enum AtomicOutput {
 
     /// Writes `bytes` to `path` atomically.
     public static func write(_ bytes: UnsafeRawBufferPointer, to path: String) throws {
+        removeStaleTemporaries(of: path)
         let tmp = temporarySibling(of: path)
         do {
             let file = try OutputFile(path: tmp)
@@ -26,7 +27,7 @@ public enum AtomicOutput {
             try rename(tmp, to: path)
         } catch {
             unlink(tmp)
-            throw error
+            throw naming(error, temporary: tmp, final: path)
         }
     }
 
@@ -43,6 +44,7 @@ public enum AtomicOutput {
     /// atomic exchange where the kernel supports it). If `body`
     /// throws, the temporary directory is removed and nothing at `path` changes.
     public static func directory<T>(at path: String, _ body: (String) throws -> T) throws -> T {
+        removeStaleTemporaries(of: path)
         let tmp = temporarySibling(of: path)
         guard mkdir(tmp, 0o755) == 0 else {
             throw QLoRAError.io(path, "cannot create output directory: \(String(cString: strerror(errno)))")
@@ -69,8 +71,44 @@ public enum AtomicOutput {
             return result
         } catch {
             removeTree(tmp)
-            throw error
+            throw naming(error, temporary: tmp, final: path)
         }
+    }
+
+    /// Removes `path` (a file or a tree) so that it is never seen half-deleted: it is first renamed
+    /// to a hidden temporary sibling, which a kill may leave behind but never at `path`.
+    public static func remove(_ path: String) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        let aside = temporarySibling(of: path)
+        try rename(path, to: aside)
+        removeTree(aside)
+    }
+
+    /// Removes temporary siblings of `path` left by processes that no longer exist (a write killed
+    /// by SIGKILL cannot clean up after itself); those of live processes are left alone.
+    public static func removeStaleTemporaries(of path: String) {
+        let (dir, name) = splitPath(path)
+        let prefix = "." + name + ".tmp-"
+        guard let d = opendir(dir) else { return }
+        var stale: [String] = []
+        while let entry = readdir(d) {
+            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            guard entryName.hasPrefix(prefix),
+                  let pid = Int32(entryName.dropFirst(prefix.count).prefix { $0 != "-" }) else { continue }
+            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { stale.append(dir + "/" + entryName) }
+        }
+        closedir(d)
+        for p in stale { removeTree(p) }
+    }
+
+    /// An error about a file under the temporary name `temporary`, reworded to name `final` (the
+    /// path the user asked for; the temporary one is gone by the time they read the message).
+    public static func naming(_ error: Error, temporary: String, final: String) -> Error {
+        guard let e = error as? QLoRAError, e.message.contains(temporary) else { return error }
+        return QLoRAError(e.kind, e.message.replacing(temporary, with: final))
     }
 
     public static func rename(_ from: String, to: String) throws {
@@ -167,7 +205,12 @@ public final class OutputFile {
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
         var done = 0
         while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            let granted = WriteFaults.grant(bytes.count - done)
+            guard granted > 0 else {
+                errno = ENOSPC
+                throw ioError("write failed")
+            }
+            let n = Glibc.write(fd, bytes.baseAddress! + done, granted)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ioError("write failed")

@@ -51,6 +51,7 @@ public final class HFCheckpoint: CheckpointSource {
             files["model.safetensors"] = f
             for name in f.names { owner[name] = f }
         } else {
+            try PickleRefusal.checkDirectory(directory)
             throw QLoRAError.io(directory, "no model.safetensors or model.safetensors.index.json")
         }
         shardOf = owner
@@ -59,7 +60,7 @@ public final class HFCheckpoint: CheckpointSource {
     }
 
     static func readIndex(_ index: String) throws -> [String: String] {
-        guard let data = FileManager.default.contents(atPath: index) else {
+        guard let data = try MetadataFile.read(index, limit: MetadataFile.indexLimit) else {
             throw QLoRAError.io(index, "cannot read")
         }
         return try parseIndex(data, path: index)

@@ -223,7 +223,7 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
 
     /// Reads and validates a `config.json`.
     public static func load(path: String) throws -> LlamaConfig {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = try MetadataFile.read(path, limit: MetadataFile.configLimit) else {
             throw QLoRAError.io(path, "cannot read (missing config.json?)")
         }
         return try decode(data, path: path)

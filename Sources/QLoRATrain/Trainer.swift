@@ -16,6 +16,8 @@ public final class Trainer {
     let evalBatches: [TrainingBatch]
     public private(set) var step = 0
     public private(set) var history: [StepMetrics] = []
+    /// Why `resumeIfPossible` passed over newer checkpoints (one line each).
+    public private(set) var resumeWarnings: [String] = []
     /// Set from a signal handler: finish the current step, save a checkpoint, stop.
     public var stopRequested: () -> Bool = { false }
 
@@ -40,17 +42,28 @@ public final class Trainer {
 
     deinit { optimizer.close() }
 
-    /// Continues from the newest checkpoint in the output directory, if any; returns its step.
+    /// Continues from the newest checkpoint that verifies against its manifest, if any; returns its
+    /// step. Newer checkpoints that fail verification are passed over and named in
+    /// `resumeWarnings`. metrics.jsonl is cut back to the steps the checkpoint had done.
     @discardableResult
     public func resumeIfPossible() throws -> Int? {
-        guard let dir = store.latest() else { return nil }
-        let r = try Checkpoint.read(from: dir, into: optimizer, dataPosition: DataPosition.self)
+        guard let found = try store.latestValid() else { return nil }
+        resumeWarnings = found.skipped.map { "skipped checkpoint \($0.path): \($0.reason)" }
+        let r = try Checkpoint.read(from: found.path, into: optimizer, dataPosition: DataPosition.self)
         loader = try DataLoader(examples: loader.examples, B: options.batch, T: options.seq, layout: options.layout,
                                 padID: loader.padID, resumingAt: r.dataPosition)
         step = r.step
-        if let url = try? String(contentsOfFile: output + "/metrics.jsonl", encoding: .utf8) {
-            history = url.split(separator: "\n").compactMap { try? JSONDecoder().decode(StepMetrics.self, from: Data($0.utf8)) }
-                .filter { $0.step <= step }
+        let metricsPath = output + "/metrics.jsonl"
+        if let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) {
+            // Lines of steps after the checkpoint (and a line torn by a kill) are dropped: the
+            // resumed run writes those steps again.
+            var kept: [String] = []
+            for line in text.split(separator: "\n") {
+                guard let m = try? JSONDecoder().decode(StepMetrics.self, from: Data(line.utf8)), m.step <= step else { continue }
+                history.append(m)
+                kept.append(String(line))
+            }
+            try AtomicOutput.write(kept.map { $0 + "\n" }.joined(), to: metricsPath)
         }
         return step
     }
@@ -95,9 +108,9 @@ public final class Trainer {
                 ?? GradientClipping.globalNorm(optimizer.parameters)
             let loss = predictions > 0 ? lossSum / Double(predictions) : 0
             if !loss.isFinite || !norm.isFinite {
-                let bad = optimizer.parameters.first { p in (0..<p.count).contains { !p.grad[$0].isFinite } }?.name ?? "the loss"
                 skipped += 1
                 guard skipped <= options.skipNonfiniteSteps else {
+                    let bad = NonFiniteScan.firstNonFinite(optimizer.parameters) ?? "the loss"
                     throw QLoRAError(.numeric, "step \(step + 1): non-finite \(loss.isFinite ? "gradient" : "loss") (first non-finite tensor: \(bad)); --skip-nonfinite-steps N tolerates a few")
                 }
             } else {

@@ -56,6 +56,7 @@ struct TrainCommand: ParsableCommand {
     var gradCkpt: GradCheckpointMode = .auto
     @Option(help: "Eval loss every N steps (0 = only at the end).") var evalEvery: Int = 0
     @Option(help: "Checkpoint every N steps (0 = only at the end).") var checkpointEvery: Int = 0
+    @Flag(help: "Train even when the memory plan exceeds the memory available.") var force = false
     @Option(help: "Tolerate this many steps with a non-finite loss or gradient (skipped).") var skipNonfiniteSteps: Int = 0
     @Flag(help: "Print the summary as JSON.") var json = false
 
@@ -83,14 +84,19 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let out = resume ?? output!
         if resume == nil {
-            if FileManager.default.fileExists(atPath: out) {
-                guard overwrite else { throw QLoRAError.io(out, "already exists (use --resume to continue it or --overwrite)") }
-                AtomicOutput.removeTree(out)
+            if FileManager.default.fileExists(atPath: out) && !overwrite {
+                throw QLoRAError.io(out, "already exists (use --resume to continue it or --overwrite)")
             }
         } else if !FileManager.default.fileExists(atPath: out + "/checkpoints") {
             throw QLoRAError.io(out, "has no checkpoints to resume from")
         }
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let planned = try ModelSource.resolve(modelOptions.model)
+        let virtual = methodOptions.isPromptLearning ? methodOptions.tokens : 0
+        guard seq + virtual <= planned.config.maxPositionEmbeddings else {
+            throw QLoRAError.invalid("--seq \(seq)\(virtual > 0 ? " + --virtual-tokens \(virtual)" : "") exceeds the model's context of \(planned.config.maxPositionEmbeddings)")
+        }
+        let checkpointing = gradCkpt == .on || (gradCkpt == .auto && activationsNeedCheckpointing(planned.config))
+        try checkMemory(planned, gradientCheckpointing: checkpointing)
         let loaded = try LoadedModel.load(modelOptions)
         let tok = loaded.tokenizer
         let evalSource: EvalSource = evalData.map { .file($0) } ?? evalSplit.map { .split($0) } ?? .none
@@ -112,10 +118,16 @@ struct TrainCommand: ParsableCommand {
         options.seed = seed; options.layout = BatchLayout(rawValue: layout)!; options.evalEvery = evalEvery
         options.checkpointEvery = checkpointEvery; options.optimizerMemoryMB = optimizerMemory
         options.skipNonfiniteSteps = skipNonfiniteSteps
-        options.gradientCheckpointing = gradCkpt == .on || (gradCkpt == .auto && activationsNeedCheckpointing(loaded.model.config))
-        let virtual = methodOptions.isPromptLearning ? methodOptions.tokens : 0
-        guard seq + virtual <= loaded.model.config.maxPositionEmbeddings else {
-            throw QLoRAError.invalid("--seq \(seq)\(virtual > 0 ? " + --virtual-tokens \(virtual)" : "") exceeds the model's context of \(loaded.model.config.maxPositionEmbeddings)")
+        options.gradientCheckpointing = checkpointing
+        // The run directory only once the model and data loaded: bad input leaves nothing behind.
+        AtomicOutput.removeStaleTemporaries(of: out)
+        if resume == nil && overwrite {
+            try AtomicOutput.remove(out)  // renamed aside first: never seen half-deleted
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        } catch {
+            throw QLoRAError.io(out, "cannot create the run directory")
         }
         let model: LoRALlama
         if methodOptions.isPromptLearning {
@@ -130,6 +142,7 @@ struct TrainCommand: ParsableCommand {
         let trainer = try Trainer(model: model, data: trainingData, options: options, output: out,
                                   padID: Int32(tok.eosTokenID ?? 0))
         if resume != nil, let s = try trainer.resumeIfPossible() {
+            for w in trainer.resumeWarnings { FileHandle.standardError.write("warning: \(w)\n".data(using: .utf8)!) }
             FileHandle.standardError.write("resuming at step \(s)\n".data(using: .utf8)!)
         }
         // Ctrl-C: finish the step, checkpoint, stop.
@@ -167,6 +180,40 @@ struct TrainCommand: ParsableCommand {
                 } ?? "",
                 out))
         }
+    }
+
+    /// Plans this run with the CPU planner (the trainer's own buffers) and refuses, before anything
+    /// is allocated, when the plan exceeds the memory available, unless --force.
+    func checkMemory(_ planned: PlannedModel, gradientCheckpointing: Bool) throws {
+        var request = PlanRequest(model: planned)
+        request.device = .cpu
+        switch methodOptions.method {
+        case .lora: request.method = modelOptions.base == .f32 ? .lora : .qlora
+        case .promptTuning: request.method = .promptTuning
+        case .prefixTuning: request.method = .prefixTuning
+        }
+        request.virtualTokens = methodOptions.tokens
+        request.dora = dora
+        request.prefixProjectionHidden = methodOptions.prefixProjection
+            ? (methodOptions.encoderHidden ?? planned.config.kvDim) : nil
+        request.rank = rank
+        request.targets = try LoRATargets.parse(targets)
+        request.sequenceLength = seq
+        request.batchSize = batch
+        request.gradientCheckpointing = gradientCheckpointing
+        request.optimizer = optimizer == "lion" ? .lion : .adamw
+        request.paged = optimizerMemory != nil
+        request.computeDType = .f32
+        request.loraDropout = loraDropout > 0
+        let plan = try Planner.plan(request)
+        guard let available = try AvailableMemory.read(), let refusal = MemoryCheck.refusal(plan, available: available) else {
+            return
+        }
+        if force {
+            FileHandle.standardError.write("warning: \(refusal.components(separatedBy: "; lower")[0]); --force given, training anyway\n".data(using: .utf8)!)
+            return
+        }
+        throw QLoRAError(.invalidArgument, refusal)
     }
 
     /// auto: checkpoint when the saved activations of every layer would exceed a quarter of RAM.

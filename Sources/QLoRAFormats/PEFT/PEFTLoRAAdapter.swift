@@ -69,8 +69,7 @@ public struct PEFTLoRAAdapter: Equatable, Sendable {
     public static func read(from dir: String, model: LlamaConfig) throws -> PEFTLoRAAdapter {
         let configPath = try fileInside(dir, LoRAConfig.fileName)
         let weightsPath = try fileInside(dir, weightsFileName)
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: configPath)) } catch {
+        guard let data = try MetadataFile.read(configPath, limit: MetadataFile.configLimit) else {
             throw QLoRAError.io(configPath, "cannot read")
         }
         let config = try LoRAConfig.parse(data, path: configPath)

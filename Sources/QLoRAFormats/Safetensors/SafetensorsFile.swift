@@ -30,6 +30,9 @@ public final class SafetensorsFile: @unchecked Sendable {
 
     /// Headers larger than this are refused (the format's own reference limit is 100 MB).
     public static let maxHeaderBytes = 100 << 20
+    /// Tensors of more dimensions are refused (real ones have at most 5; the bound keeps a header of
+    /// `[1,1,1,…]` from building a shape array of millions).
+    public static let maxDims = 32
 
     public convenience init(path: String) throws {
         try self.init(file: MappedFile(path: path))
@@ -99,6 +102,9 @@ public final class SafetensorsFile: @unchecked Sendable {
             throw QLoRAError.unsupported(path, "tensor '\(name)' has unknown dtype '\(ds)'")
         }
         guard let shapeAny = entry["shape"] as? [Any] else { throw QLoRAError.format(path, "tensor '\(name)' has no shape") }
+        guard shapeAny.count <= maxDims else {
+            throw QLoRAError.format(path, "tensor '\(name)' has \(shapeAny.count) dimensions (at most \(maxDims) are read)")
+        }
         var shape: [Int] = []
         var elements = 1
         for d in shapeAny {

@@ -74,6 +74,7 @@ public struct SafetensorsWriter {
 
     /// Writes the file atomically (temporary sibling, fsync, rename).
     public func write(to path: String) throws {
+        AtomicOutput.removeStaleTemporaries(of: path)
         let tmp = AtomicOutput.temporarySibling(of: path)
         do {
             let out = try OutputFile(path: tmp)
@@ -86,7 +87,7 @@ public struct SafetensorsWriter {
             try AtomicOutput.rename(tmp, to: path)
         } catch {
             AtomicOutput.removeTree(tmp)
-            throw error
+            throw AtomicOutput.naming(error, temporary: tmp, final: path)
         }
     }
 }

@@ -70,6 +70,7 @@ public enum ModelSource {
         } else if path.lowercased().hasSuffix(".gguf") {
             config = try planConfig(fromGGUF: path)
         } else {
+            try PickleRefusal.checkFile(path)
             config = try LlamaConfig.load(path: path)
         }
         let twin = ModelPresets.all.first { sameShape($0.config, config) }

@@ -60,6 +60,11 @@ struct CheckpointManifest: Codable, Equatable {
             guard FileManager.default.fileExists(atPath: file) else {
                 throw QLoRAError.format(file, "missing (listed in the checkpoint manifest)")
             }
+            // Only regular files: a symlink could point anywhere outside the checkpoint.
+            let type = (try? FileManager.default.attributesOfItem(atPath: file)[.type]) as? FileAttributeType
+            guard type == .typeRegular else {
+                throw QLoRAError.format(file, "not a regular file (a checkpoint holds no links or directories)")
+            }
             let (bytes, digest) = try sha256(of: file)
             guard bytes == entry.bytes else {
                 throw QLoRAError.format(file, "\(bytes) bytes, the checkpoint manifest says \(entry.bytes) (truncated or replaced)")

@@ -36,6 +36,25 @@ public struct CheckpointStore: Sendable {
     /// The newest complete checkpoint's directory, if any.
     public func latest() -> String? { checkpoints().last?.path }
 
+    /// The newest checkpoint whose files match its manifest, and why each newer one was passed
+    /// over (a file torn, truncated or edited after it was written). Throws when there are
+    /// checkpoints but none verifies, naming the newest one's fault.
+    public func latestValid() throws -> (path: String, skipped: [(path: String, reason: String)])? {
+        var skipped: [(path: String, reason: String)] = []
+        for candidate in checkpoints().reversed() {
+            do {
+                _ = try CheckpointManifest.verify(candidate.path)
+                return (candidate.path, skipped)
+            } catch {
+                skipped.append((candidate.path, "\(error)"))
+            }
+        }
+        if let newest = skipped.first {
+            throw QLoRAError(.format, "no checkpoint in \(root) verifies; the newest: \(newest.reason)")
+        }
+        return nil
+    }
+
     /// Writes the checkpoint for `step` (see `Checkpoint.write`), then removes all but the newest
     /// `keepLast`; returns its directory.
     @discardableResult
@@ -52,7 +71,8 @@ public struct CheckpointStore: Sendable {
         let dir = path(step: step)
         try Checkpoint.write(to: dir, optimizer: optimizer, step: step, schedulerStep: schedulerStep, rngs: rngs,
                              dataPosition: dataPosition, extraFiles: extraFiles)
-        for old in checkpoints().dropLast(keepLast) { AtomicOutput.removeTree(old.path) }
+        // Renamed aside before deletion, so a kill never leaves a half-deleted checkpoint-N.
+        for old in checkpoints().dropLast(keepLast) { try AtomicOutput.remove(old.path) }
         return dir
     }
 

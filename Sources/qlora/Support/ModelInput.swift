@@ -27,6 +27,7 @@ struct ModelInput {
         if path.hasSuffix(".gguf") {
             return try openGGUF(path)
         }
+        try PickleRefusal.checkFile(path)
         throw QLoRAError.unsupported(path, "not a checkpoint directory or a .gguf file")
     }
 

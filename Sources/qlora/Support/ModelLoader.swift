@@ -44,8 +44,11 @@ struct LoadedModel {
         // The architecture first, so an unsupported model is named before anything else is read.
         if isDir.boolValue {
             _ = try LlamaConfig.load(path: path + "/config.json")
+            try PickleRefusal.checkDirectory(path)
         } else if path.hasSuffix(".gguf") {
             _ = try LlamaConfig(gguf: GGUFFile(path: path))
+        } else {
+            try PickleRefusal.checkFile(path)
         }
         let beforeTokenizer = ProcessMemory.residentBytes
         // The tokenizer first: its JSON parse has a transient peak that should not stack on the weights.
