@@ -32,7 +32,8 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Tokens per row.") var seq: Int = 256
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Learning-rate schedule of every run: constant, linear or cosine.") var schedule: String = "cosine"
-    @Option(help: "Warm-up steps of every run.") var warmup: Int = 8
+    @Option(help: "Warm-up steps of every run (default: 8, or --steps if fewer).") var warmup: Int?
+    var warmupSteps: Int { warmup ?? min(8, steps) }
     @Option(help: "LoRA rank (alpha = 2r).") var rank: Int = 16
     @Option(help: "Learning rate of the LoRA methods.") var lr: Double = 3e-4
     @Option(help: "LoRA+ ratio of B's learning rate to A's.") var loraplusRatio: Double = 16
@@ -46,7 +47,7 @@ struct CompareCommand: ParsableCommand {
     var planModels: String = "llama-2-7b,llama-2-70b"
 
     var settings: ComparisonSettings {
-        ComparisonSettings(steps: steps, batch: batch, seq: seq, seed: seed, schedule: schedule, warmup: warmup, rank: rank, loraLR: lr,
+        ComparisonSettings(steps: steps, batch: batch, seq: seq, seed: seed, schedule: schedule, warmup: warmupSteps, rank: rank, loraLR: lr,
                            loraPlusRatio: loraplusRatio, virtualTokens: virtualTokens, promptLR: promptLr,
                            prefixLR: prefixLr, initText: initText, threads: threads)
     }
@@ -71,7 +72,7 @@ struct CompareCommand: ParsableCommand {
             where !(v.isFinite && v > 0) { throw QLoRAError.invalid("\(name) must be positive") }
         guard (1...256).contains(threads) else { throw QLoRAError.invalid("--threads must be in 1…256") }
         guard LRSchedule.Kind(rawValue: schedule) != nil else { throw QLoRAError.invalid("--schedule must be constant, linear or cosine") }
-        guard warmup >= 0 && warmup <= steps else { throw QLoRAError.invalid("--warmup must be in 0…--steps") }
+        guard warmupSteps >= 0 && warmupSteps <= steps else { throw QLoRAError.invalid("--warmup must be in 0…--steps") }
         _ = try selected()
         for m in planModels.split(separator: ",") { _ = try ModelSource.resolve(String(m)) }
     }
@@ -93,7 +94,7 @@ struct CompareCommand: ParsableCommand {
             let dir = output + "/" + m.id
             let train = ["train"] + shared + ["--base", m.base.rawValue, "--data", data, "--eval-data", evalData, "-o", dir,
                                               "--steps", "\(steps)", "--batch", "\(batch)", "--seq", "\(seq)",
-                                              "--seed", "\(seed)", "--schedule", schedule, "--warmup", "\(warmup)",
+                                              "--seed", "\(seed)", "--schedule", schedule, "--warmup", "\(warmupSteps)",
                                               "--grad-ckpt", "off", "--json"] + m.trainArguments
             let started = Date()
             let summary = try JSONDecoder().decode(TrainSummary.self, from: ChildRun.run(train, log: output + "/" + m.id + "-train"))
