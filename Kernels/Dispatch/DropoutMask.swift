@@ -1,8 +1,11 @@
+import QLoRAKernelsAVX512
+
 /// Inverted dropout masks from a counter-based hash: element i of a mask with seed s is kept when
 /// hash(s, i) < keep·2³², and kept values are scaled by 1/keep. Any element can be regenerated on
 /// its own, so backward recomputes the forward's mask instead of storing it, and the work splits
 /// into independent vector lanes (a sequential RNG made dropout ~25% of a LoRA training step).
 /// The hash is Chris Wellons' "lowbias32" finalizer over the index mixed with the seed's two halves.
+/// On AVX-512 the loops run from the x86-64-v4 target, where they vectorize.
 public enum DropoutMask {
     /// The mask's keep threshold: elements whose hash is below it are kept.
     @inlinable public static func threshold(keep: Float) -> UInt32 {
@@ -38,8 +41,11 @@ public enum DropoutMask {
 
     /// out[i] = kept(i) ? x[i] / keep : 0, for i in 0..<count.
     public static func apply(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int, seed: UInt64,
-                             keep: Float) {
+                             keep: Float, isa: KernelISA = .best) {
         let t = threshold(keep: keep), inv = 1 / keep
+        if isa == .avx512 && isa.isSupported {
+            return DropoutMaskAVX512.apply(x, out, count: count, seed: seed, threshold: t, scale: inv)
+        }
         var i = 0
         while i + 16 <= count {
             let h = bits(lane &+ UInt32(truncatingIfNeeded: i), seed: seed)
@@ -56,8 +62,11 @@ public enum DropoutMask {
 
     /// dx[i] += kept(i) ? g[i] / keep : 0 — the gradient through the same mask.
     public static func accumulate(_ g: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, count: Int, seed: UInt64,
-                                  keep: Float) {
+                                  keep: Float, isa: KernelISA = .best) {
         let t = threshold(keep: keep), inv = 1 / keep
+        if isa == .avx512 && isa.isSupported {
+            return DropoutMaskAVX512.accumulate(g, into: dx, count: count, seed: seed, threshold: t, scale: inv)
+        }
         var i = 0
         while i + 16 <= count {
             let h = bits(lane &+ UInt32(truncatingIfNeeded: i), seed: seed)

@@ -7,12 +7,12 @@ import Testing
 @Suite struct DropoutMaskTests {
     static func ramp(_ n: Int) -> [Float] { (0..<n).map { Float($0 % 97) * 0.25 - 11 } }
 
-    @Test(arguments: [1, 15, 16, 17, 250, 4099])
-    func vectorLanesEqualTheScalarHash(_ n: Int) {
+    @Test(arguments: [1, 15, 16, 17, 250, 4099], [KernelISA.best, .reference])
+    func vectorLanesEqualTheScalarHash(_ n: Int, _ isa: KernelISA) {
         let x = Self.ramp(n)
         var out = [Float](repeating: .nan, count: n)
         let seed: UInt64 = 0xDEAD_BEEF_1234_5678, keep: Float = 0.9
-        DropoutMask.apply(x, &out, count: n, seed: seed, keep: keep)
+        DropoutMask.apply(x, &out, count: n, seed: seed, keep: keep, isa: isa)
         let t = DropoutMask.threshold(keep: keep)
         for i in 0..<n {
             let want: Float = DropoutMask.bits(UInt32(i), seed: seed) < t ? x[i] / keep : 0
