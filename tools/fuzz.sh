@@ -12,7 +12,7 @@
 # .build-fuzz/logs/TARGET.log. Every run has -rss_limit_mb=2048 -malloc_limit_mb=2048 (a header that
 # makes the parser allocate more fails the run) and -timeout=10 (a hang fails it). Extra flags go to
 # libFuzzer, e.g. -runs=1000000 -jobs=1 -workers=1. Exit status: non-zero if any run found a crash,
-# leak, hang, sanitizer report or out-of-memory. The build holds /tmp/qlora-build.lock (when flock
+# leak, hang, sanitizer report or out-of-memory. The build holds ${TMPDIR:-/tmp}/qlora-build.lock (when flock
 # exists); the runs do not. FUZZ_SKIP_BUILD=1 runs the binary already built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +39,7 @@ fi
 
 if [ "${FUZZ_SKIP_BUILD:-0}" != 1 ]; then
     LOCK=()
-    if command -v flock >/dev/null; then LOCK=(flock /tmp/qlora-build.lock); fi
+    if command -v flock >/dev/null; then LOCK=(flock "${TMPDIR:-/tmp}/qlora-build.lock"); fi
     echo "fuzz.sh: building qlora-fuzz (-sanitize=fuzzer,address) in $SCRATCH" >&2
     QLORA_FUZZ=1 "${LOCK[@]}" swift build -c release --scratch-path "$SCRATCH" --product qlora-fuzz \
         --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link -Xswiftc -g 2>&1 | tail -5 >&2

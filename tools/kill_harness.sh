@@ -42,7 +42,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -x "$qlora" ] || { echo "kill_harness: no qlora binary at $qlora (build first)" >&2; exit 2; }
-if [ -z "$work" ]; then work=$(mktemp -d /tmp/qlora-kill.XXXXXX); cleanup=1; else mkdir -p "$work"; cleanup=0; fi
+if [ -z "$work" ]; then work=$(mktemp -d "${TMPDIR:-/tmp}/qlora-kill.XXXXXX"); cleanup=1; else mkdir -p "$work"; cleanup=0; fi
 RANDOM=$seed
 corrupt=0
 log="$work/harness.log"
