@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages qlora builds against (OpenBLAS, zstd), when they are missing.
+# Installs the Debian packages qlora builds against (OpenBLAS, zstd) and Open MPI (mpirun and libmpi, loaded at run
+# time for `mpirun -np N qlora train`), when they are missing.
 set -euo pipefail
 need=()
-for pkg in libopenblas-dev libzstd-dev; do
+for pkg in libopenblas-dev libzstd-dev openmpi-bin libopenmpi-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -20,6 +20,8 @@ public final class Trainer {
     public private(set) var resumeWarnings: [String] = []
     /// Set from a signal handler: finish the current step, save a checkpoint, stop.
     public var stopRequested: () -> Bool = { false }
+    /// The ranks this run is split over (`mpirun -np N`); one by default. Set before resuming or running.
+    public var parallel = DataParallel.single()
 
     public init(model: LoRALlama, data: TrainingData, options: TrainOptions, output: String, padID: Int32) throws {
         self.model = model
@@ -47,14 +49,21 @@ public final class Trainer {
     /// `resumeWarnings`. metrics.jsonl is cut back to the steps the checkpoint had done.
     @discardableResult
     public func resumeIfPossible() throws -> Int? {
-        guard let found = try store.latestValid() else { return nil }
-        resumeWarnings = found.skipped.map { "skipped checkpoint \($0.path): \($0.reason)" }
-        let r = try Checkpoint.read(from: found.path, into: optimizer, dataPosition: DataPosition.self)
+        // Rank 0 picks the checkpoint; the other ranks restore the copy it sends them.
+        var skipped: [(path: String, reason: String)] = []
+        let picked = try parallel.shareCheckpoint({
+            let found = try store.latestValid()
+            skipped = found?.skipped ?? []
+            return found?.path
+        }, scratch: output + "/received")
+        guard let path = picked else { return nil }
+        resumeWarnings = skipped.map { "skipped checkpoint \($0.path): \($0.reason)" }
+        let r = try Checkpoint.read(from: path, into: optimizer, dataPosition: DataPosition.self)
         loader = try DataLoader(examples: loader.examples, B: options.batch, T: options.seq, layout: options.layout,
                                 padID: loader.padID, resumingAt: r.dataPosition)
         step = r.step
         let metricsPath = output + "/metrics.jsonl"
-        if let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) {
+        if parallel.isWriter, let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) {
             // Lines of steps after the checkpoint (and a line torn by a kill) are dropped: the
             // resumed run writes those steps again.
             var kept: [String] = []
@@ -69,14 +78,18 @@ public final class Trainer {
     }
 
     /// Mean loss over the eval set with the current adapter (no gradients touched).
-    public func evalLoss() -> Double? {
+    /// Under data parallelism rank r evaluates batches r, r+N, … and the sums are added in rank order
+    /// (every rank must call it at the same point).
+    public func evalLoss() throws -> Double? {
         guard !evalBatches.isEmpty else { return nil }
         var sum = 0.0, count = 0
-        for b in evalBatches where b.predictionCount > 0 {
+        for (i, b) in evalBatches.enumerated() where parallel.owns(i) && b.predictionCount > 0 {
             let r = model.loss(b)
             sum += r.sum
             count += r.count
         }
+        sum = try parallel.sum(sum, what: "the eval loss at step \(step)")
+        count = try parallel.sum(count, what: "the eval loss at step \(step)")
         return count > 0 ? sum / Double(count) : nil
     }
 
@@ -87,23 +100,32 @@ public final class Trainer {
         var trainSeconds = 0.0
         var skipped = 0
         let metricsPath = output + "/metrics.jsonl"
-        if step == 0 { FileManager.default.createFile(atPath: metricsPath, contents: Data()) }
-        let metricsFile = FileHandle(forWritingAtPath: metricsPath)
+        let writes = parallel.isWriter
+        if step == 0 && writes { FileManager.default.createFile(atPath: metricsPath, contents: Data()) }
+        let metricsFile = writes ? FileHandle(forWritingAtPath: metricsPath) : nil
         metricsFile?.seekToEndOfFile()
         defer { try? metricsFile?.close() }
         var bestEval: Double?
         // The held-out loss before any update (fresh runs only): what the adapter's "after" compares to.
-        let initialEval = step == 0 ? evalLoss() : nil
+        let initialEval = step == 0 ? try evalLoss() : nil
         while step < options.steps {
             let t0 = Date()
-            let micro = (0..<options.gradAccumulation).map { _ in loader.next() }
-            let predictions = micro.reduce(0) { $0 + $1.predictionCount }
+            // Every rank draws the step's N·A micro-batches (so all loaders stay at one position) and
+            // computes on its own; the loss is scaled by the global count of predicted tokens.
+            let global = (0..<parallel.size * options.gradAccumulation).map { _ in loader.next() }
+            let micro = global.indices.filter(parallel.owns).map { global[$0] }
+            let predictions = try parallel.sum(micro.reduce(0) { $0 + $1.predictionCount }, what: "the token count of step \(step + 1)")
+            guard predictions == global.reduce(0, { $0 + $1.predictionCount }) else {
+                throw QLoRAError(.invalidArgument, "step \(step + 1): the ranks drew different batches (is the data the same on every rank?)")
+            }
             optimizer.zeroGrad()
             model.setStepSeed(options.seed &+ UInt64(step))
             var lossSum = 0.0
             if predictions > 0 {
                 for b in micro { lossSum += model.forwardBackward(b, lossScale: 1 / Float(predictions)).sum }
             }
+            try parallel.sumGradients(optimizer.parameters, step: step + 1)
+            lossSum = try parallel.sum(lossSum, what: "the loss of step \(step + 1)")
             let norm = options.maxGradNorm.map { GradientClipping.clipGlobalNorm(optimizer.parameters, maxNorm: $0) }
                 ?? GradientClipping.globalNorm(optimizer.parameters)
             let loss = predictions > 0 ? lossSum / Double(predictions) : 0
@@ -117,25 +139,29 @@ public final class Trainer {
                 try optimizer.step(lrFactor: schedule.factor(at: step))
             }
             step += 1
-            tokens += micro.reduce(0) { $0 + $1.B * $1.T }
+            tokens += global.reduce(0) { $0 + $1.B * $1.T }
             trainSeconds += Date().timeIntervalSince(t0)
+            parallel.comm.slowestStep = max(parallel.comm.slowestStep, Date().timeIntervalSince(t0))
             var m = StepMetrics(step: step, loss: loss, lr: options.learningRate * schedule.factor(at: step - 1),
-                                gradNorm: norm, tokensPerSecond: Double(micro.count * options.batch * options.seq) / Date().timeIntervalSince(t0),
+                                gradNorm: norm, tokensPerSecond: Double(global.count * options.batch * options.seq) / Date().timeIntervalSince(t0),
                                 rssBytes: ProcessMemory.residentBytes, evalLoss: nil)
             if (options.evalEvery > 0 && step % options.evalEvery == 0) || step == options.steps {
-                m.evalLoss = evalLoss()
+                m.evalLoss = try evalLoss()
                 if let e = m.evalLoss { bestEval = min(bestEval ?? e, e) }
             }
             history.append(m)
             if let line = try? JSONEncoder().encode(m) { metricsFile?.write(line + Data("\n".utf8)) }
-            progress(m)
-            let stop = stopRequested()
-            if (options.checkpointEvery > 0 && step % options.checkpointEvery == 0) || step == options.steps || stop {
+            if writes { progress(m) }
+            let stop = try parallel.any(stopRequested(), what: "the stop check of step \(step)")
+            if step % parallel.hashEvery == 0 || step == options.steps || stop {
+                try parallel.checkSameWeights(optimizer.parameters, step: step)
+            }
+            if writes && ((options.checkpointEvery > 0 && step % options.checkpointEvery == 0) || step == options.steps || stop) {
                 try saveCheckpoint()
             }
             if stop { break }
         }
-        try model.adapter.save(to: output)  // each file is written atomically
+        if writes { try model.adapter.save(to: output) }  // each file is written atomically
         let evals = history.compactMap(\.evalLoss)
         let summary = TrainSummary(
             steps: step, trainableParameters: model.trainableParameterCount,
@@ -144,6 +170,7 @@ public final class Trainer {
             peakRSSBytes: ProcessMemory.peakResidentBytes, initialEvalLoss: initialEval, finalEvalLoss: evals.last, bestEvalLoss: evals.min() ?? bestEval,
             finalTrainLoss: history.last?.loss ?? 0, adapter: output, seconds: Date().timeIntervalSince(start),
             optimizerResidentBytes: optimizer.memoryStats.peakResidentBytes, optimizerSpilledBytes: optimizer.memoryStats.spilledBytes)
+        guard writes else { return summary }
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicOutput.write([UInt8](try enc.encode(summary)), to: output + "/summary.json")

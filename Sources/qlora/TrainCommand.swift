@@ -82,8 +82,17 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let out = resume ?? output!
-        if resume == nil {
+        // Under mpirun every rank runs this command; rank 0 owns the run directory.
+        let comm = try Communicator.fromEnvironment()
+        let writer = comm.rank == 0
+        let out = writer ? resume ?? output! : try DataParallelLaunch.scratchDirectory(rank: comm.rank)
+        defer { if !writer { try? FileManager.default.removeItem(atPath: out) } }
+        if let w = DataParallelLaunch.confinementWarning(threads: modelOptions.threads, rank: comm.usesMPI ? comm.rank : nil) {
+            FileHandle.standardError.write(Data((w + "\n").utf8))
+        }
+        if !writer {
+            // Ranks other than 0 neither check nor write the run directory.
+        } else if resume == nil {
             if FileManager.default.fileExists(atPath: out) && !overwrite {
                 throw QLoRAError.io(out, "already exists (use --resume to continue it or --overwrite)")
             }
@@ -119,16 +128,6 @@ struct TrainCommand: ParsableCommand {
         options.checkpointEvery = checkpointEvery; options.optimizerMemoryMB = optimizerMemory
         options.skipNonfiniteSteps = skipNonfiniteSteps
         options.gradientCheckpointing = checkpointing
-        // The run directory only once the model and data loaded: bad input leaves nothing behind.
-        AtomicOutput.removeStaleTemporaries(of: out)
-        if resume == nil && overwrite {
-            try AtomicOutput.remove(out)  // renamed aside first: never seen half-deleted
-        }
-        do {
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        } catch {
-            throw QLoRAError.io(out, "cannot create the run directory")
-        }
         let model: LoRALlama
         if methodOptions.isPromptLearning {
             let adapter = try methodOptions.makeAdapter(weights: loaded.model.weights, tokenizer: tok, modelPath: modelOptions.model,
@@ -139,9 +138,33 @@ struct TrainCommand: ParsableCommand {
             model = try LoRALlama(weights: loaded.model.weights, lora: lora, threads: modelOptions.threads,
                                   gradientCheckpointing: options.gradientCheckpointing, seed: seed)
         }
+        let parallel = DataParallel(comm)
+        if comm.usesMPI {
+            let identity = try DataParallelLaunch.identity(options: options, lora: lora, base: modelOptions.base.rawValue,
+                                                           model: model, data: trainingData, modelPath: modelOptions.model)
+            if let refusal = try parallel.startupRefusal(identity: identity) {
+                // One line from rank 0, written before any rank exits (mpirun then ends the job).
+                if writer { FileHandle.standardError.write(Data("Error: \(refusal)\n".utf8)) }
+                try? comm.barrier(what: "the start-up refusal")
+                Foundation.exit(EXIT_FAILURE)
+            }
+        }
+        // The run directory only once the model and data loaded: bad input leaves nothing behind.
+        if writer {
+            AtomicOutput.removeStaleTemporaries(of: out)
+            if resume == nil && overwrite {
+                try AtomicOutput.remove(out)  // renamed aside first: never seen half-deleted
+            }
+            do {
+                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            } catch {
+                throw QLoRAError.io(out, "cannot create the run directory")
+            }
+        }
         let trainer = try Trainer(model: model, data: trainingData, options: options, output: out,
                                   padID: Int32(tok.eosTokenID ?? 0))
-        if resume != nil, let s = try trainer.resumeIfPossible() {
+        trainer.parallel = parallel
+        if resume != nil, let s = try trainer.resumeIfPossible(), writer {
             for w in trainer.resumeWarnings { FileHandle.standardError.write("warning: \(w)\n".data(using: .utf8)!) }
             FileHandle.standardError.write("resuming at step \(s)\n".data(using: .utf8)!)
         }
@@ -161,7 +184,9 @@ struct TrainCommand: ParsableCommand {
                                              m.tokensPerSecond, eta, Double(m.rssBytes) / 1_048_576,
                                              m.evalLoss.map { String(format: " eval %.4f", $0) } ?? ""))
         }
-        bar.finish()
+        if writer { bar.finish() }
+        comm.finalize()
+        guard writer else { return }
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -9,6 +9,10 @@ int qlora_cpu_features(void);
 /// kernel or file system cannot (callers fall back to two renames).
 int qlora_rename_exchange(const char *from, const char *to);
 
+/// CPUs this process may run on (sched_getaffinity), or -1 when unknown: fewer than the worker
+/// threads asked for when a launcher (mpirun, taskset) binds the process.
+int qlora_affinity_cpu_count(void);
+
 /// The spin-wait hint (x86 `pause`): lowers power and yields to a sibling hyperthread.
 static inline void qlora_cpu_pause(void) {
 #if defined(__x86_64__) || defined(__i386__)
