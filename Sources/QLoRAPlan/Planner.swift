@@ -52,8 +52,10 @@ public enum Planner {
             GPURuntimeBuffers.addOverhead(to: &table)
         case .cpu:
             CPUActivationBuffers.add(to: &table, d, request)
+            DataParallelBuffers.add(to: &table, request)
         }
         var notes: [String] = []
+        if request.device == .cpu && request.ranks > 1 { notes.append(DataParallelBuffers.note(request)) }
         let maxPos = request.model.config.maxPositionEmbeddings
         if d.T > maxPos {
             notes.append("sequence \(d.T) exceeds the model's max_position_embeddings \(maxPos)")

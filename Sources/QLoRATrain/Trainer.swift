@@ -141,7 +141,7 @@ public final class Trainer {
             step += 1
             tokens += global.reduce(0) { $0 + $1.B * $1.T }
             trainSeconds += Date().timeIntervalSince(t0)
-            parallel.comm.slowestStep = max(parallel.comm.slowestStep, Date().timeIntervalSince(t0))
+            parallel.recordStep(seconds: Date().timeIntervalSince(t0))
             var m = StepMetrics(step: step, loss: loss, lr: options.learningRate * schedule.factor(at: step - 1),
                                 gradNorm: norm, tokensPerSecond: Double(global.count * options.batch * options.seq) / Date().timeIntervalSince(t0),
                                 rssBytes: ProcessMemory.residentBytes, evalLoss: nil)

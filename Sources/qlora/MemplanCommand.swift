@@ -60,6 +60,9 @@ struct MemplanCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "GPUs with FSDP sharding of weights and optimizer state.")
     var gpus: Int = 1
 
+    @Option(parsing: .unconditional, help: "CPU data-parallel ranks (mpirun -np N qlora train): plan one rank's memory.")
+    var ranks: Int = 1
+
     @Option(name: .customLong("virtual-tokens"), parsing: .unconditional, help: "Virtual tokens for prompt-/prefix-tuning (default 20).")
     var virtualTokens: Int?
 
@@ -96,6 +99,7 @@ struct MemplanCommand: ParsableCommand {
         request.doubleQuant = doubleQuant
         request.computeDType = computeDType ?? (device == .cpu ? .f32 : .bf16)
         request.gpuCount = gpus
+        request.ranks = ranks
         request.virtualTokens = virtualTokens ?? 20
         request.dora = dora
         request.prefixProjectionHidden = prefixProjection

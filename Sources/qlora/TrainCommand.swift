@@ -185,6 +185,9 @@ struct TrainCommand: ParsableCommand {
                                              m.evalLoss.map { String(format: " eval %.4f", $0) } ?? ""))
         }
         if writer { bar.finish() }
+        if writer && comm.size > 1 {
+            FileHandle.standardError.write(Data((parallel.report() + "\n").utf8))
+        }
         comm.finalize()
         guard writer else { return }
         if json {

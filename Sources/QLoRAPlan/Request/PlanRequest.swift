@@ -84,6 +84,8 @@ public struct PlanRequest: Sendable {
     public var computeDType: ComputeDType = .bf16
     /// Data-parallel ranks with fully sharded weights and optimizer state (FSDP-QLoRA).
     public var gpuCount = 1
+    /// CPU data parallelism (`mpirun -np N qlora train`): ranks, each planned here as one process.
+    public var ranks = 1
     /// Prompt- and prefix-tuning virtual tokens.
     public var virtualTokens = 20
     /// DoRA on the LoRA adapters (Liu et al. 2024, arXiv 2402.09353): a magnitude vector per adapted
@@ -140,5 +142,7 @@ public struct PlanRequest: Sendable {
             try need(computeDType == .f32,
                      "--device cpu plans the f32 CPU trainer: --compute-dtype must be f32")
         }
+        try need((1...4096).contains(ranks), "--ranks \(ranks): must be in 1...4096")
+        try need(ranks == 1 || device == .cpu, "--ranks plans CPU data parallelism (--device cpu); GPUs use --gpus")
     }
 }

@@ -18,8 +18,11 @@ public final class DataParallel {
     public var isWriter: Bool { comm.rank == 0 }
     /// Steps between comparisons of the adapters' hashes across ranks.
     public var hashEvery = 10
-    /// Seconds spent in the gradient sum and bytes it received, over the run (for benchmarks).
-    public private(set) var communicationSeconds = 0.0
+    /// Time in the gradient sum over the run, split into waiting for the slowest rank (a barrier
+    /// first), the allgather itself, and the rank-order sum; bytes each rank receives per step.
+    public private(set) var waitSeconds = 0.0
+    public private(set) var transferSeconds = 0.0
+    public private(set) var sumSeconds = 0.0
     public private(set) var gradientBytesPerStep = 0
     private var send: UnsafeMutablePointer<Float>?
     private var recv: UnsafeMutablePointer<Float>?
@@ -87,7 +90,11 @@ public final class DataParallel {
             (send + off).update(from: p.grad, count: p.count)
             off += p.count
         }
+        let t1 = Date()
+        try comm.barrier(what: "the gradient sum of step \(step)")
+        let t2 = Date()
         try comm.allgather(send, count: P, into: recv, what: "the gradient sum of step \(step)")
+        let t3 = Date()
         off = 0
         for p in params {
             let g = p.grad, n = p.count
@@ -98,8 +105,10 @@ public final class DataParallel {
             }
             off += n
         }
-        gradientBytesPerStep = 4 * P * size
-        communicationSeconds += Date().timeIntervalSince(t0)
+        gradientBytesPerStep = 4 * P * (size - 1)
+        waitSeconds += t2.timeIntervalSince(t1)
+        transferSeconds += t3.timeIntervalSince(t2)
+        sumSeconds += Date().timeIntervalSince(t3) + t1.timeIntervalSince(t0)
     }
 
     /// Stops with an error if the ranks' adapters differ (they must stay identical step by step).
@@ -124,6 +133,25 @@ public final class DataParallel {
             h = (h ^ UInt64(p.count)) &* 0x0000_0100_0000_01b3
         }
         return h
+    }
+
+    public private(set) var steps = 0
+    public private(set) var stepSeconds = 0.0
+
+    /// A step took `seconds` (collectives' deadlines follow the slowest step).
+    public func recordStep(seconds: Double) {
+        steps += 1
+        stepSeconds += seconds
+        comm.slowestStep = max(comm.slowestStep, seconds)
+    }
+
+    /// One line for rank 0's report: how the gradient sums went over the steps run.
+    public func report() -> String {
+        let s = Double(max(steps, 1)), total = max(stepSeconds, 1e-9)
+        return String(format: "data parallel: %d ranks; gradient sum per step: %.1f MB received, %.1f ms allgather (%.1f%% of the step), "
+                      + "%.1f ms packing and summing, %.1f ms waiting for the slowest rank; %.0f ms per step",
+                      size, Double(gradientBytesPerStep) / 1e6, 1000 * transferSeconds / s, 100 * transferSeconds / total,
+                      1000 * sumSeconds / s, 1000 * waitSeconds / s, 1000 * total / s)
     }
 
     // MARK: Resume
