@@ -13,7 +13,7 @@ import Testing
     /// Open MPI's mpirun on PATH, or nil.
     static let mpirun: String? = {
         for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let p = dir + "/mpirun"
+            let p = String(dir) + "/mpirun"
             if FileManager.default.isExecutableFile(atPath: p) { return p }
         }
         return nil
@@ -59,7 +59,13 @@ import Testing
         return p
     }
 
-    static func run(_ programs: [(ranks: Int, args: [String])]) throws -> CLIRunner.Result {
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ programs: [(ranks: Int, args: [String])]) throws -> Result {
         let p = try launch(programs)
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
@@ -72,7 +78,7 @@ import Testing
         let o = out.fileHandleForReading.readDataToEndOfFile()
         g.wait()
         p.waitUntilExit()
-        return CLIRunner.Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
                                 stderr: String(decoding: errData.data, as: UTF8.self))
     }
 
@@ -159,7 +165,7 @@ import Testing
         guard Self.mpirun != nil else { print("skipped: mpirun not found (tools/install_deps.sh installs Open MPI)"); return }
         let dir = TempDir()
         let data = try Self.data(dir)
-        let steps = 40, every = ["--checkpoint-every", "1"]
+        let steps = 120, every = ["--checkpoint-every", "1"]
         let whole = try Self.run([(2, Self.trainArgs(data, dir.path + "/whole", steps: steps, accum: 1, every))])
         #expect(whole.status == 0, "\(whole.stderr)")
         let p = try Self.launch([(2, Self.trainArgs(data, dir.path + "/killed", steps: steps, accum: 1, every))])
