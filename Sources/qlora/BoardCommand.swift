@@ -25,6 +25,10 @@ struct BoardCommand: ParsableCommand {
 
     func run() throws {
         let board = try BoardRuns(runs)
+        // Serves until interrupted: Ctrl-C or SIGTERM end it even when started from a parent that
+        // ignores them (ignored dispositions are inherited across exec).
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
         let done = DispatchSemaphore(value: 0)
         let failure = ErrorBox()
         let host = self.host, port = UInt16(port)

@@ -31,14 +31,15 @@ import Glibc
             }
             guard let range = text.range(of: #"127\.0\.0\.1:(\d+)/"#, options: .regularExpression),
                   let port = UInt16(text[range].dropFirst(10).dropLast()) else {
-                process.terminate()
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
                 throw QLoRAError.invalid("board printed no address: \(text)")
             }
             self.port = port
         }
 
         deinit {
-            if process.isRunning { process.terminate() }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
         }
     }
