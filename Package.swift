@@ -20,13 +20,15 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // qlora board's HTTP server: FlyingFox needs no SwiftNIO, so CI's clean build stays short.
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // MARK: Public API
         .executableTarget(
             name: "qlora",
             dependencies: [
-                "QLoRA",
+                "QLoRA", "QLoRABoard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/qlora"
@@ -72,6 +74,11 @@ let package = Package(
             path: "Sources/QLoRATrain"
         ),
         .target(
+            name: "QLoRABoard",
+            dependencies: ["QLoRACore", "QLoRATrain", .product(name: "FlyingFox", package: "FlyingFox")],
+            path: "Sources/QLoRABoard"
+        ),
+        .target(
             name: "QLoRABench", dependencies: ["QLoRACore", "QLoRAKernels", "QLoRAQuant"],
             path: "Sources/QLoRABench"
         ),
@@ -114,7 +121,7 @@ let package = Package(
             path: "Tests/QLoRATokenizerTests"
         ),
         .testTarget(
-            name: "qloraCLITests", dependencies: ["qlora", "QLoRA", "QLoRATestSupport"],
+            name: "qloraCLITests", dependencies: ["qlora", "QLoRA", "QLoRABoard", "QLoRATestSupport"],
             path: "Tests/qloraCLITests"
         ),
     ],

@@ -41,10 +41,12 @@ public struct StepMetrics: Codable, Sendable {
     public var tokensPerSecond: Double
     public var rssBytes: Int
     public var evalLoss: Double?
+    /// When the step ended (Unix seconds); absent in files of older runs.
+    public var time: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case step, loss, lr, gradNorm = "grad_norm", tokensPerSecond = "tokens_per_second", rssBytes = "rss_bytes"
-        case evalLoss = "eval_loss"
+        case evalLoss = "eval_loss", time
     }
 }
 

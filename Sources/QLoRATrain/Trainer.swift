@@ -149,6 +149,7 @@ public final class Trainer {
                 m.evalLoss = try evalLoss()
                 if let e = m.evalLoss { bestEval = min(bestEval ?? e, e) }
             }
+            m.time = Date().timeIntervalSince1970
             history.append(m)
             if let line = try? JSONEncoder().encode(m) { metricsFile?.write(line + Data("\n".utf8)) }
             if writes { progress(m) }

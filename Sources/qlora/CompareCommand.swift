@@ -45,6 +45,8 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Worker threads per run.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Models to plan the same configurations for on a GPU, comma-separated.")
     var planModels: String = "llama-2-7b,llama-2-70b"
+    @Option(help: "Also report to: tensorboard (one event-file directory per method under OUT/runs, with eval/exact_match), or none.")
+    var reportTo: ReportTarget = .none
 
     var settings: ComparisonSettings {
         ComparisonSettings(steps: steps, batch: batch, seq: seq, seed: seed, schedule: schedule, warmup: warmupSteps, rank: rank, loraLR: lr,
@@ -96,10 +98,15 @@ struct CompareCommand: ParsableCommand {
                                               "--steps", "\(steps)", "--batch", "\(batch)", "--seq", "\(seq)",
                                               "--seed", "\(seed)", "--schedule", schedule, "--warmup", "\(warmupSteps)",
                                               "--grad-ckpt", "off", "--json"] + m.trainArguments
+                + (reportTo == .tensorboard ? ["--report-to", "tensorboard", "--report-dir", output + "/runs/" + m.id] : [])
             let started = Date()
             let summary = try JSONDecoder().decode(TrainSummary.self, from: ChildRun.run(train, log: output + "/" + m.id + "-train"))
             let seconds = Date().timeIntervalSince(started)
             let accuracy = try taskAccuracy(shared + ["--base", m.base.rawValue, "--adapter", dir], log: output + "/" + m.id + "-eval")
+            if reportTo == .tensorboard {
+                let events = try TensorBoardWriter(directory: output + "/runs/" + m.id, resumingAt: summary.steps)
+                events.write(step: summary.steps, [("eval/exact_match", .scalar(Float(accuracy)))])
+            }
             let plans = try planModels.split(separator: ",").map { name in
                 PlannedFootprint(model: String(name), bytes: try m.gpuPlan(model: String(name), s).deviceBytes)
             }

@@ -8,7 +8,7 @@ struct QLoRACommand: ParsableCommand {
         abstract: "Quantization-first QLoRA fine-tuning on the CPU.",
         version: "0.1.0",
         subcommands: [
-            QuantizeCommand.self, TrainCommand.self, MergeCommand.self, CompareCommand.self, GenerateCommand.self, EvalCommand.self, TokenizeCommand.self, MemplanCommand.self, BenchCommand.self,
+            QuantizeCommand.self, TrainCommand.self, BoardCommand.self, MergeCommand.self, CompareCommand.self, GenerateCommand.self, EvalCommand.self, TokenizeCommand.self, MemplanCommand.self, BenchCommand.self,
         ]
     )
 }

@@ -20,6 +20,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var dataInput: DataInputOptions
     @OptionGroup(title: "Adapter method") var methodOptions: AdapterMethodOptions
+    @OptionGroup(title: "Watching the run") var watchOptions: WatchOptions
 
     @Option(help: "Training data (JSONL).") var data: String
     @Option(help: "Held-out data (JSONL) for the eval loss.") var evalData: String?
@@ -105,7 +106,7 @@ struct TrainCommand: ParsableCommand {
             throw QLoRAError.invalid("--seq \(seq)\(virtual > 0 ? " + --virtual-tokens \(virtual)" : "") exceeds the model's context of \(planned.config.maxPositionEmbeddings)")
         }
         let checkpointing = gradCkpt == .on || (gradCkpt == .auto && activationsNeedCheckpointing(planned.config))
-        try checkMemory(planned, gradientCheckpointing: checkpointing)
+        let planBytes = try checkMemory(planned, gradientCheckpointing: checkpointing)
         let loaded = try LoadedModel.load(modelOptions)
         let tok = loaded.tokenizer
         let evalSource: EvalSource = evalData.map { .file($0) } ?? evalSplit.map { .split($0) } ?? .none
@@ -175,16 +176,14 @@ struct TrainCommand: ParsableCommand {
         source.setEventHandler { interrupted.set() }
         source.resume()
         trainer.stopRequested = { interrupted.isSet }
-        let bar = ProgressBar(label: "train")
-        let t0 = Date()
-        let summary = try trainer.run { m in
-            let eta = Date().timeIntervalSince(t0) / Double(max(m.step - (trainer.history.first?.step ?? 1) + 1, 1))
-                * Double(steps - m.step)
-            bar.update(m.step, steps, String(format: "loss %.4f lr %.2e %.0f tok/s ETA %.0fs RSS %.0f MiB%@", m.loss, m.lr,
-                                             m.tokensPerSecond, eta, Double(m.rssBytes) / 1_048_576,
-                                             m.evalLoss.map { String(format: " eval %.4f", $0) } ?? ""))
-        }
-        if writer { bar.finish() }
+        // Only rank 0 watches the run (progress line, TensorBoard events): the other ranks write nothing.
+        let watch = writer
+            ? try TrainWatch(watchOptions, out: out,
+                             info: RunInfo(arguments: Array(CommandLine.arguments.dropFirst()), options: options, memoryPlanBytes: planBytes),
+                             resumedAt: resume != nil ? trainer.step : nil, history: trainer.history)
+            : nil
+        let summary = try trainer.run { watch?.step($0) }
+        watch?.finish()
         if writer && comm.size > 1 {
             FileHandle.standardError.write(Data((parallel.report() + "\n").utf8))
         }
@@ -212,7 +211,9 @@ struct TrainCommand: ParsableCommand {
 
     /// Plans this run with the CPU planner (the trainer's own buffers) and refuses, before anything
     /// is allocated, when the plan exceeds the memory available, unless --force.
-    func checkMemory(_ planned: PlannedModel, gradientCheckpointing: Bool) throws {
+    /// Returns the plan's total bytes.
+    @discardableResult
+    func checkMemory(_ planned: PlannedModel, gradientCheckpointing: Bool) throws -> Int {
         var request = PlanRequest(model: planned)
         request.device = .cpu
         switch methodOptions.method {
@@ -235,11 +236,11 @@ struct TrainCommand: ParsableCommand {
         request.loraDropout = loraDropout > 0
         let plan = try Planner.plan(request)
         guard let available = try AvailableMemory.read(), let refusal = MemoryCheck.refusal(plan, available: available) else {
-            return
+            return plan.deviceBytes
         }
         if force {
             FileHandle.standardError.write("warning: \(refusal.components(separatedBy: "; lower")[0]); --force given, training anyway\n".data(using: .utf8)!)
-            return
+            return plan.deviceBytes
         }
         throw QLoRAError(.invalidArgument, refusal)
     }

@@ -16,7 +16,8 @@ import Testing
         let r = try CLIRunner.run(["compare", "--model", Self.tiny, "--data", Self.datasets + "/train.jsonl",
                                    "--eval-data", Self.datasets + "/eval.jsonl", "--task", Self.datasets, "--task-limit", "2",
                                    "-o", out, "--steps", "2", "--batch", "1", "--seq", "32", "--rank", "2",
-                                   "--virtual-tokens", "3", "--threads", "2", "--plan-models", "llama-2-7b"])
+                                   "--virtual-tokens", "3", "--threads", "2", "--plan-models", "llama-2-7b",
+                                   "--report-to", "tensorboard"])
         #expect(r.status == 0, "\(r.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/compare.json"))) as? [String: Any])
         let rows = try #require(json["rows"] as? [[String: Any]])
@@ -32,6 +33,15 @@ import Testing
             let plans = try #require(row["gpu_plans"] as? [[String: Any]])
             #expect((plans.first?["bytes"] as? Int ?? 0) > 1 << 30, "\(id): a 7B model's plan is gigabytes")
             #expect(FileManager.default.fileExists(atPath: out + "/" + id + "/adapter_config.json"), "\(id)")
+            // --report-to tensorboard: one event file per method under OUT/runs, with both steps and
+            // the task's exact match at the last step.
+            let files = TensorBoardWriter.eventFiles(in: out + "/runs/" + id)
+            #expect(files.count == 1, "\(id)")
+            let events = try files.first.map(TensorBoardWriter.read) ?? []
+            #expect(events.filter { $0.values.contains { $0.tag == "train/loss" } }.map(\.step) == [1, 2], "\(id)")
+            let exact = events.flatMap { e in e.values.filter { $0.tag == "eval/exact_match" }.map { (e.step, $0.value) } }
+            #expect(exact.count == 1 && exact.first?.0 == 2, "\(id)")
+            if case .scalar(let a)? = exact.first?.1 { #expect(Double(a) == Double(Float(row["accuracy"] as? Double ?? -1)), "\(id)") }
         }
         // tiny_llama: hidden 64, so 3 virtual tokens train 3·64 prompt parameters.
         #expect(trainable["prompt-tuning"] == 3 * 64)
