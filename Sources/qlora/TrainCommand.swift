@@ -145,6 +145,7 @@ struct TrainCommand: ParsableCommand {
             for w in trainer.resumeWarnings { FileHandle.standardError.write("warning: \(w)\n".data(using: .utf8)!) }
             FileHandle.standardError.write("resuming at step \(s)\n".data(using: .utf8)!)
         }
+        if !json { print(LayoutStats(trainingData.train, T: seq, layout: options.layout).summary) }
         // Ctrl-C: finish the step, checkpoint, stop.
         signal(SIGINT, SIG_IGN)
         let interrupted = InterruptFlag()
