@@ -194,6 +194,21 @@ public final class OutputFile {
         buffer.removeAll(keepingCapacity: true)
     }
 
+    /// Replaces bytes already written at `offset` (flushing first); the file does not grow, so the
+    /// disk budget is not charged again. For headers whose content is known only at the end.
+    public func overwrite(at offset: Int, _ bytes: UnsafeRawBufferPointer) throws {
+        try flush()
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ioError("write failed")
+            }
+            done += n
+        }
+    }
+
     /// Flushes, fsyncs and closes.
     public func finish() throws {
         try flush()

@@ -69,9 +69,12 @@ struct QuantizeCommand: ParsableCommand {
         options.keepDType = ["bf16": .bf16, "f16": .f16, "f32": .f32][keepDtype]!
         let opened = try ModelInput.open(input)
         let bar = ProgressBar(label: "quantize")
-        let report = try CheckpointQuantizer.run(
+        let anonymous = AnonymousMemoryPeak()
+        var report = try CheckpointQuantizer.run(
             source: opened.source, output: output, options: options, extraFiles: opened.tokenizerFiles,
             baseConfigJSON: opened.configJSON, progress: bar.update)
+        report.peakAnonymousBytes = anonymous.stop()
+        report.peakRSSBytes = ProcessMemory.peakResidentBytes
         bar.finish()
         if json {
             let enc = JSONEncoder()
@@ -97,6 +100,7 @@ struct QuantizeCommand: ParsableCommand {
             (\(r.quantizedParameters) parameters)
             quantize throughput: \(String(format: "%.1f", r.quantizeMBPerSecond)) MB/s of source weights \
             on \(r.threads) thread\(r.threads == 1 ? "" : "s"); total \(String(format: "%.2f", r.seconds)) s
+            memory: peak RSS \(formatBytes(r.peakRSSBytes ?? 0)), of it anonymous (the quantizer's own) \(formatBytes(r.peakAnonymousBytes ?? 0))
             wrote \(r.output)
             """
     }
