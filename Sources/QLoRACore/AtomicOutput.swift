@@ -173,7 +173,25 @@ public final class OutputFile {
         buffer.reserveCapacity(bufferLimit)
     }
 
-    deinit { if !closed { close(fd) } }
+    /// Opens `path` for appending (created if missing): for logs that grow line by line
+    /// (metrics.jsonl); `flush()` after each line puts it on disk.
+    public init(appendingTo path: String) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw QLoRAError.io(path, "cannot open for appending: \(String(cString: strerror(errno)))")
+        }
+        buffer.reserveCapacity(4096)
+    }
+
+    /// Closes without syncing (errors on close are ignored: every write was checked).
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        Glibc.close(fd)
+    }
+
+    deinit { if !closed { Glibc.close(fd) } }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         if buffer.count + bytes.count > bufferLimit { try flush() }

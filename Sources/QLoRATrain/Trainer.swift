@@ -87,10 +87,10 @@ public final class Trainer {
         var trainSeconds = 0.0
         var skipped = 0
         let metricsPath = output + "/metrics.jsonl"
-        if step == 0 { FileManager.default.createFile(atPath: metricsPath, contents: Data()) }
-        let metricsFile = FileHandle(forWritingAtPath: metricsPath)
-        metricsFile?.seekToEndOfFile()
-        defer { try? metricsFile?.close() }
+        if step == 0 { try AtomicOutput.write([UInt8](), to: metricsPath) }
+        // Appends go through OutputFile (the write-fault hook): a full disk is a one-line error naming the file.
+        let metricsFile = try OutputFile(appendingTo: metricsPath)
+        defer { metricsFile.close() }
         var bestEval: Double?
         // The held-out loss before any update (fresh runs only): what the adapter's "after" compares to.
         let initialEval = step == 0 ? evalLoss() : nil
@@ -127,7 +127,8 @@ public final class Trainer {
                 if let e = m.evalLoss { bestEval = min(bestEval ?? e, e) }
             }
             history.append(m)
-            if let line = try? JSONEncoder().encode(m) { metricsFile?.write(line + Data("\n".utf8)) }
+            try metricsFile.write([UInt8](try JSONEncoder().encode(m)) + [0x0A])
+            try metricsFile.flush()
             progress(m)
             let stop = stopRequested()
             if (options.checkpointEvery > 0 && step % options.checkpointEvery == 0) || step == options.steps || stop {

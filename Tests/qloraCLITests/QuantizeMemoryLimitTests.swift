@@ -102,4 +102,26 @@ final class MemoryCgroup {
             #expect(a != nil && a == b, "\(file) differs between the limited and the unlimited run")
         }
     }
+
+    /// Like train's check (issue 16, item 5): the plan against the memory available, before anything
+    /// is written; --force overrides.
+    @Test func refusesWithThePlansNumbersWhenMemoryIsShortUnlessForced() throws {
+        let dir = TempDir()
+        let tiny = TrainCommandTests.tiny
+        let short = try CLIRunner.run(["quantize", tiny, "-o", dir.path + "/out", "--threads", "2"],
+                                      environment: [AvailableMemory.variable: "1MB"])
+        #expect(short.status != 0)
+        #expect(short.stderr.split(separator: "\n").count == 1, "\(short.stderr)")
+        let plan = try CheckpointQuantizer.plannedBytes(source: try GGUFCheckpoint(path: tiny), options: {
+            var o = CheckpointQuantizer.Options(); o.threads = 2; return o }())
+        #expect(short.stderr.contains("quantize plans \(ByteCount.format(plan.total)) of its own memory (2 tensors at a time"),
+                "\(short.stderr)")
+        #expect(short.stderr.contains("but \(ByteCount.format(1 << 20)) is available (QLORA_AVAILABLE_MEMORY); lower --threads"),
+                "\(short.stderr)")
+        #expect(dir.listing() == [], "nothing may be written before the check")
+        let forced = try CLIRunner.run(["quantize", tiny, "-o", dir.path + "/out", "--force"],
+                                       environment: [AvailableMemory.variable: "1MB"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(forced.stderr.contains("--force given, quantizing anyway"), "\(forced.stderr)")
+    }
 }

@@ -97,6 +97,32 @@ public enum CheckpointQuantizer {
             tensors: reports)
     }
 
+    /// The quantizer's own memory for `source` (what `run` allocates, besides the mapped source):
+    /// per tensor in flight its Float32 copy, the dequantized copy the error report compares, the
+    /// packed output and constants (≈ 8.6 bytes per parameter), for `threads` of the largest at
+    /// once; a kept tensor that is converted (not copied as it is) adds its Float32 and output copies;
+    /// plus `runtimeBytes` for the process itself.
+    public static func plannedBytes(source: CheckpointSource, options: Options) throws
+        -> (total: Int, inFlight: Int, largestTensor: String, width: Int) {
+        let width = source.concurrentReads ? max(1, options.threads) : 1
+        var quantized: [(Int, String)] = [], converted = 0
+        for name in source.tensorNames {
+            let shape = try source.shape(of: name)
+            let n = shape.reduce(1, *)
+            if QuantizationTargets.isQuantized(name, shape: shape, skipModules: options.skipModules) {
+                quantized.append((n, name))
+            } else if try source.dtypeName(of: name) != options.keepDType.torchName {
+                converted = max(converted, n * (4 + options.keepDType.size))
+            }
+        }
+        quantized.sort { $0.0 > $1.0 }
+        let inFlight = quantized.prefix(width).reduce(0) { $0 + $1.0 * 8 + $1.0 / 2 + $1.0 / 16 }
+        return (inFlight + converted + runtimeBytes, inFlight, quantized.first?.1 ?? "-", width)
+    }
+
+    /// The process's own baseline (runtime, Foundation, buffers), measured ~40 MB; rounded up.
+    public static let runtimeBytes = 64 << 20
+
     /// Header bytes that suffice for every tensor the output will have (see `Bnb4bitFormat.add`).
     static func headerBound(source: CheckpointSource, options: Options) throws -> Int {
         let quantSuffixes = [".weight", ".weight.absmax", ".weight.nested_absmax", ".weight.nested_quant_map",
