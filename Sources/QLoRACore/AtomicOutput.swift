@@ -173,7 +173,25 @@ public final class OutputFile {
         buffer.reserveCapacity(bufferLimit)
     }
 
-    deinit { if !closed { close(fd) } }
+    /// Opens `path` for appending (created if missing): for logs that grow line by line
+    /// (metrics.jsonl); `flush()` after each line puts it on disk.
+    public init(appendingTo path: String) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw QLoRAError.io(path, "cannot open for appending: \(String(cString: strerror(errno)))")
+        }
+        buffer.reserveCapacity(4096)
+    }
+
+    /// Closes without syncing (errors on close are ignored: every write was checked).
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        Glibc.close(fd)
+    }
+
+    deinit { if !closed { Glibc.close(fd) } }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         if buffer.count + bytes.count > bufferLimit { try flush() }
@@ -192,6 +210,21 @@ public final class OutputFile {
         guard !buffer.isEmpty else { return }
         try buffer.withUnsafeBytes { try writeAll($0) }
         buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Replaces bytes already written at `offset` (flushing first); the file does not grow, so the
+    /// disk budget is not charged again. For headers whose content is known only at the end.
+    public func overwrite(at offset: Int, _ bytes: UnsafeRawBufferPointer) throws {
+        try flush()
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ioError("write failed")
+            }
+            done += n
+        }
     }
 
     /// Flushes, fsyncs and closes.

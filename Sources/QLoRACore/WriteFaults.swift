@@ -11,7 +11,7 @@ public enum WriteFaults {
     nonisolated(unsafe) private static var remaining: Int? = Environment.get(variable).flatMap { Int($0) }
 
     /// How many of `bytes` may be written now (all of them without a budget); 0 means "disk full".
-    static func grant(_ bytes: Int) -> Int {
+    public static func grant(_ bytes: Int) -> Int {
         lock.lock()
         defer { lock.unlock() }
         guard let left = remaining else { return bytes }

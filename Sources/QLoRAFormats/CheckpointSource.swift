@@ -14,6 +14,19 @@ public protocol CheckpointSource: AnyObject {
     /// The source dtype's torch name ("bfloat16", "float32", …; GGUF quant types report "float32").
     func dtypeName(of name: String) throws -> String
     func floats(_ name: String) throws -> [Float]
+    /// True when `floats` and `raw` may run on several threads at once (a plain file: yes).
+    var concurrentReads: Bool { get }
+    /// The tensor's stored bytes and their dtype, straight from the file, or nil where values are
+    /// computed (merged, dequantized) or the stored layout is not the tensor's.
+    func raw(_ name: String) throws -> (dtype: TensorDType, bytes: UnsafeRawBufferPointer)?
+    /// Says the tensor will not be read again soon: a mapped source drops its pages from memory.
+    func release(_ name: String)
+}
+
+extension CheckpointSource {
+    public var concurrentReads: Bool { false }
+    public func raw(_ name: String) throws -> (dtype: TensorDType, bytes: UnsafeRawBufferPointer)? { nil }
+    public func release(_ name: String) {}
 }
 
 /// Which checkpoint tensors `qlora quantize` turns into 4-bit: the 2-D linear weights of the transformer

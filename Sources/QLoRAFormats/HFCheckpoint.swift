@@ -123,4 +123,13 @@ public final class HFCheckpoint: CheckpointSource {
     }
 
     public func safetensors(for name: String) throws -> SafetensorsFile { try info(name).0 }
+
+    public var concurrentReads: Bool { true }
+
+    public func raw(_ name: String) throws -> (dtype: TensorDType, bytes: UnsafeRawBufferPointer)? {
+        let (f, t) = try info(name)
+        return (t.dtype, try f.raw(name))
+    }
+
+    public func release(_ name: String) { shardOf[name]?.dropPages(name) }
 }

@@ -74,10 +74,15 @@ public final class LlamaModel: @unchecked Sendable {
     /// A sequence starts (no cache, or an empty one) with the hooks' virtual tokens: the key/value
     /// prefix's N positions first (put straight into the cache, or before each sequence's keys), then
     /// the input-embedding prefix's rows; the returned rows are the T real tokens' only.
-    public func hidden(_ ids: UnsafePointer<Int32>, B: Int, T: Int, cache: KVCache? = nil) -> UnsafePointer<Float> {
+    ///
+    /// `positions` (B·T, no cache) packs several examples in a row: each token's position in its own
+    /// example, restarting at 0; the examples do not see each other (see `PackedSegments`).
+    public func hidden(_ ids: UnsafePointer<Int32>, B: Int, T: Int, cache: KVCache? = nil,
+                       positions: UnsafePointer<Int32>? = nil) -> UnsafePointer<Float> {
         let c = config, C = c.hiddenSize, F = c.intermediateSize, KVD = c.kvDim
         let eps = Float(c.rmsNormEps)
         precondition(cache == nil || B == 1, "a KV cache holds one sequence")
+        precondition(cache == nil || positions == nil, "packed rows run without a cache")
         let startsSequence = (cache?.length ?? 0) == 0
         if let cache, startsSequence, let kv = kvPrefix {
             precondition(kv.virtualTokens <= cache.capacity, "KV cache full")
@@ -94,6 +99,9 @@ public final class LlamaModel: @unchecked Sendable {
         let start = cache?.length ?? NKVP
         if let cache { precondition(start + TT <= cache.capacity, "KV cache full") }
         let buf = buffers(for: M)
+        let segments = positions.map {
+            PackedSegments(positions: UnsafeBufferPointer(start: $0, count: B * T), B: B, T: T, virtualRows: P, prefixKeys: NKVP)
+        }
         for b in 0..<B {
             if P > 0 { inputPrefix!.writeEmbeddings(into: buf.x + b * TT * C) }
             Embedding.forward(buf.x + (b * TT + P) * C, ids + b * T, T, weights.embed.ref)
@@ -107,8 +115,15 @@ public final class LlamaModel: @unchecked Sendable {
             linear(l, "q_proj", layer.q, buf.xn, buf.q, M)
             linear(l, "k_proj", layer.k, buf.xn, buf.k, M)
             linear(l, "v_proj", layer.v, buf.xn, buf.v, M)
-            rope.forward(buf.q, rows: M, heads: c.numAttentionHeads, stride: c.qDim, start: start, period: TT)
-            rope.forward(buf.k, rows: M, heads: c.numKeyValueHeads, stride: KVD, start: start, period: TT)
+            if let segments {
+                segments.ropePositions.withUnsafeBufferPointer { p in
+                    rope.forward(buf.q, rows: M, heads: c.numAttentionHeads, stride: c.qDim, positions: p.baseAddress!)
+                    rope.forward(buf.k, rows: M, heads: c.numKeyValueHeads, stride: KVD, positions: p.baseAddress!)
+                }
+            } else {
+                rope.forward(buf.q, rows: M, heads: c.numAttentionHeads, stride: c.qDim, start: start, period: TT)
+                rope.forward(buf.k, rows: M, heads: c.numKeyValueHeads, stride: KVD, start: start, period: TT)
+            }
             var keys: UnsafePointer<Float> = UnsafePointer(buf.k), values: UnsafePointer<Float> = UnsafePointer(buf.v)
             var L = TT, seqStride = TT * KVD
             if let cache {
@@ -131,9 +146,17 @@ public final class LlamaModel: @unchecked Sendable {
                 keys = UnsafePointer(kv)
                 values = UnsafePointer(vs)
             }
-            let shape = Attention.Shape(B: B, T: TT, L: L, start: start, NH: c.numAttentionHeads,
+            var shape = Attention.Shape(B: B, T: TT, L: L, start: start, NH: c.numAttentionHeads,
                                         NKV: c.numKeyValueHeads, HS: c.headDim, kvSequenceStride: seqStride)
-            Attention.forward(buf.att, nil, buf.q, keys, values, shape, threads: threads, blas: blas)
+            if let segments {
+                shape.pinned = segments.pinned
+                segments.keyStarts.withUnsafeBufferPointer { starts in
+                    shape.segmentStarts = starts.baseAddress
+                    Attention.forward(buf.att, nil, buf.q, keys, values, shape, threads: threads, blas: blas)
+                }
+            } else {
+                Attention.forward(buf.att, nil, buf.q, keys, values, shape, threads: threads, blas: blas)
+            }
             linear(l, "o_proj", layer.o, buf.att, buf.tmp, M)
             for i in 0..<(M * C) { buf.x[i] += buf.tmp[i] }
             // MLP block

@@ -6,16 +6,16 @@ extension Tokenizer {
     /// `tokenizer_config.json` and `chat_template.jinja` when present.
     public init(directory: String) throws {
         let path = directory + "/tokenizer.json"
-        guard let json = FileManager.default.contents(atPath: path) else {
+        guard let json = try MetadataFile.read(path) else {
             let sentencePiece = FileManager.default.fileExists(atPath: directory + "/tokenizer.model")
             throw QLoRAError.io(directory, sentencePiece
                 ? "has only a sentencepiece tokenizer.model, which is not supported (byte-level BPE tokenizer.json only)"
                 : "no tokenizer.json in this checkpoint directory (the model's tokenizer is needed)")
         }
         let configPath = directory + "/tokenizer_config.json"
-        let config = FileManager.default.contents(atPath: configPath)
+        let config = try MetadataFile.read(configPath)
         let templatePath = directory + "/chat_template.jinja"
-        let template = FileManager.default.contents(atPath: templatePath).map { String(decoding: $0, as: UTF8.self) }
+        let template = try MetadataFile.read(templatePath).map { String(decoding: $0, as: UTF8.self) }
         try self.init(tokenizerJSON: json, tokenizerConfigJSON: config, chatTemplate: template, source: path)
     }
 

@@ -101,10 +101,11 @@ public final class Trainer {
         var skipped = 0
         let metricsPath = output + "/metrics.jsonl"
         let writes = parallel.isWriter
-        if step == 0 && writes { FileManager.default.createFile(atPath: metricsPath, contents: Data()) }
-        let metricsFile = writes ? FileHandle(forWritingAtPath: metricsPath) : nil
-        metricsFile?.seekToEndOfFile()
-        defer { try? metricsFile?.close() }
+        if step == 0 && writes { try AtomicOutput.write([UInt8](), to: metricsPath) }
+        // Appends go through OutputFile (the write-fault hook): a full disk is a one-line error naming the file.
+        // Only the writing rank (rank 0) has the file.
+        let metricsFile = writes ? try OutputFile(appendingTo: metricsPath) : nil
+        defer { metricsFile?.close() }
         var bestEval: Double?
         // The held-out loss before any update (fresh runs only): what the adapter's "after" compares to.
         let initialEval = step == 0 ? try evalLoss() : nil
@@ -151,7 +152,10 @@ public final class Trainer {
             }
             m.time = Date().timeIntervalSince1970
             history.append(m)
-            if let line = try? JSONEncoder().encode(m) { metricsFile?.write(line + Data("\n".utf8)) }
+            if let metricsFile {
+                try metricsFile.write([UInt8](try JSONEncoder().encode(m)) + [0x0A])
+                try metricsFile.flush()
+            }
             if writes { progress(m) }
             let stop = try parallel.any(stopRequested(), what: "the stop check of step \(step)")
             if step % parallel.hashEvery == 0 || step == options.steps || stop {

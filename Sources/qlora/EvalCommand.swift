@@ -53,6 +53,9 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    @Flag(help: "Run even when the memory plan exceeds the memory available.")
+    var force = false
+
     func validate() throws {
         guard (data == nil) != (task == nil) else { throw QLoRAError.invalid("give exactly one of --data and --task") }
         if let limit, limit < 1 { throw QLoRAError.invalid("--limit must be ≥ 1") }
@@ -64,6 +67,10 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Task mode: the KV cache of the longest prompt is not known before reading the task; the
+        // plan counts the generated tokens only (the weights dominate).
+        try InferenceMemoryCheck.check("eval", modelOptions, rows: task == nil ? batch : 1, positions: task == nil ? context : 1,
+                                       cachePositions: task == nil ? 0 : maxTokens, force: force)
         if let task { return try runTask(task) }
         let data = data!
         let texts = try EvalData.read(data)

@@ -23,6 +23,9 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Maximum new tokens.")
     var maxTokens: Int = 128
 
+    @Flag(help: "Run even when the memory plan exceeds the memory available.")
+    var force = false
+
     @Option(help: "Sampling temperature (0 = greedy).")
     var temperature: Float = 0
 
@@ -41,6 +44,12 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
+        // The prompt's tokens are at most its UTF-8 bytes (+ the chat template's few dozen).
+        let context = try ModelSource.resolve(modelOptions.model).config.maxPositionEmbeddings
+        let promptBound = promptIds.map { $0.split(separator: ",").count } ?? (prompt!.utf8.count + (chat ? 256 : 8))
+        let sequence = min(context, promptBound + maxTokens)
+        try InferenceMemoryCheck.check("generate", modelOptions, rows: 1, positions: min(sequence, promptBound),
+                                       cachePositions: sequence, force: force)
         let loaded = try LoadedModel.load(modelOptions)
         let model = loaded.model, tok = loaded.tokenizer
         let ids: [Int]

@@ -29,6 +29,7 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "nf4: tokens per evaluation row.") var seq: Int = 256
     @Flag(help: "nf4: skip the held-out loss comparison.") var noEval = false
     @Flag(help: "Replace OUT if it exists.") var overwrite = false
+    @Flag(help: "Run even when the memory plan exceeds the memory available.") var force = false
 
     static let bundledEvalData = "datasets/eval.jsonl"
 
@@ -53,6 +54,10 @@ struct MergeCommand: ParsableCommand {
         }
         let adapterDir = modelOptions.adapter!
         try AdapterMerge.checkMergeable(adapterDirectory: adapterDir)
+        // The base model, its held-out loss batches (nf4) and the merged tensor in flight (one
+        // Float32 copy of the largest: the activations of `batch` rows cover it for real models).
+        try InferenceMemoryCheck.check("merge", modelOptions, rows: dtype == "nf4" && !noEval ? batch : 1,
+                                       positions: dtype == "nf4" && !noEval ? seq : 1, force: force)
         var options = modelOptions
         options.adapter = nil
         let loaded = try LoadedModel.load(options)

@@ -43,6 +43,9 @@ struct QuantizeCommand: ParsableCommand {
     @Flag(help: "Print the summary as JSON.")
     var json = false
 
+    @Flag(help: "Quantize even when the planned memory exceeds the memory available.")
+    var force = false
+
     func validate() throws {
         guard FourBitType(rawValue: quantType) != nil else {
             throw QLoRAError.invalid("--quant-type must be nf4 or fp4, not '\(quantType)'")
@@ -68,10 +71,14 @@ struct QuantizeCommand: ParsableCommand {
         options.threads = threads
         options.keepDType = ["bf16": .bf16, "f16": .f16, "f32": .f32][keepDtype]!
         let opened = try ModelInput.open(input)
+        try checkMemory(opened.source, options)
         let bar = ProgressBar(label: "quantize")
-        let report = try CheckpointQuantizer.run(
+        let anonymous = AnonymousMemoryPeak()
+        var report = try CheckpointQuantizer.run(
             source: opened.source, output: output, options: options, extraFiles: opened.tokenizerFiles,
             baseConfigJSON: opened.configJSON, progress: bar.update)
+        report.peakAnonymousBytes = anonymous.stop()
+        report.peakRSSBytes = ProcessMemory.peakResidentBytes
         bar.finish()
         if json {
             let enc = JSONEncoder()
@@ -80,6 +87,22 @@ struct QuantizeCommand: ParsableCommand {
         } else {
             print(Self.summary(report))
         }
+    }
+
+    /// Refuses, before anything is read or written, when the quantizer's planned memory exceeds the
+    /// memory available, unless --force.
+    func checkMemory(_ source: CheckpointSource, _ options: CheckpointQuantizer.Options) throws {
+        let plan = try CheckpointQuantizer.plannedBytes(source: source, options: options)
+        guard let available = try AvailableMemory.read(), plan.total > available.bytes else { return }
+        let refusal = "quantize plans \(ByteCount.format(plan.total)) of its own memory (\(plan.width) tensor\(plan.width == 1 ? "" : "s") "
+            + "at a time: \(ByteCount.format(plan.inFlight)) for the largest, \(plan.largestTensor); runtime "
+            + "\(ByteCount.format(CheckpointQuantizer.runtimeBytes))) but \(ByteCount.format(available.bytes)) is available "
+            + "(\(available.source))"
+        if force {
+            FileHandle.standardError.write("warning: \(refusal); --force given, quantizing anyway\n".data(using: .utf8)!)
+            return
+        }
+        throw QLoRAError(.invalidArgument, refusal + "; lower --threads, or pass --force to try anyway")
     }
 
     static func summary(_ r: QuantizeReport) -> String {
@@ -97,6 +120,7 @@ struct QuantizeCommand: ParsableCommand {
             (\(r.quantizedParameters) parameters)
             quantize throughput: \(String(format: "%.1f", r.quantizeMBPerSecond)) MB/s of source weights \
             on \(r.threads) thread\(r.threads == 1 ? "" : "s"); total \(String(format: "%.2f", r.seconds)) s
+            memory: peak RSS \(formatBytes(r.peakRSSBytes ?? 0)), of it anonymous (the quantizer's own) \(formatBytes(r.peakAnonymousBytes ?? 0))
             wrote \(r.output)
             """
     }

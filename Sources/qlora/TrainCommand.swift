@@ -169,11 +169,17 @@ struct TrainCommand: ParsableCommand {
             for w in trainer.resumeWarnings { FileHandle.standardError.write("warning: \(w)\n".data(using: .utf8)!) }
             FileHandle.standardError.write("resuming at step \(s)\n".data(using: .utf8)!)
         }
+        if !json { print(LayoutStats(trainingData.train, T: seq, layout: options.layout).summary) }
         // Ctrl-C: finish the step, checkpoint, stop.
         signal(SIGINT, SIG_IGN)
         let interrupted = InterruptFlag()
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { interrupted.set() }
+        source.setEventHandler {
+            // A second Ctrl-C stops at once: the last checkpoint (written atomically) is kept.
+            if interrupted.isSet { _exit(130) }
+            interrupted.set()
+            FileHandle.standardError.write("\ninterrupted: finishing this step, then saving a checkpoint (Ctrl-C again stops at once)\n".data(using: .utf8)!)
+        }
         source.resume()
         trainer.stopRequested = { interrupted.isSet }
         // Only rank 0 watches the run (progress line, TensorBoard events): the other ranks write nothing.
@@ -206,6 +212,10 @@ struct TrainCommand: ParsableCommand {
                            summary.initialEvalLoss.map { String(format: "%.4f → ", $0) } ?? "", final, summary.bestEvalLoss ?? final)
                 } ?? "",
                 out))
+        }
+        if interrupted.isSet && summary.steps < steps {
+            FileHandle.standardError.write("stopped at step \(summary.steps) of \(steps); checkpoint saved in \(out)/checkpoints: continue with --resume \(out)\n".data(using: .utf8)!)
+            throw ExitCode(130)   // as a shell reports an interrupted command
         }
     }
 

@@ -121,6 +121,9 @@ public final class GGUFCheckpoint: CheckpointSource, @unchecked Sendable {
         try floats(tensor(name))
     }
 
+    /// Reading and dequantizing a tensor changes nothing shared.
+    public var concurrentReads: Bool { true }
+
     /// Calls `body` with each tensor and its values, one at a time, in file order.
     public func forEachTensor(_ body: (Tensor, [Float]) throws -> Void) throws {
         for t in tensors { try body(t, try floats(t)) }

@@ -37,10 +37,7 @@ public struct PEFTPromptAdapter: Equatable, Sendable {
     public static func read(from dir: String, model: LlamaConfig) throws -> PEFTPromptAdapter {
         let configPath = try PEFTLoRAAdapter.fileInside(dir, LoRAConfig.fileName)
         let weightsPath = try PEFTLoRAAdapter.fileInside(dir, PEFTLoRAAdapter.weightsFileName)
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: configPath)) } catch {
-            throw QLoRAError.io(configPath, "cannot read")
-        }
+        guard let data = try MetadataFile.read(configPath) else { throw QLoRAError.io(configPath, "cannot read") }
         let config = try PromptLearningConfig.parse(data, path: configPath)
         try config.check(against: model, path: configPath)
         let file = try SafetensorsFile(path: weightsPath)
@@ -64,7 +61,7 @@ public enum PEFTAdapterType {
     /// `peft_type` of `dir/adapter_config.json` (LORA, PROMPT_TUNING, …), as written.
     public static func peftType(directory dir: String) throws -> String {
         let path = try PEFTLoRAAdapter.fileInside(dir, LoRAConfig.fileName)
-        guard let data = FileManager.default.contents(atPath: path) else { throw QLoRAError.io(path, "cannot read") }
+        guard let data = try MetadataFile.read(path) else { throw QLoRAError.io(path, "cannot read") }
         guard let o = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw QLoRAError.format(path, "not a JSON object")
         }

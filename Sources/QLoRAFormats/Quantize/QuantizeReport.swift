@@ -38,6 +38,10 @@ public struct QuantizeReport: Codable, Sendable {
     /// Source bytes of the quantized tensors per second of quantization (MB = 10^6 bytes).
     public var quantizeMBPerSecond: Double
     public var tensors: [Tensor]
+    /// The process's peak resident set (VmHWM) and peak anonymous memory (RssAnon, sampled) over the
+    /// run, set by the command (nil from the library call).
+    public var peakRSSBytes: Int?
+    public var peakAnonymousBytes: Int?
 
     enum CodingKeys: String, CodingKey {
         case input, output, quantType = "quant_type", blockSize = "blocksize", doubleQuant = "double_quant"
@@ -45,5 +49,6 @@ public struct QuantizeReport: Codable, Sendable {
         case bytesIn = "bytes_in", bytesOut = "bytes_out", quantizedParameters = "quantized_parameters"
         case bitsPerQuantizedParameter = "bits_per_quantized_parameter", seconds
         case quantizeMBPerSecond = "quantize_mb_per_second", tensors
+        case peakRSSBytes = "peak_rss_bytes", peakAnonymousBytes = "peak_anonymous_bytes"
     }
 }

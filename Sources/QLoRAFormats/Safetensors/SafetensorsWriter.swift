@@ -41,6 +41,12 @@ public struct SafetensorsWriter {
 
     /// The header JSON (keys sorted, as the reference implementation writes them).
     public func headerBytes() -> [UInt8] {
+        Self.headerBytes(metadata: metadata, entries: entries.map { ($0.name, $0.dtype, $0.shape, $0.data.count) })
+    }
+
+    /// The header for tensors stored in this order with these byte counts.
+    public static func headerBytes(metadata: [String: String],
+                                   entries: [(name: String, dtype: TensorDType, shape: [Int], byteCount: Int)]) -> [UInt8] {
         var offset = 0
         var parts: [String] = []
         if !metadata.isEmpty {
@@ -49,8 +55,8 @@ public struct SafetensorsWriter {
         }
         var ranges: [String: (Int, Int)] = [:]
         for e in entries {
-            ranges[e.name] = (offset, offset + e.data.count)
-            offset += e.data.count
+            ranges[e.name] = (offset, offset + e.byteCount)
+            offset += e.byteCount
         }
         for e in entries.sorted(by: { $0.name < $1.name }) {
             let (b, end) = ranges[e.name]!

@@ -4,7 +4,7 @@ import QLoRAKernels
 
 /// Causal grouped-query attention (Vaswani et al. 2017; GQA: Ainslie et al. 2023): for each sequence
 /// b and head h with key/value head g = h / (NH/NKV),
-/// P = softmax(Q_bh K_bgᵀ / √HS) with query t seeing keys 0…start+t, out_bh = P V_bg.
+/// P = softmax(Q_bh K_bgᵀ / √HS) with query t seeing the keys of `Shape.keyRange`, out_bh = P V_bg.
 /// Legend: B = sequences, T = new query positions, L = key positions (start + T), NH = query
 /// heads, NKV = key/value heads, HS = head size.
 public enum Attention {
@@ -13,10 +13,48 @@ public enum Attention {
         /// Floats between consecutive sequences in the key/value buffers (L·NKV·HS when packed).
         public var kvSequenceStride: Int
 
-        public init(B: Int, T: Int, L: Int, start: Int, NH: Int, NKV: Int, HS: Int, kvSequenceStride: Int) {
+        /// Packed rows (several examples in one sequence): per query (B·T), the key index where its
+        /// example begins; nil: every query's example begins at key 0.
+        public var segmentStarts: UnsafePointer<Int32>?
+        /// Keys [0, pinned) are seen by every query after them whatever its segment (the virtual
+        /// positions of prompt and prefix tuning).
+        public var pinned: Int
+
+        public init(B: Int, T: Int, L: Int, start: Int, NH: Int, NKV: Int, HS: Int, kvSequenceStride: Int,
+                    segmentStarts: UnsafePointer<Int32>? = nil, pinned: Int = 0) {
             self.B = B; self.T = T; self.L = L; self.start = start
             self.NH = NH; self.NKV = NKV; self.HS = HS; self.kvSequenceStride = kvSequenceStride
+            self.segmentStarts = segmentStarts; self.pinned = pinned
         }
+
+        /// The keys query t of sequence b sees: j < hi (causal: start + t) with j < pinned or j ≥ lo.
+        @inline(__always)
+        public func keyRange(b: Int, t: Int) -> (lo: Int, hi: Int) {
+            let hi = min(L, start + t + 1)
+            return (segmentStarts.map { Int($0[b * T + t]) } ?? 0, hi)
+        }
+    }
+
+    /// Softmax in place over row[0..<L]'s visible keys (see `Shape.keyRange`); the others become 0.
+    @inline(__always)
+    static func maskedSoftmax(_ row: UnsafeMutablePointer<Float>, _ s: Shape, b: Int, t: Int) {
+        let (lo, hi) = s.keyRange(b: b, t: t)
+        let pin = min(s.pinned, hi)
+        if lo <= pin {   // one causal range [0, hi)
+            let mx = VectorMath.maximum(row, hi)
+            let inv = 1 / VectorMath.expShiftedSum(row, hi, shift: mx)
+            for j in 0..<hi { row[j] *= inv }
+        } else {         // [0, pin) ∪ [lo, hi)
+            var mx = VectorMath.maximum(row + lo, hi - lo)
+            if pin > 0 { mx = max(mx, VectorMath.maximum(row, pin)) }
+            var sum = VectorMath.expShiftedSum(row + lo, hi - lo, shift: mx)
+            if pin > 0 { sum += VectorMath.expShiftedSum(row, pin, shift: mx) }
+            let inv = 1 / sum
+            for j in 0..<pin { row[j] *= inv }
+            for j in pin..<lo { row[j] = 0 }
+            for j in lo..<hi { row[j] *= inv }
+        }
+        for j in hi..<s.L { row[j] = 0 }
     }
 
     /// - out: (B·T, NH·HS); probs: (B, NH, T, L) saved for backward, or nil; q: (B·T, NH·HS), rotated;
@@ -40,14 +78,7 @@ public enum Attention {
                 // P = scale · Q Kᵀ   (T, L)
                 blas.sgemm(transA: false, transB: true, M: s.T, N: s.L, K: s.HS, alpha: scale, A: qb, lda: qStride,
                            B: kb, ldb: kvStride, C: P, ldc: s.L)
-                for t in 0..<s.T {
-                    let row = P + t * s.L
-                    let visible = min(s.L, s.start + t + 1)
-                    let mx = VectorMath.maximum(row, visible)
-                    let inv = 1 / VectorMath.expShiftedSum(row, visible, shift: mx)
-                    for j in 0..<visible { row[j] *= inv }
-                    for j in visible..<s.L { row[j] = 0 }
-                }
+                for t in 0..<s.T { maskedSoftmax(P + t * s.L, s, b: b, t: t) }
                 // out_bh = P V   (T, HS)
                 blas.sgemm(transA: false, transB: false, M: s.T, N: s.HS, K: s.L, A: P, lda: s.L, B: vb, ldb: kvStride,
                            C: out + b * s.T * qStride + h * s.HS, ldc: qStride)
@@ -57,6 +88,7 @@ public enum Attention {
 
     /// Accumulates dq, dk, dv from dout and the saved probabilities. Per (b, h), with P = probs:
     /// dV += Pᵀ dO; dP = dO Vᵀ; dS = P ⊙ (dP − rowsum(dP ⊙ P)); dQ += scale · dS K; dK += scale · dSᵀ Q.
+    /// The mask is in P: keys a query does not see have P = 0, so dS and their dK/dV terms are 0.
     /// Work is split over (sequence, key/value head) so heads sharing a dK/dV never run at once.
     /// - dq: (B·T, NH·HS), dk, dv: per sequence (L, NKV·HS) like keys/values; dout: (B·T, NH·HS).
     public static func backward(_ dq: UnsafeMutablePointer<Float>, _ dk: UnsafeMutablePointer<Float>,

@@ -66,11 +66,24 @@ public final class RoPE: @unchecked Sendable {
     /// `start + t % period` (period = the sequence length when rows hold B sequences of T).
     public func forward(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, stride: Int, start: Int, period: Int) {
         ensure(start + min(rows, period))
+        forward(x, rows: rows, heads: heads, stride: stride) { start + $0 % period }
+    }
+
+    /// `forward` with row t at `positions[t]` (packed rows: positions restart per example).
+    public func forward(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, stride: Int, positions: UnsafePointer<Int32>) {
+        var n = 0
+        for t in 0..<rows { n = max(n, Int(positions[t]) + 1) }
+        ensure(n)
+        forward(x, rows: rows, heads: heads, stride: stride) { Int(positions[$0]) }
+    }
+
+    @inline(__always)
+    private func forward(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, stride: Int, position: (Int) -> Int) {
         let half = headSize / 2
         cos.withUnsafeBufferPointer { cb in
             sin.withUnsafeBufferPointer { sb in
                 for t in 0..<rows {
-                    let pos = start + t % period
+                    let pos = position(t)
                     let cp = cb.baseAddress! + pos * half, sp = sb.baseAddress! + pos * half
                     for h in 0..<heads {
                         let v = x + t * stride + h * headSize
@@ -89,11 +102,24 @@ public final class RoPE: @unchecked Sendable {
     /// on dx (which holds dy on entry).
     public func backward(_ dx: UnsafeMutablePointer<Float>, rows: Int, heads: Int, stride: Int, start: Int, period: Int) {
         ensure(start + min(rows, period))
+        backward(dx, rows: rows, heads: heads, stride: stride) { start + $0 % period }
+    }
+
+    /// `backward` with row t at `positions[t]`.
+    public func backward(_ dx: UnsafeMutablePointer<Float>, rows: Int, heads: Int, stride: Int, positions: UnsafePointer<Int32>) {
+        var n = 0
+        for t in 0..<rows { n = max(n, Int(positions[t]) + 1) }
+        ensure(n)
+        backward(dx, rows: rows, heads: heads, stride: stride) { Int(positions[$0]) }
+    }
+
+    @inline(__always)
+    private func backward(_ dx: UnsafeMutablePointer<Float>, rows: Int, heads: Int, stride: Int, position: (Int) -> Int) {
         let half = headSize / 2
         cos.withUnsafeBufferPointer { cb in
             sin.withUnsafeBufferPointer { sb in
                 for t in 0..<rows {
-                    let pos = start + t % period
+                    let pos = position(t)
                     let cp = cb.baseAddress! + pos * half, sp = sb.baseAddress! + pos * half
                     for h in 0..<heads {
                         let v = dx + t * stride + h * headSize

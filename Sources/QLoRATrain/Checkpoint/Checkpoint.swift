@@ -85,8 +85,7 @@ public enum Checkpoint {
     }
 
     static func readJSON<T: Decodable>(_ path: String) throws -> T {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+        guard let data = try MetadataFile.read(path, limit: MetadataFile.configLimit) else {
             throw QLoRAError.io(path, "cannot read")
         }
         do { return try JSONDecoder().decode(T.self, from: data) } catch {

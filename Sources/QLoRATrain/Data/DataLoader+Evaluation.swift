@@ -10,14 +10,15 @@ extension DataLoader {
         switch layout {
         case .padding:
             windows = examples.filter { $0.ids.count >= 2 }.map {
-                Window(ids: $0.ids.prefix(T + 1), trained: $0.trained.prefix(T + 1))
+                Window(example: $0.ids.prefix(T + 1), trained: $0.trained.prefix(T + 1))
             }
         case .packing:
             let ids = examples.flatMap(\.ids), trained = examples.flatMap(\.trained)
+            let starts = examples.flatMap { e in (0..<e.ids.count).map { $0 == 0 } }
             var start = 0
             while start + 1 < ids.count {
                 let end = min(start + T + 1, ids.count)
-                windows.append(Window(ids: ids[start..<end], trained: trained[start..<end]))
+                windows.append(Window(ids: ids[start..<end], trained: trained[start..<end], starts: starts[start..<end]))
                 start += T
             }
         }
@@ -25,8 +26,9 @@ extension DataLoader {
             let rows = min(B, windows.count - first)
             var ids = [Int32](repeating: padID, count: rows * T)
             var targets = [Int32](repeating: -1, count: rows * T)
-            for b in 0..<rows { fill(row: b, T: T, windows[first + b], &ids, &targets) }
-            return TrainingBatch(B: rows, T: T, ids: ids, targets: targets)
+            var positions = [Int32](repeating: 0, count: rows * T)
+            for b in 0..<rows { fill(row: b, T: T, windows[first + b], &ids, &targets, positions: &positions) }
+            return TrainingBatch(B: rows, T: T, ids: ids, targets: targets, positions: layout == .packing ? positions : nil)
         }
     }
 }

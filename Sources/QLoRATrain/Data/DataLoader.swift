@@ -16,6 +16,10 @@ public enum BatchLayout: String, Sendable, Codable, CaseIterable {
 /// A row holds T tokens and predicts the token after each: it is read from T+1 consecutive tokens
 /// (packing: the next row starts at the last of them, llm.c style; padding: an example's first
 /// T+1 tokens). `targets[i]` is the next token where that token is learned, else -1.
+/// Packed rows carry positions: each example (or the part of one continued from the previous row)
+/// is its own sequence in the row, seeing none of the others, and its last token predicts nothing
+/// (as TRL's padding-free packing with `position_ids` and flash-attention varlen do), so a packed
+/// batch's loss is the sum of its examples' losses run one by one.
 /// Legend: B = rows, T = positions per row.
 public struct DataLoader: Sendable {
     public let B: Int
@@ -67,6 +71,7 @@ public struct DataLoader: Sendable {
     public mutating func next() -> TrainingBatch {
         var ids = [Int32](repeating: padID, count: B * T)
         var targets = [Int32](repeating: -1, count: B * T)
+        var positions = [Int32](repeating: 0, count: B * T)
         for b in 0..<B {
             let window: Window
             switch layout {
@@ -76,43 +81,64 @@ public struct DataLoader: Sendable {
                 _ = read(T, &cursor)
             case .padding:
                 let e = examples[cursor.order[cursor.position.index]]
-                window = Window(ids: ArraySlice(e.ids.prefix(T + 1)), trained: ArraySlice(e.trained.prefix(T + 1)))
+                window = Window(example: e.ids.prefix(T + 1), trained: e.trained.prefix(T + 1))
                 cursor.advanceExample()
             }
-            Self.fill(row: b, T: T, window, &ids, &targets)
+            Self.fill(row: b, T: T, window, &ids, &targets, positions: &positions)
         }
-        return TrainingBatch(B: B, T: T, ids: ids, targets: targets)
+        return TrainingBatch(B: B, T: T, ids: ids, targets: targets, positions: layout == .packing ? positions : nil)
     }
 
-    /// Writes a window of ≤ T+1 tokens into row b: ids are its first T, targets the learned next tokens.
-    static func fill(row b: Int, T: Int, _ w: Window, _ ids: inout [Int32], _ targets: inout [Int32]) {
+    /// Writes a window of ≤ T+1 tokens into row b: ids are its first T, targets the learned next
+    /// tokens within the same example, positions count from each example's first token in the row.
+    static func fill(row b: Int, T: Int, _ w: Window, _ ids: inout [Int32], _ targets: inout [Int32],
+                     positions: inout [Int32]) {
         let n = min(w.ids.count, T + 1)
-        let ids0 = w.ids.startIndex, tr0 = w.trained.startIndex
+        let ids0 = w.ids.startIndex, tr0 = w.trained.startIndex, st0 = w.starts.startIndex
+        var p: Int32 = 0
+        for t in 0..<T {   // padding continues the last example's positions (it takes no loss)
+            if t > 0 { p = t < n && w.starts[st0 + t] ? 0 : p + 1 }
+            positions[b * T + t] = p
+        }
         for t in 0..<min(n, T) { ids[b * T + t] = w.ids[ids0 + t] }
         guard n >= 2 else { return }
-        for t in 0..<(n - 1) where w.trained[tr0 + t + 1] { targets[b * T + t] = w.ids[ids0 + t + 1] }
+        for t in 0..<(n - 1) where w.trained[tr0 + t + 1] && !w.starts[st0 + t + 1] {
+            targets[b * T + t] = w.ids[ids0 + t + 1]
+        }
     }
 
     /// The next `count` tokens of the stream (crossing examples and epochs), advancing `c`.
     func read(_ count: Int, _ c: inout Cursor) -> Window {
-        var w = Window(ids: [], trained: [])
+        var w = Window(ids: [], trained: [], starts: [])
         w.ids.reserveCapacity(count)
         w.trained.reserveCapacity(count)
+        w.starts.reserveCapacity(count)
         while w.ids.count < count {
             let e = examples[c.order[c.position.index]]
             let take = min(count - w.ids.count, e.ids.count - c.position.offset)
             w.ids += e.ids[c.position.offset..<(c.position.offset + take)]
             w.trained += e.trained[c.position.offset..<(c.position.offset + take)]
+            for i in 0..<take { w.starts.append(i == 0 && c.position.offset == 0) }
             c.position.offset += take
             if c.position.offset >= e.ids.count { c.advanceExample() }
         }
         return w
     }
 
-    /// Consecutive tokens and their learned flags.
+    /// Consecutive tokens, their learned flags, and which of them start an example.
     struct Window {
         var ids: ArraySlice<Int32>
         var trained: ArraySlice<Bool>
+        var starts: ArraySlice<Bool>
+
+        init(ids: ArraySlice<Int32>, trained: ArraySlice<Bool>, starts: ArraySlice<Bool>) {
+            self.ids = ids; self.trained = trained; self.starts = starts
+        }
+
+        /// The start of one example (a padded row).
+        init(example ids: ArraySlice<Int32>, trained: ArraySlice<Bool>) {
+            self.init(ids: ids, trained: trained, starts: ArraySlice((0..<ids.count).map { $0 == 0 }))
+        }
     }
 
     /// A position and the order of its epoch (drawn from the position's generator).

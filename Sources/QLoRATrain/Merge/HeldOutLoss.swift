@@ -13,7 +13,9 @@ public enum HeldOutLoss {
         for batch in batches where batch.predictionCount > 0 {
             batch.ids.withUnsafeBufferPointer { ids in
                 batch.targets.withUnsafeBufferPointer { targets in
-                    let hidden = model.hidden(ids.baseAddress!, B: batch.B, T: batch.T)
+                    let hidden = batch.positions.map { p in
+                        p.withUnsafeBufferPointer { model.hidden(ids.baseAddress!, B: batch.B, T: batch.T, positions: $0.baseAddress!) }
+                    } ?? model.hidden(ids.baseAddress!, B: batch.B, T: batch.T)
                     let M = batch.B * batch.T
                     var r0 = 0
                     while r0 < M {

@@ -50,6 +50,8 @@ public final class LoRALlama: @unchecked Sendable {
     private var finalNormed: UnsafeMutablePointer<Float>?, finalInv: UnsafeMutablePointer<Float>?
     private var dx, dxn, tmp, dq, datt, dk, dv, dgate, dup, dh, h, logits: UnsafeMutablePointer<Float>?
     private var dkAll, dvAll: UnsafeMutablePointer<Float>?   // (B, LK, KVD) with a prefix
+    /// The current batch's packed rows (examples that do not see each other), or nil: one sequence per row.
+    private var segments: PackedSegments?
 
     public init(weights: LlamaWeights, adapter: any TrainableAdapter, threads: Int, gradientCheckpointing: Bool) throws {
         guard let blas = BLAS.shared else { throw QLoRAError(.notFound, "OpenBLAS not found (install libopenblas-dev)") }
@@ -169,9 +171,30 @@ public final class LoRALlama: @unchecked Sendable {
         }
     }
 
-    private var attentionShape: Attention.Shape {
-        Attention.Shape(B: B, T: T, L: NKVP + T, start: NKVP, NH: config.numAttentionHeads, NKV: config.numKeyValueHeads,
-                        HS: config.headDim, kvSequenceStride: (NKVP + T) * config.kvDim)
+    /// Calls `body` with the attention shape of the current batch (its segments, when packed).
+    private func withAttentionShape(_ body: (Attention.Shape) -> Void) {
+        var shape = Attention.Shape(B: B, T: T, L: NKVP + T, start: NKVP, NH: config.numAttentionHeads,
+                                    NKV: config.numKeyValueHeads, HS: config.headDim, kvSequenceStride: (NKVP + T) * config.kvDim)
+        guard let segments else { return body(shape) }
+        segments.keyStarts.withUnsafeBufferPointer { starts in
+            shape.segmentStarts = starts.baseAddress
+            shape.pinned = segments.pinned
+            body(shape)
+        }
+    }
+
+    /// RoPE on (M, heads·HS) rows at the batch's positions; `backward` applies its gradient.
+    private func rotate(_ x: UnsafeMutablePointer<Float>, heads: Int, stride: Int, backward: Bool = false) {
+        let M = B * T
+        guard let segments else {
+            if backward { rope.backward(x, rows: M, heads: heads, stride: stride, start: NKVP, period: T) }
+            else { rope.forward(x, rows: M, heads: heads, stride: stride, start: NKVP, period: T) }
+            return
+        }
+        segments.ropePositions.withUnsafeBufferPointer { p in
+            if backward { rope.backward(x, rows: M, heads: heads, stride: stride, positions: p.baseAddress!) }
+            else { rope.forward(x, rows: M, heads: heads, stride: stride, positions: p.baseAddress!) }
+        }
     }
 
     // MARK: Forward
@@ -183,8 +206,8 @@ public final class LoRALlama: @unchecked Sendable {
         linear(l, "q_proj", w.q, a.xn1, a.q, M)
         linear(l, "k_proj", w.k, a.xn1, a.k, M)
         linear(l, "v_proj", w.v, a.xn1, a.v, M)
-        rope.forward(a.q, rows: M, heads: c.numAttentionHeads, stride: c.qDim, start: NKVP, period: T)
-        rope.forward(a.k, rows: M, heads: c.numKeyValueHeads, stride: c.kvDim, start: NKVP, period: T)
+        rotate(a.q, heads: c.numAttentionHeads, stride: c.qDim)
+        rotate(a.k, heads: c.numKeyValueHeads, stride: c.kvDim)
         if let prefix, let kAll = a.kAll, let vAll = a.vAll {  // (B, LK, KVD): the prefix rows, then the row's own
             let KVD = c.kvDim, stride = (NKVP + T) * KVD
             for b in 0..<B {
@@ -193,7 +216,7 @@ public final class LoRALlama: @unchecked Sendable {
                 (vAll + b * stride + NKVP * KVD).update(from: a.v + b * T * KVD, count: T * KVD)
             }
         }
-        Attention.forward(a.att, a.probs, a.q, a.kAll ?? a.k, a.vAll ?? a.v, attentionShape, threads: threads, blas: blas)
+        withAttentionShape { Attention.forward(a.att, a.probs, a.q, a.kAll ?? a.k, a.vAll ?? a.v, $0, threads: threads, blas: blas) }
         linear(l, "o_proj", w.o, a.att, tmp!, M)
         for i in 0..<(M * C) { a.xmid[i] = x[i] + tmp![i] }
         RMSNorm.forward(a.xn2, a.inv2, a.xmid, w.mlpNorm, M, C, eps: eps)
@@ -207,6 +230,9 @@ public final class LoRALlama: @unchecked Sendable {
     /// Runs the layers on `batch`; returns the batch the model sees (with prompt tuning, NP virtual
     /// positions before each row, which take no loss).
     private func forwardLayers(_ batch: TrainingBatch) -> TrainingBatch {
+        segments = batch.positions.map { positions in
+            positions.withUnsafeBufferPointer { PackedSegments(positions: $0, B: batch.B, T: batch.T, virtualRows: NP, prefixKeys: NKVP) }
+        }
         let batch = withVirtualPositions(batch)
         prepare(B: batch.B, T: batch.T)
         let c = config, M = B * T
@@ -221,7 +247,8 @@ public final class LoRALlama: @unchecked Sendable {
         return batch
     }
 
-    /// `batch` with NP positions before each row (ids 0, no targets), or `batch` itself.
+    /// `batch` with NP positions before each row (ids 0, no targets), or `batch` itself (its
+    /// positions are in `segments`).
     private func withVirtualPositions(_ batch: TrainingBatch) -> TrainingBatch {
         guard NP > 0 else { return batch }
         let T = NP + batch.T
@@ -294,17 +321,17 @@ public final class LoRALlama: @unchecked Sendable {
             let KVD = c.kvDim, stride = (NKVP + T) * KVD
             dkAll.initialize(repeating: 0, count: B * stride)
             dvAll.initialize(repeating: 0, count: B * stride)
-            Attention.backward(dq!, dkAll, dvAll, datt!, a.probs, a.q, kAll, vAll, attentionShape, threads: threads, blas: blas)
+            withAttentionShape { Attention.backward(dq!, dkAll, dvAll, datt!, a.probs, a.q, kAll, vAll, $0, threads: threads, blas: blas) }
             prefix.accumulateGradient(layer: l, dKeys: dkAll, dValues: dvAll, B: B, rowStride: KVD, sequenceStride: stride)
             for b in 0..<B {
                 (dk! + b * T * KVD).update(from: dkAll + b * stride + NKVP * KVD, count: T * KVD)
                 (dv! + b * T * KVD).update(from: dvAll + b * stride + NKVP * KVD, count: T * KVD)
             }
         } else {
-            Attention.backward(dq!, dk!, dv!, datt!, a.probs, a.q, a.k, a.v, attentionShape, threads: threads, blas: blas)
+            withAttentionShape { Attention.backward(dq!, dk!, dv!, datt!, a.probs, a.q, a.k, a.v, $0, threads: threads, blas: blas) }
         }
-        rope.backward(dq!, rows: M, heads: c.numAttentionHeads, stride: c.qDim, start: NKVP, period: T)
-        rope.backward(dk!, rows: M, heads: c.numKeyValueHeads, stride: c.kvDim, start: NKVP, period: T)
+        rotate(dq!, heads: c.numAttentionHeads, stride: c.qDim, backward: true)
+        rotate(dk!, heads: c.numKeyValueHeads, stride: c.kvDim, backward: true)
         dxn!.initialize(repeating: 0, count: M * C)
         linearBackward(l, "q_proj", w.q, dq!, a.xn1, dxn!, M)
         linearBackward(l, "k_proj", w.k, dk!, a.xn1, dxn!, M)

@@ -106,7 +106,16 @@ final class SpillFile {
         return extent
     }
 
+    /// Bytes of the file written so far (what the disk holds for it).
+    private var writtenEnd = 0
+
     private func pwriteAll(_ bytes: UnsafeRawPointer, _ length: Int, at offset: Int) throws {
+        // Growth past what was written takes disk space: the write-fault hook may refuse it.
+        let growth = max(0, offset + length - writtenEnd)
+        if growth > 0 {
+            guard WriteFaults.grant(growth) == growth else { throw QLoRAError.io(path, "no space left on device") }
+            writtenEnd = offset + length
+        }
         var done = 0
         while done < length {
             let n = pwrite(fd, bytes + done, length - done, off_t(offset + done))

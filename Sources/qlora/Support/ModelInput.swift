@@ -18,9 +18,9 @@ struct ModelInput {
             let ckpt = try HFCheckpoint(directory: path)
             var files: [String: [UInt8]] = [:]
             for name in HFCheckpoint.tokenizerFiles {
-                if let data = FileManager.default.contents(atPath: path + "/" + name) { files[name] = [UInt8](data) }
+                if let data = try MetadataFile.read(path + "/" + name) { files[name] = [UInt8](data) }
             }
-            let cfg = FileManager.default.contents(atPath: path + "/config.json")
+            let cfg = try MetadataFile.read(path + "/config.json")
                 .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
             return ModelInput(source: ckpt, tokenizerFiles: files, configJSON: cfg)
         }
