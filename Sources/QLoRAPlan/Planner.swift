@@ -2,9 +2,13 @@
 public struct MemoryPlan: Sendable {
     public let request: PlanRequest
     public let table: BufferTable
-    /// Peak bytes on one device (one GPU, or the host for `--device cpu`).
+    /// Peak bytes on one device (one GPU, or the host for `--device cpu`): the largest phase.
     public let deviceBytes: Int
-    /// Bytes kept off the device: paged optimizer state (host RAM on GPU plans, a file on CPU).
+    /// The phase that sets the peak, and every phase's device bytes.
+    public let peakPhase: Phase
+    public let phaseBytes: [(phase: Phase, bytes: Int)]
+    /// Bytes kept off the device: paged optimizer state or an offloaded base (host RAM on GPU plans,
+    /// a file on CPU).
     public let offDeviceBytes: Int
     /// Things the reader should know that are not errors (e.g. a sequence beyond the model's context).
     public let notes: [String]
@@ -25,7 +29,14 @@ public struct MemoryPlan: Sendable {
         let fixed: Set<Component> = [.quantizedWeights, .quantConstants, .unquantizedWeights,
                                      .trainableParameters, .gradients, .optimizerResident,
                                      .gatheredWeights, .runtimeOverhead]
-        return table.buffers.filter { fixed.contains($0.component) && $0.placement == .device }
+        return table.buffers.filter {
+            fixed.contains($0.component) && $0.placement == .device && $0.phases.count == Phase.allCases.count
+        }.reduce(0) { $0 + $1.bytes }
+    }
+
+    /// Bytes of the peak phase by component (what the device holds at its peak).
+    public func peakBytes(of component: Component) -> Int {
+        table.buffers.filter { $0.component == component && $0.placement == .device && $0.phases.contains(peakPhase) }
             .reduce(0) { $0 + $1.bytes }
     }
 }
@@ -48,12 +59,16 @@ public enum Planner {
         switch request.device {
         case .gpu:
             GPURuntimeBuffers.addGatheredLayers(to: &table, d, shards: shards)
+            if request.offloadBase { GPURuntimeBuffers.offloadParameters(&table, d, c: request.computeDType.storage) }
             GPUActivationBuffers.add(to: &table, d, request)
             GPURuntimeBuffers.addOverhead(to: &table)
         case .cpu:
             CPUActivationBuffers.add(to: &table, d, request)
             DataParallelBuffers.add(to: &table, request)
+            // The CPU trainer allocates every buffer once for the run: each phase holds them all.
+            table.keepAllAlive()
         }
+        let peak = table.phasePeak()
         var notes: [String] = []
         if request.device == .cpu && request.ranks > 1 { notes.append(DataParallelBuffers.note(request)) }
         let maxPos = request.model.config.maxPositionEmbeddings
@@ -64,7 +79,8 @@ public enum Planner {
             notes.append("paged state on CPU is this project's design (file-backed mapping); "
                          + "bitsandbytes itself does not page on CPU")
         }
-        return MemoryPlan(request: request, table: table, deviceBytes: table.bytes(at: .device),
+        return MemoryPlan(request: request, table: table, deviceBytes: peak.bytes, peakPhase: peak.phase,
+                          phaseBytes: peak.all.map { (phase: $0.0, bytes: $0.1) },
                           offDeviceBytes: table.bytes(at: .host) + table.bytes(at: .file), notes: notes)
     }
 }

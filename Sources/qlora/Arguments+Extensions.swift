@@ -12,3 +12,4 @@ enum OnOff: String, CaseIterable, ExpressibleByArgument {
     case on, off
     var isOn: Bool { self == .on }
 }
+extension TrainingStack: ExpressibleByArgument {}

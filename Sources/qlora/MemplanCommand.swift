@@ -73,6 +73,15 @@ struct MemplanCommand: ParsableCommand {
             help: "Prefix tuning with PEFT's reparameterization MLP of this hidden width.")
     var prefixProjection: Int?
 
+    @Option(help: "GPU training stack: hf (transformers + PEFT + bitsandbytes), torchtune (chunked cross-entropy, only LoRA-targeted linears in NF4, no LoRA dropout) or litgpt (chunked cross-entropy).")
+    var stack: TrainingStack = .hf
+
+    @Option(name: .customLong("base"), help: "Prompt/prefix tuning: the frozen base's linears, nf4 or dense (default dense on GPU; nf4 on CPU, as qlora train runs over a quantized checkpoint).")
+    var base: String?
+
+    @Flag(name: .customLong("offload-base"), help: "FSDP CPU offload: the NF4 base, adapters, gradients and optimizer state in host RAM; 2 layers at a time on the GPU.")
+    var offloadBase = false
+
     @Flag(help: "Print the plan as JSON (schema in docs/memplan.md).")
     var json = false
 
@@ -103,6 +112,19 @@ struct MemplanCommand: ParsableCommand {
         request.virtualTokens = virtualTokens ?? 20
         request.dora = dora
         request.prefixProjectionHidden = prefixProjection
+        if stack != .hf && device == .cpu { throw QLoRAError.invalid("--stack applies to GPU plans, not --device cpu") }
+        request.stack = stack
+        request.offloadBase = offloadBase
+        request.loraDropout = stack != .torchtune
+        switch base {
+        case nil: request.nf4BasePromptLearning = device == .cpu
+        case "nf4": request.nf4BasePromptLearning = true
+        case "dense": request.nf4BasePromptLearning = false
+        case let other?: throw QLoRAError.invalid("--base \(other): must be nf4 or dense")
+        }
+        if base != nil && !method.usesVirtualTokens {
+            throw QLoRAError.invalid("--base applies to prompt-tuning and prefix-tuning (qlora is always nf4, lora dense)")
+        }
         return request
     }
 

@@ -232,6 +232,7 @@ struct TrainCommand: ParsableCommand {
         case .prefixTuning: request.method = .prefixTuning
         }
         request.virtualTokens = methodOptions.tokens
+        request.nf4BasePromptLearning = modelOptions.base == .nf4
         request.dora = dora
         request.prefixProjectionHidden = methodOptions.prefixProjection
             ? (methodOptions.encoderHidden ?? planned.config.kvDim) : nil

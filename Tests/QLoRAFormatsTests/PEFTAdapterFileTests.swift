@@ -158,7 +158,7 @@ import Testing
         (#"{"peft_type": "LORA", "r": 8, "target_modules": ["q_proj"], "rank_pattern": {"q": 4}}"#, "cfg: rank_pattern is not supported"),
         (#"{"peft_type": "LORA", "r": 8, "target_modules": ["q_proj"], "task_type": "SEQ_CLS"}"#, "cfg: task_type 'SEQ_CLS' is not supported (only CAUSAL_LM)"),
         (#"{"peft_type": "LORA", "r": 8}"#, "cfg: target_modules must be a list of module names or a pattern"),
-        (#"{"peft_type": "LORA", "r": 8, "target_modules": "(q"}"#, "cfg: target_modules '(q' is not a valid regular expression"),
+        (#"{"peft_type": "LORA", "r": 8, "target_modules": "(q"}"#, "cfg: target_modules '(q' is not a valid Python regular expression: missing ), unterminated subpattern at position 0"),
         (#"{"peft_type": "LORA", "r": 8, "target_modules": ["q_proj"], "lora_dropout": 1.5}"#, "cfg: lora_dropout must be in [0, 1), got 1.5"),
         (#"{"peft_type": "LORA", "r": 8, "target_modules": ["q_proj"], "use_rslora": "yes"}"#, "cfg: use_rslora must be true or false"),
     ]

@@ -26,8 +26,9 @@ import Testing
         #expect(Set(ids).count == ids.count)
         #expect(ids.contains("quantized_base_weights") && ids.contains("logits_and_loss"))
         let deviceSum = components.filter { $0["placement"] as? String == "device" }
-            .compactMap { $0["bytes"] as? Int }.reduce(0, +)
+            .compactMap { $0["peak_bytes"] as? Int }.reduce(0, +)
         #expect(deviceSum == plan.deviceBytes)
+        #expect(object["peak_phase"] as? String == plan.peakPhase.rawValue)
     }
 
     @Test func jsonWithoutBudgetHasNullFits() throws {

@@ -16,10 +16,22 @@ public struct LoRAConfig: Equatable, Sendable {
         case pattern(String)
     }
 
+    /// A `target_modules` string as PEFT applies it (`re.fullmatch`); nil for a list or "all-linear".
+    /// Compiled once when the config is made or read (`validate` refuses a pattern that does not compile).
+    private var compiledPattern: PyRegex?
+
+    public static func == (a: LoRAConfig, b: LoRAConfig) -> Bool {
+        a.r == b.r && a.loraAlpha == b.loraAlpha && a.loraDropout == b.loraDropout && a.targetModules == b.targetModules
+            && a.useRSLoRA == b.useRSLoRA && a.useDoRA == b.useDoRA && a.baseModelNameOrPath == b.baseModelNameOrPath
+            && a.taskType == b.taskType
+    }
+
     public var r: Int
     public var loraAlpha: Double
     public var loraDropout: Double
-    public var targetModules: TargetModules
+    public var targetModules: TargetModules {
+        didSet { compiledPattern = nil }
+    }
     /// Scale by alpha/√r (rsLoRA, arXiv 2312.03732) instead of alpha/r.
     public var useRSLoRA: Bool
     /// DoRA (arXiv 2402.09353): a trained per-output magnitude on the normalized W0 + s·B·A.
@@ -50,9 +62,10 @@ public struct LoRAConfig: Equatable, Sendable {
             return names.contains { modulePath == $0 || modulePath.hasSuffix("." + $0) }
         case .pattern(let p):
             if p == "all-linear" { return LlamaLinear.parse(modulePath: modulePath) != nil }
-            guard let re = try? NSRegularExpression(pattern: "^(?:" + p + ")$") else { return false }
-            let range = NSRange(modulePath.startIndex..., in: modulePath)
-            return re.firstMatch(in: modulePath, range: range) != nil
+            // A pattern that does not compile is refused by `validate`, so a config that reached here
+            // with one was edited after validation: it names nothing (never a partial answer).
+            guard let re = compiledPattern ?? (try? PyRegex(p)) else { return false }
+            return re.fullMatch(modulePath)
         }
     }
 
@@ -65,8 +78,13 @@ public struct LoRAConfig: Equatable, Sendable {
         guard taskType == "CAUSAL_LM" else {
             throw QLoRAError.unsupported(path, "task_type '\(taskType)' is not supported (only CAUSAL_LM)")
         }
-        if case .pattern(let p) = targetModules, p != "all-linear", (try? NSRegularExpression(pattern: p)) == nil {
-            throw QLoRAError.format(path, "target_modules '\(p)' is not a valid regular expression")
+        if case .pattern(let p) = targetModules, p != "all-linear" {
+            do { _ = try PyRegex(p) } catch {
+                if error.invalidInPython {
+                    throw QLoRAError.format(path, "target_modules '\(p)' is not a valid Python regular expression: \(error.reason)")
+                }
+                throw QLoRAError.unsupported(path, "target_modules '\(p)': \(error.reason)")
+            }
         }
     }
 
@@ -160,6 +178,7 @@ public struct LoRAConfig: Equatable, Sendable {
         config.baseModelNameOrPath = try string("base_model_name_or_path")
         config.taskType = try string("task_type") ?? "CAUSAL_LM"
         try config.validate(path: path)
+        if case .pattern(let p) = targets, p != "all-linear" { config.compiledPattern = try? PyRegex(p) }
         return config
     }
 

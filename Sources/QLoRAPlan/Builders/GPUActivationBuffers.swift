@@ -12,16 +12,24 @@
 ///   (c·r) per targeted linear.
 /// With gradient checkpointing only each layer's input (c·C) is kept, and one layer's set is rebuilt
 /// during its backward. Logits follow transformers' ForCausalLMLoss: c-byte logits, then three f32
-/// (B, T, V) tensors at the loss backward's peak.
+/// (B, T, V) tensors at the loss backward's peak; the f32 logits stay in the model output the
+/// training loop holds until the step ends (transformers < 4.45 upcasts them in the model's forward).
+/// torchtune (`--stack torchtune`) chunks the cross-entropy: c-byte logits saved for the loss's
+/// backward and one f32 chunk of 1/8 at a time, all freed before the layers' backward.
+///
+/// Phases (`Phase`): the loss's tensors are alive at the end of forward; one layer's rebuilt set and
+/// the backward workspace during that layer's backward; checkpoints in both. Without checkpointing
+/// every layer's set is alive at the end of forward and at the first layer's backward.
 enum GPUActivationBuffers {
     static func add(to table: inout BufferTable, _ d: ModelDims, _ request: PlanRequest) {
         let c = request.computeDType.storage
         let ckpt = request.gradientCheckpointing
         let Ls = ckpt ? 1 : d.L
         let lAxis = ckpt ? "layer" : "L"
+        let layerPhases: Set<Phase> = ckpt ? [.layerBackward] : [.forwardEnd, .layerBackward]
         func layer(_ name: String, _ width: Int, _ widthAxis: String, _ type: StorageType, _ note: String) {
             table.add(PlannedBuffer(name, .layerActivations, shape: [Ls, d.B, d.T, width],
-                                    axes: [lAxis, "B", "T", widthAxis], type, note: note))
+                                    axes: [lAxis, "B", "T", widthAxis], type, phases: layerPhases, note: note))
         }
         if ckpt {
             table.add(PlannedBuffer("ckpt.layer_in", .activationCheckpoints, shape: [d.L, d.B, d.T, d.C],
@@ -35,29 +43,34 @@ enum GPUActivationBuffers {
         layer("act.rope", 2 * (d.QD + d.KVD), "2·(QD+KVD)", c, "rotate_half(q, k) and rotated q, k")
         layer("act.attn_out", d.QD, "QD", c, "attention output, input of o_proj")
         table.add(PlannedBuffer("act.attn_lse", .layerActivations, shape: [Ls, d.B, d.NH, d.T],
-                                axes: [lAxis, "B", "NH", "T"], .f32, note: "SDPA logsumexp per head"))
+                                axes: [lAxis, "B", "NH", "T"], .f32, phases: layerPhases, note: "SDPA logsumexp per head"))
         if request.method == .prefixTuning {
             table.add(PlannedBuffer("act.prefix_kv", .layerActivations, shape: [Ls, d.B, d.P, 2 * d.KVD],
-                                    axes: [lAxis, "B", "P", "2·KVD"], c,
+                                    axes: [lAxis, "B", "P", "2·KVD"], c, phases: layerPhases,
                                     note: "prefix keys/values expanded per batch (past_key_values)"))
         }
         layer("act.mlp", 4 * d.K * d.FF, "4·K·FF", c, "gate, up, silu(gate), gate·up")
         if d.E > 1 {
             layer("act.router", d.E, "E", .f32, "router probabilities")
         }
-        if request.method.usesLoRA { addLoRA(&table, d, request, Ls: Ls, lAxis: lAxis, c: c) }
+        if request.method.usesLoRA { addLoRA(&table, d, request, Ls: Ls, lAxis: lAxis, c: c, phases: layerPhases) }
         table.add(PlannedBuffer("act.final_norm", .layerActivations, shape: [d.B, d.T, d.C],
-                                axes: ["B", "T", "C"], .f32, note: "final RMSNorm input upcast to f32"))
+                                axes: ["B", "T", "C"], .f32, phases: [.forwardEnd],
+                                note: "final RMSNorm input upcast to f32 (freed before the layers' backward)"))
         let perToken = table.buffers.filter { $0.component == .layerActivations && $0.shape.first == Ls }
             .reduce(0) { $0 + $1.bytes } / max(1, Ls * d.B * d.T)
         table.explain(.layerActivations, ckpt
             ? "one layer rebuilt during its backward: \(ByteCount.format(perToken)) per token × B·T"
             : "L layers × \(ByteCount.format(perToken)) per token per layer × B·T (no checkpointing)")
         addWorkspace(&table, d, c: c)
-        addLogits(&table, d, c: c)
+        switch request.stack {
+        case .hf: addLogits(&table, d, c: c)
+        case .torchtune: addChunkedLogits(&table, d, c: c, savesLogSoftmax: false)
+        case .litgpt: addChunkedLogits(&table, d, c: c, savesLogSoftmax: true)
+        }
         let (out, inp) = d.largestLinear
         var scratch: [String] = []
-        if request.method == .qlora {
+        if request.quantizedBase {
             table.add(PlannedBuffer("dequant.weight", .dequantScratch, shape: [out, inp], axes: ["out", "in"],
                                     c, note: "bitsandbytes dequantizes a whole weight per matmul"))
             scratch.append("bitsandbytes' dequantized weight")
@@ -73,32 +86,32 @@ enum GPUActivationBuffers {
         if request.dora {
             table.explain(.dequantScratch, "largest linear (\(out) × \(inp)) in \(c.rawValue): "
                           + scratch.joined(separator: "; "))
-        } else if request.method == .qlora {
+        } else if request.quantizedBase {
             table.explain(.dequantScratch, "largest linear (\(out) × \(inp)) dequantized to \(c.rawValue)")
         }
     }
 
     private static func addLoRA(
         _ table: inout BufferTable, _ d: ModelDims, _ request: PlanRequest, Ls: Int, lAxis: String,
-        c: StorageType
+        c: StorageType, phases: Set<Phase>
     ) {
         // A token passes through K experts, so MLP targets of a MoE see K inputs per token.
         let inputs = request.targets.projections.reduce(0) { $0 + d.shape($1).in * ($1.isMLP ? d.K : 1) }
         let hidden = request.targets.projections.reduce(0) { $0 + d.r * ($1.isMLP ? d.K : 1) }
         if request.loraDropout {
             table.add(PlannedBuffer("act.lora_dropout", .layerActivations, shape: [Ls, d.B, d.T, inputs],
-                                    axes: [lAxis, "B", "T", "Σin"], c, note: "dropped LoRA inputs"))
+                                    axes: [lAxis, "B", "T", "Σin"], c, phases: phases, note: "dropped LoRA inputs"))
             table.add(PlannedBuffer("act.lora_mask", .layerActivations, shape: [Ls, d.B, d.T, inputs],
-                                    axes: [lAxis, "B", "T", "Σin"], .bool, note: "dropout masks"))
+                                    axes: [lAxis, "B", "T", "Σin"], .bool, phases: phases, note: "dropout masks"))
         }
         table.add(PlannedBuffer("act.lora_hidden", .layerActivations, shape: [Ls, d.B, d.T, hidden],
-                                axes: [lAxis, "B", "T", "Σr"], c, note: "x·Aᵀ of each adapter, input of B"))
+                                axes: [lAxis, "B", "T", "Σr"], c, phases: phases, note: "x·Aᵀ of each adapter, input of B"))
         if request.dora {
             // PEFT's DoraLinearLayer: result = (m/‖W‖ − 1)·base + (m/‖W‖)·s·lora; autograd keeps both
             // products for the magnitude's and the adapter's gradients.
             let outs = request.targets.projections.reduce(0) { $0 + d.shape($1).out * ($1.isMLP ? d.K : 1) }
             table.add(PlannedBuffer("act.dora_products", .layerActivations, shape: [Ls, d.B, d.T, 2, outs],
-                                    axes: [lAxis, "B", "T", "2", "Σout"], c,
+                                    axes: [lAxis, "B", "T", "2", "Σout"], c, phases: phases,
                                     note: "DoRA: base and LoRA products kept for the magnitude scaling"))
         }
     }
@@ -122,11 +135,35 @@ enum GPUActivationBuffers {
         table.add(PlannedBuffer("logits", .logitsAndLoss, shape: shape, axes: axes, c,
                                 note: "lm_head output, kept in the model output"))
         table.add(PlannedBuffer("logits.f32", .logitsAndLoss, shape: shape, axes: axes, .f32,
-                                note: "upcast for the loss"))
+                                phases: [.forwardEnd, .layerBackward],
+                                note: "upcast for the loss; the model output the loop holds until the step ends"))
         table.add(PlannedBuffer("loss.log_softmax", .logitsAndLoss, shape: shape, axes: axes, .f32,
                                 note: "saved by cross-entropy"))
         table.add(PlannedBuffer("loss.dlogits", .logitsAndLoss, shape: shape, axes: axes, .f32,
                                 note: "gradient of the upcast logits"))
-        table.explain(.logitsAndLoss, "(c + 12)·B·T·V: logits, f32 upcast, log-softmax, its gradient")
+        table.explain(.logitsAndLoss, "(c + 12)·B·T·V: logits, f32 upcast, log-softmax, its gradient "
+                      + "(the f32 logits, 4·B·T·V, stay through the layers' backward)")
+    }
+
+    /// Chunked cross-entropy: the output projection emits chunks of c-byte logits (saved for the
+    /// loss's backward) and each chunk is upcast to f32 only inside its own cross-entropy; the logits
+    /// are freed before the layers' backward. torchtune (CEWithChunkedOutputLoss, 8 chunks, compiled)
+    /// keeps no f32 log-softmax; LitGPT (chunked_cross_entropy, not compiled) saves each chunk's.
+    static let lossChunks = 8
+
+    private static func addChunkedLogits(_ table: inout BufferTable, _ d: ModelDims, c: StorageType,
+                                         savesLogSoftmax: Bool) {
+        table.add(PlannedBuffer("logits", .logitsAndLoss, shape: [d.B, d.T, d.V], axes: ["B", "T", "V"], c,
+                                note: "lm_head output in chunks, saved for the loss's backward"))
+        if savesLogSoftmax {
+            table.add(PlannedBuffer("loss.log_softmax", .logitsAndLoss, shape: [d.B, d.T, d.V], axes: ["B", "T", "V"],
+                                    .f32, note: "each chunk's f32 log-softmax, saved by cross-entropy"))
+        }
+        let rows = (d.B * d.T + lossChunks - 1) / lossChunks
+        table.add(PlannedBuffer("loss.chunk_f32", .logitsAndLoss, shape: [2, rows, d.V], axes: ["2", "B·T/8", "V"],
+                                .f32, note: "one chunk upcast to f32 and its gradient"))
+        table.explain(.logitsAndLoss, (savesLogSoftmax ? "(c + 4)·B·T·V chunked logits and their f32 log-softmax"
+                                                       : "c·B·T·V chunked logits")
+                      + " + 8·B·T·V/8 for one f32 chunk and its gradient")
     }
 }

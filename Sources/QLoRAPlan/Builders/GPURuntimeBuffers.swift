@@ -22,15 +22,34 @@ enum GPURuntimeBuffers {
                       + "(everything else is split over \(shards) GPUs)")
     }
 
+    /// FSDP CPU offload: parameters (NF4 codes and constants, dense weights, adapters), gradients and
+    /// optimizer state move to host RAM; the device holds 2 layers' weights and adapters, unsharded
+    /// (in use and prefetched), and the embedding or lm_head while it is used.
+    static func offloadParameters(_ table: inout BufferTable, _ d: ModelDims, c: StorageType) {
+        let perLayer = table.buffers.filter {
+            ($0.name.hasPrefix("base.") || $0.name.hasPrefix("lora.")) && $0.axes.first == "L"
+        }.reduce(0) { $0 + ($1.elements * $1.dtype.bits + 7) / 8 } / d.L
+        for component in [Component.quantizedWeights, .quantConstants, .unquantizedWeights, .trainableParameters,
+                          .gradients, .optimizerResident, .gatheredWeights] {
+            table.move(component, to: .host)
+        }
+        table.add(PlannedBuffer("offload.layers", .gatheredWeights, shape: [2, perLayer], axes: ["2", "layer bytes"], .u8,
+                                note: "layer in use and the prefetched next one, copied from host RAM"))
+        table.add(PlannedBuffer("offload.embedding", .gatheredWeights, shape: [d.V, d.C], axes: ["V", "C"], c,
+                                note: "embedding or lm_head while it is used"))
+        table.explain(.gatheredWeights, "2 layers' weights and adapters and one V·C embedding on the device; "
+                      + "parameters, gradients and optimizer state in host RAM (FSDP CPU offload)")
+    }
+
     /// Adds the CUDA context and the allocator reserve; call after every tensor is in the table.
     static func addOverhead(to table: inout BufferTable) {
-        let allocated = table.buffers.filter { $0.placement == .device }.reduce(0) { $0 + $1.bytes }
+        let allocated = table.phasePeak().bytes
         let reserve = Int((Double(allocated) * allocatorReserveFraction).rounded(.up))
         table.add(PlannedBuffer("runtime.cuda_context", .runtimeOverhead, shape: [cudaContextBytes],
                                 axes: ["bytes"], .u8, note: "CUDA context and library kernels"))
         table.add(PlannedBuffer("runtime.allocator_reserve", .allocatorReserve, shape: [reserve],
                                 axes: ["bytes"], .u8, note: "caching-allocator slack"))
         table.explain(.runtimeOverhead, "stated constant 0.5 GiB (non-PyTorch memory in public OOM reports)")
-        table.explain(.allocatorReserve, "5% of allocated device bytes (fragmentation seen at OOM: 0.1–7%)")
+        table.explain(.allocatorReserve, "5% of the peak phase's allocated bytes (fragmentation seen at OOM: 0.1–7%)")
     }
 }

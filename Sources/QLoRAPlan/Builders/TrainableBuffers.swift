@@ -172,7 +172,7 @@ enum TrainableBuffers {
                                     note: "state of tensors ≥ 1e5 elements, paged out"))
             if request.device == .gpu {
                 table.add(PlannedBuffer("optim.prefetch", .optimizerResident, shape: [largestPaged],
-                                        axes: ["bytes"], .u8, note: "largest paged tensor's state, "
+                                        axes: ["bytes"], .u8, phases: [.optimizerStep], note: "largest paged tensor's state, "
                                         + "prefetched to the device for its update"))
             }
             let whereText = request.device == .gpu
@@ -182,6 +182,15 @@ enum TrainableBuffers {
                           + (request.device == .gpu ? " + prefetch of the largest paged tensor" : ""))
         } else {
             table.explain(.optimizerResident, perParam)
+        }
+        if request.device == .gpu && opt == .adamw && !request.paged {
+            // torch.optim.AdamW's foreach path: _foreach_sqrt(exp_avg_sqs) makes a new tensor list the
+            // size of the state's v, alive only inside the step.
+            let total = groups.reduce(0) { $0 + $1.elements }
+            table.add(PlannedBuffer("optim.step_temporaries", .optimizerResident, shape: [total], axes: ["N_train"],
+                                    .f32, shards: shards, phases: [.optimizerStep],
+                                    note: "foreach AdamW's √v list, only during the step"))
+            table.explain(.optimizerResident, "+ 4 B/param during the step (foreach AdamW's √v)")
         }
     }
 }

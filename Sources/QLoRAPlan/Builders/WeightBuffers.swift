@@ -12,10 +12,16 @@ enum WeightBuffers {
     static let dynamicMapEntries = 256
 
     static func add(to table: inout BufferTable, _ d: ModelDims, _ request: PlanRequest, shards: Int) {
-        if request.method == .qlora {
-            addQuantizedLinears(to: &table, d, request, shards: shards)
+        if request.quantizedBase {
+            // torchtune quantizes only the linears that carry an adapter; the rest stay dense.
+            let quantized = request.device == .gpu && request.stack == .torchtune && request.method == .qlora
+                ? Projection.allCases.filter { request.targets.projections.contains($0) }
+                : Projection.allCases
+            addQuantizedLinears(to: &table, d, request, shards: shards, projections: quantized)
+            let dense = Projection.allCases.filter { !quantized.contains($0) }
+            if !dense.isEmpty { addDenseLinears(to: &table, d, request, shards: shards, projections: dense) }
         } else {
-            addDenseLinears(to: &table, d, request, shards: shards)
+            addDenseLinears(to: &table, d, request, shards: shards, projections: Projection.allCases)
         }
         addUnquantizedParts(to: &table, d, request, shards: shards)
     }
@@ -27,11 +33,11 @@ enum WeightBuffers {
     }
 
     private static func addQuantizedLinears(
-        to table: inout BufferTable, _ d: ModelDims, _ request: PlanRequest, shards: Int
+        to table: inout BufferTable, _ d: ModelDims, _ request: PlanRequest, shards: Int, projections: [Projection]
     ) {
         var linear = 0
         var tensors = 0
-        for p in Projection.allCases {
+        for p in projections {
             let (out, inp) = d.shape(p)
             let (prefix, prefixAxes) = d.layerPrefix(p)
             let (outAxis, inAxis) = d.axes(p)
@@ -79,11 +85,11 @@ enum WeightBuffers {
     }
 
     private static func addDenseLinears(
-        to table: inout BufferTable, _ d: ModelDims, _ request: PlanRequest, shards: Int
+        to table: inout BufferTable, _ d: ModelDims, _ request: PlanRequest, shards: Int, projections: [Projection]
     ) {
         let type = denseType(request)
         var linear = 0
-        for p in Projection.allCases {
+        for p in projections {
             let (out, inp) = d.shape(p)
             let (prefix, prefixAxes) = d.layerPrefix(p)
             let (outAxis, inAxis) = d.axes(p)
@@ -104,7 +110,7 @@ enum WeightBuffers {
         let dense = denseType(request)
         let embedding = request.device == .cpu ? request.cpuEmbeddingDType : dense
         // qlora.py upcasts norms to f32; the CPU trainer computes in f32 anyway.
-        let normType: StorageType = request.method == .qlora || request.device == .cpu ? .f32 : dense
+        let normType: StorageType = request.quantizedBase || request.device == .cpu ? .f32 : dense
         table.add(PlannedBuffer("embed.tokens", .unquantizedWeights, shape: [d.V, d.C], axes: ["V", "C"],
                                 embedding, shards: shards, note: "token embeddings"))
         if !config.tieWordEmbeddings {

@@ -31,12 +31,17 @@ public struct PlanJSON: Encodable {
         let virtualTokens: Int?
         let dora: Bool?
         let prefixProjection: Int?
+        let stack: String?
+        let nf4Base: Bool
+        let offloadBase: Bool
     }
 
     public struct ComponentEntry: Encodable {
         let id: String
         let title: String
         let bytes: Int
+        /// Bytes alive in the peak phase (what the component adds to `total_bytes`).
+        let peakBytes: Int
         let placement: String
         let formula: String
     }
@@ -53,6 +58,19 @@ public struct PlanJSON: Encodable {
         let note: String
     }
 
+    public struct BudgetEntry: Encodable {
+        let label: String
+        let budgetBytes: Int
+        let totalBytes: Int
+        let fits: Bool
+    }
+
+    public struct PhaseEntry: Encodable {
+        let id: String
+        let title: String
+        let bytes: Int
+    }
+
     public struct RecommendationEntry: Encodable {
         let kind: String
         let text: String
@@ -66,6 +84,8 @@ public struct PlanJSON: Encodable {
     let budgetLabel: String?
     let budgetBytes: Int?
     let totalBytes: Int
+    let peakPhase: String
+    let phases: [PhaseEntry]
     let offDeviceBytes: Int
     let fits: Bool?
     let headroomBytes: Int?
@@ -73,6 +93,8 @@ public struct PlanJSON: Encodable {
     let buffers: [BufferEntry]
     let arenaBytes: Int
     let reasons: [String]
+    /// Without a budget (GPU plans): the verdict against each common budget.
+    let budgetVerdicts: [BudgetEntry]
     let recommendations: [RecommendationEntry]
     let notes: [String]
 
@@ -90,17 +112,23 @@ public struct PlanJSON: Encodable {
             optimizer: r.optimizer.rawValue, paged: r.paged,
             doubleQuant: r.method == .qlora ? r.doubleQuant : nil, computeDtype: r.computeDType.rawValue,
             gpus: r.gpuCount, virtualTokens: r.method.usesVirtualTokens ? r.virtualTokens : nil,
-            dora: r.method.usesLoRA ? r.dora : nil, prefixProjection: r.prefixProjectionHidden)
+            dora: r.method.usesLoRA ? r.dora : nil, prefixProjection: r.prefixProjectionHidden,
+            stack: r.device == .gpu ? r.stack.rawValue : nil, nf4Base: r.quantizedBase,
+            offloadBase: r.offloadBase)
         budgetLabel = r.budget?.label
         budgetBytes = plan.budgetBytes
         totalBytes = plan.deviceBytes
+        peakPhase = plan.peakPhase.rawValue
+        phases = plan.phaseBytes.map { PhaseEntry(id: $0.phase.rawValue, title: $0.phase.title, bytes: $0.bytes) }
         offDeviceBytes = plan.offDeviceBytes
         fits = plan.fits
         headroomBytes = plan.headroomBytes
         components = Component.allCases.compactMap { component in
             guard let place = plan.table.placement(of: component) else { return nil }
             return ComponentEntry(id: component.rawValue, title: component.title,
-                                  bytes: plan.table.bytes(of: component), placement: place.rawValue,
+                                  bytes: plan.table.bytes(of: component),
+                                  peakBytes: place == .device ? plan.peakBytes(of: component) : 0,
+                                  placement: place.rawValue,
                                   formula: plan.table.formulas[component] ?? "")
         }
         buffers = plan.table.buffers.map {
@@ -110,6 +138,21 @@ public struct PlanJSON: Encodable {
         }
         arenaBytes = plan.table.arenaLayout().totalBytes
         reasons = Verdict.reasons(plan)
+        if plan.budgetBytes == nil && r.device == .gpu {
+            let matrix = BudgetMatrix(r)
+            budgetVerdicts = matrix.entries.map {
+                BudgetEntry(label: $0.label, budgetBytes: $0.budgetBytes, totalBytes: $0.totalBytes, fits: $0.fits)
+            }
+            if let (_, fixes) = matrix.tightest {
+                self.recommendations = fixes.map {
+                    RecommendationEntry(kind: $0.kind.rawValue, text: $0.text, totalBytes: $0.totalBytes, fits: $0.fits)
+                }
+                notes = plan.notes
+                return
+            }
+        } else {
+            budgetVerdicts = []
+        }
         self.recommendations = recommendations.map {
             RecommendationEntry(kind: $0.kind.rawValue, text: $0.text, totalBytes: $0.totalBytes, fits: $0.fits)
         }
@@ -117,8 +160,8 @@ public struct PlanJSON: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case schemaVersion, model, request, budgetLabel, budgetBytes, totalBytes, offDeviceBytes, fits
-        case headroomBytes, components, buffers, arenaBytes, reasons, recommendations, notes
+        case schemaVersion, model, request, budgetLabel, budgetBytes, totalBytes, peakPhase, phases, offDeviceBytes, fits
+        case headroomBytes, components, buffers, arenaBytes, reasons, budgetVerdicts, recommendations, notes
     }
 
     /// Written by hand so absent values are `null` rather than missing keys.
@@ -130,6 +173,8 @@ public struct PlanJSON: Encodable {
         try c.encode(budgetLabel, forKey: .budgetLabel)
         try c.encode(budgetBytes, forKey: .budgetBytes)
         try c.encode(totalBytes, forKey: .totalBytes)
+        try c.encode(peakPhase, forKey: .peakPhase)
+        try c.encode(phases, forKey: .phases)
         try c.encode(offDeviceBytes, forKey: .offDeviceBytes)
         try c.encode(fits, forKey: .fits)
         try c.encode(headroomBytes, forKey: .headroomBytes)
@@ -137,6 +182,7 @@ public struct PlanJSON: Encodable {
         try c.encode(buffers, forKey: .buffers)
         try c.encode(arenaBytes, forKey: .arenaBytes)
         try c.encode(reasons, forKey: .reasons)
+        try c.encode(budgetVerdicts, forKey: .budgetVerdicts)
         try c.encode(recommendations, forKey: .recommendations)
         try c.encode(notes, forKey: .notes)
     }

@@ -4,7 +4,7 @@ public struct Recommendation: Sendable {
         case maxSequence = "max_seq", maxBatch = "max_batch"
         case gradientCheckpointing = "grad_ckpt", paging = "paged", doubleQuant = "double_quant"
         case lowerRank = "lower_rank", optimizer8Bit = "optimizer_8bit"
-        case moreGPUs = "more_gpus", largerGPU = "larger_gpu"
+        case moreGPUs = "more_gpus", largerGPU = "larger_gpu", offloadBase = "offload_base"
         case familyModel = "largest_family_model", anyModel = "largest_preset_model"
     }
 

@@ -66,15 +66,23 @@ public enum Report {
         let width = max(28, present.map(\.title.count).max() ?? 0)
         var lines = [pad("component", width) + "  " + pad("size", 11) + "  where   how it is computed"]
         for component in present {
-            let place = plan.table.placement(of: component)!.rawValue
+            let place = plan.table.placement(of: component)!
+            let bytes = plan.table.bytes(of: component)
+            let notAtPeak = place == .device && plan.peakBytes(of: component) < bytes
             lines.append(pad(component.title, width) + "  "
-                         + pad(ByteCount.format(plan.table.bytes(of: component)), 11, right: true) + "  "
-                         + pad(place, 6) + "  " + (plan.table.formulas[component] ?? ""))
+                         + pad(ByteCount.format(bytes), 11, right: true) + "  "
+                         + pad(place.rawValue, 6) + "  " + (plan.table.formulas[component] ?? "")
+                         + (notAtPeak ? " [at the peak: \(ByteCount.format(plan.peakBytes(of: component)))]" : ""))
         }
         lines.append(String(repeating: "-", count: width + 22))
+        for (phase, bytes) in plan.phaseBytes {
+            lines.append(pad("  at " + phase.title, width) + "  " + pad(ByteCount.format(bytes), 11, right: true)
+                         + (phase == plan.peakPhase ? "          ← the peak" : ""))
+        }
         let perDevice = plan.request.gpuCount > 1 ? " (per GPU)" : ""
-        lines.append(pad("total on device" + perDevice, width) + "  "
-                     + pad(ByteCount.format(plan.deviceBytes), 11, right: true))
+        lines.append(pad("peak on device" + perDevice, width) + "  "
+                     + pad(ByteCount.format(plan.deviceBytes), 11, right: true) + "          set by "
+                     + plan.peakPhase.title + (plan.request.device == .cpu ? " (the CPU trainer holds every buffer for the whole run)" : ""))
         if plan.offDeviceBytes > 0 {
             let place = plan.request.device == .gpu ? "host RAM" : "file-backed"
             lines.append(pad("off device (paged, \(place))", width) + "  "
@@ -89,7 +97,8 @@ public enum Report {
 
     static func verdict(_ plan: MemoryPlan) -> [String] {
         guard let fits = plan.fits, let headroom = plan.headroomBytes else {
-            return ["verdict: no budget given (use --gpu, --budget or --device cpu)"]
+            guard plan.request.device == .gpu else { return ["verdict: no budget given (use --budget)"] }
+            return BudgetMatrix(plan.request).lines()
         }
         var lines: [String]
         if fits {

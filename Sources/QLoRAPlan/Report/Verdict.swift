@@ -8,7 +8,7 @@ public enum Verdict {
         let budgetText = ByteCount.format(budget)
         var lines: [String] = []
         let shardNote = request.gpuCount > 1 ? " per GPU after sharding over \(request.gpuCount)" : ""
-        if request.method == .qlora && plan.quantizedLinearBytes > budget {
+        if request.method == .qlora && !request.offloadBase && plan.quantizedLinearBytes > budget {
             let linear = request.model.config.linearParameters
             let bits = request.doubleQuant ? "4.127" : "4.5"
             lines.append("the NF4\(request.doubleQuant ? " + double-quant" : "") linears alone are "

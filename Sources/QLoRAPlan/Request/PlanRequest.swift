@@ -28,6 +28,22 @@ public enum OptimizerKind: String, CaseIterable, Sendable, Codable {
     case lion
 }
 
+/// Which GPU training stack the plan models: the stacks differ in what the loss keeps alive.
+public enum TrainingStack: String, CaseIterable, Sendable, Codable {
+    /// transformers + PEFT + bitsandbytes: full (B, T, V) logits upcast to f32 for the loss; every
+    /// linear quantized; LoRA dropout as configured.
+    case hf
+    /// torchtune: chunked cross-entropy (bf16 logits, one f32 chunk at a time), only LoRA-targeted
+    /// linears quantized (the rest stay bf16), no LoRA dropout in its recipes.
+    case torchtune
+    /// LitGPT: chunked cross-entropy without compile (bf16 logits chunks and each chunk's f32
+    /// log-softmax saved), every linear quantized by bitsandbytes, LoRA dropout as configured.
+    case litgpt
+
+    /// Whether the loss is computed in chunks rather than over full f32 (B, T, V) logits.
+    public var chunksLoss: Bool { self != .hf }
+}
+
 /// The dtype the forward and backward compute in.
 public enum ComputeDType: String, CaseIterable, Sendable, Codable {
     case bf16, f32
@@ -95,9 +111,21 @@ public struct PlanRequest: Sendable {
     public var prefixProjectionHidden: Int?
     /// LoRA dropout > 0 (the QLoRA recipes use 0.05–0.1); on GPU each dropped input is a new tensor.
     public var loraDropout = true
+    /// GPU plans: the training stack whose loss and quantization the plan follows.
+    public var stack: TrainingStack = .hf
+    /// Prompt and prefix tuning: the frozen base is NF4 (a quantized checkpoint, as `qlora train`
+    /// runs over `qlora quantize` output) rather than 16-/32-bit. Always true for QLoRA.
+    public var nf4BasePromptLearning = false
+    /// GPU plans: FSDP's CPU offload (`CPUOffload(offload_params=True)`), as answer.ai ran
+    /// Llama-2-70B QLoRA on 2 × 3090: every parameter (the NF4 base included), its gradient and the
+    /// optimizer state live in host RAM and the optimizer steps there; each layer is brought to the
+    /// device for its use, the current and the prefetched next one.
+    public var offloadBase = false
+    /// Whether the base linears are NF4.
+    public var quantizedBase: Bool { method == .qlora || (method.usesVirtualTokens && nf4BasePromptLearning) }
     /// CPU trainer: storage of embeddings / lm_head. `qlora train` keeps them as the checkpoint stores
     /// them: bf16 for a QLoRA base (what `qlora quantize` writes), f32 for a Float32 (LoRA) base.
-    public var cpuEmbeddingDType: StorageType { method == .qlora ? .bf16 : .f32 }
+    public var cpuEmbeddingDType: StorageType { quantizedBase ? .bf16 : .f32 }
 
     public init(model: PlannedModel) {
         self.model = model
@@ -137,6 +165,7 @@ public struct PlanRequest: Sendable {
             try need(method == .prefixTuning, "--prefix-projection applies to prefix-tuning")
             try need((1...1 << 20).contains(h), "--prefix-projection \(h): must be in 1…1048576")
         }
+        try need(!offloadBase || (device == .gpu && quantizedBase), "--offload-base applies to an NF4 base on a GPU")
         if device == .cpu {
             try need(gpuCount == 1, "--gpus applies to GPU plans, not --device cpu")
             try need(computeDType == .f32,

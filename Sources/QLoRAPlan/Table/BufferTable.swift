@@ -23,7 +23,8 @@ public enum StorageType: String, Sendable, Codable {
 public enum Placement: String, Sendable, Codable {
     /// Counted against the budget: GPU memory, or RAM for `--device cpu`.
     case device
-    /// GPU plan: optimizer state a paged optimizer keeps in host RAM (CUDA unified memory).
+    /// GPU plan: host RAM — optimizer state a paged optimizer keeps there (CUDA unified memory), or
+    /// an offloaded NF4 base.
     case host
     /// CPU plan: paged optimizer state in a file-backed mapping the kernel may evict.
     case file
@@ -87,9 +88,13 @@ public struct PlannedBuffer: Sendable, Equatable {
     public var shards: Int = 1
     /// One line: what it holds, why it is needed.
     public var note: String
+    /// The step phases it is alive in (`Phase.defaults` of its component unless given).
+    public var phases: Set<Phase>
 
     public init(_ name: String, _ component: Component, shape: [Int], axes: [String],
-                _ dtype: StorageType, placement: Placement = .device, shards: Int = 1, note: String) {
+                _ dtype: StorageType, placement: Placement = .device, shards: Int = 1,
+                phases: Set<Phase>? = nil, note: String) {
+        self.phases = phases ?? Phase.defaults(component)
         precondition(shape.count == axes.count, "\(name): shape and axes differ in rank")
         self.name = name
         self.component = component
@@ -130,6 +135,11 @@ public struct BufferTable: Sendable {
         buffers.append(buffer)
     }
 
+    /// Moves every buffer of a component to another placement (offloading).
+    public mutating func move(_ component: Component, to placement: Placement) {
+        for i in buffers.indices where buffers[i].component == component { buffers[i].placement = placement }
+    }
+
     /// Records the formula for a component (appended with "; " when called twice).
     public mutating func explain(_ component: Component, _ formula: String) {
         if let existing = formulas[component] {
@@ -145,6 +155,24 @@ public struct BufferTable: Sendable {
 
     public func bytes(at placement: Placement) -> Int {
         buffers.lazy.filter { $0.placement == placement }.reduce(0) { $0 + $1.bytes }
+    }
+
+    /// Device bytes alive during one phase of the step.
+    public func deviceBytes(in phase: Phase) -> Int {
+        buffers.lazy.filter { $0.placement == .device && $0.phases.contains(phase) }.reduce(0) { $0 + $1.bytes }
+    }
+
+    /// Device bytes of each phase, and the phase with the most (the first of equal ones).
+    public func phasePeak() -> (phase: Phase, bytes: Int, all: [(Phase, Int)]) {
+        let all = Phase.allCases.map { ($0, deviceBytes(in: $0)) }
+        let peak = all.max { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0.order > $1.0.order) }!
+        return (peak.0, peak.1, all)
+    }
+
+    /// Marks every buffer alive in every phase: a trainer that allocates all its buffers once for
+    /// the run (the CPU trainer) holds them all at every moment of the step.
+    public mutating func keepAllAlive() {
+        for i in buffers.indices { buffers[i].phases = Set(Phase.allCases) }
     }
 
     /// Where each component lives (a component never spans two placements).

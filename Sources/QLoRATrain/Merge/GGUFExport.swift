@@ -6,8 +6,13 @@ import QLoRAFormats
 /// names, Q/K rows permuted into llama.cpp's RoPE layout (LLaMA architecture), 2-D weights in F16 or
 /// Q8_0 and vectors in F32 (as `convert_hf_to_gguf.py --outtype f16|q8_0` does), and the source
 /// GGUF's metadata — architecture, hyperparameters and tokenizer — copied, with `general.file_type`
-/// set to the new type.
+/// set to the new type. Tensors of the base that are not weights of the model — `rope_freqs.weight`,
+/// where llama.cpp keeps Llama 3.1's RoPE scaling (without it every position gets the wrong rotary
+/// frequencies) — are copied unchanged in F32.
 public enum GGUFExport {
+    /// Base tensors the export copies as they are (the merged checkpoint does not carry them).
+    public static let copiedTensors = ["rope_freqs.weight"]
+
     public enum WeightType: String, CaseIterable, Sendable {
         case f16, q8_0
         var ggml: GGMLType { self == .f16 ? .f16 : .q8_0 }
@@ -35,7 +40,14 @@ public enum GGUFExport {
             writer.tensors.append(GGUFWriter.Tensor(name: gguf, dims: dims, type: ggml))
             plan.append((name, permutes ? GGUFTensorNames.ropePermutationHeads(gguf, config: config) : nil))
         }
+        var copied: [String] = []
+        for name in copiedTensors where base.hasTensor(name) {
+            let info = try base.tensor(name)
+            writer.tensors.append(GGUFWriter.Tensor(name: name, dims: info.dims, type: .f32))
+            copied.append(name)
+        }
         try writer.write(to: output) { i in
+            if i >= plan.count { return GGMLEncode.f32(try base.floats(copied[i - plan.count])) }
             var values = try source.floats(plan[i].hf)
             if !values.allSatisfy(\.isFinite) {
                 throw QLoRAError(.numeric, "merged tensor '\(plan[i].hf)' has a non-finite value")

@@ -62,6 +62,7 @@ struct ComparedMethod {
         r.device = .cpu
         r.computeDType = .f32
         r.method = planMethod
+        r.nf4BasePromptLearning = base == .nf4
         r.rank = s.rank
         r.sequenceLength = s.seq
         r.batchSize = s.batch
