@@ -52,6 +52,12 @@ struct BenchModelCommand: ParsableCommand {
         }
     }
 
+    func validate() throws {
+        guard (1...65536).contains(promptTokens) else { throw QLoRAError.invalid("--prompt-tokens must be in 1…65536") }
+        guard (1...65536).contains(genTokens) else { throw QLoRAError.invalid("--gen-tokens must be in 1…65536") }
+        guard (1...1000).contains(repeats) else { throw QLoRAError.invalid("--repeats must be in 1…1000") }
+    }
+
     func run() throws {
         let peaks = PathPeaks.measure(threads: modelOptions.threads)
         let loaded = try LoadedModel.load(modelOptions)
@@ -75,7 +81,7 @@ struct BenchModelCommand: ParsableCommand {
             if rep > 0 { pp.append(Double(promptTokens) / Date().timeIntervalSince(t0)) }
             let cache = KVCache(layers: model.config.numHiddenLayers, capacity: 16 + genTokens, width: model.config.kvDim)
             var id = Int32(1)
-            for i in 0..<16 {
+            for i in 0..<min(16, promptTokens) {
                 var tok = prompt[i]
                 _ = model.hidden(&tok, B: 1, T: 1, cache: cache)
             }

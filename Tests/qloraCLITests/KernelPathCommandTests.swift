@@ -27,7 +27,7 @@ import Testing
 
     @Test func benchModelReportsTheForcedPathAndItsPeaks() throws {
         for isa in KernelISA.allCases where isa.isAvailable {
-            let r = try CLIRunner.run(["bench", "model", "--model", Self.tiny, "--prompt-tokens", "8", "--gen-tokens", "4",
+            let r = try CLIRunner.run(["bench", "model", "--model", Self.tiny, "--prompt-tokens", "16", "--gen-tokens", "4",
                                        "--repeats", "1", "--threads", "1", "--json"],
                                       environment: ["QLORA_ISA": isa.userName])
             #expect(r.status == 0, "\(r.stderr)")
