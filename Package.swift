@@ -57,7 +57,7 @@ let package = Package(
             swiftSettings: kernelFlags(march: "x86-64-v4")
         ),
         .target(
-            name: "QLoRAKernelsAVX2", dependencies: ["QLoRACore"], path: "Kernels/AVX2",
+            name: "QLoRAKernelsAVX2", dependencies: ["QLoRACore", "CQLoRASupport"], path: "Kernels/AVX2",
             swiftSettings: kernelFlags(march: "x86-64-v3")
         ),
         .target(name: "QLoRAQuant", dependencies: ["QLoRACore", "QLoRAKernels"], path: "Sources/QLoRAQuant"),

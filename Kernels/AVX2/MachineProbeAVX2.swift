@@ -20,3 +20,18 @@ public enum MachineProbeAVX2 {
         return unsafeBitCast(_mm256_add_ps(s, t), to: SIMD8<Float>.self).sum()
     }
 }
+
+extension MachineProbeAVX2 {
+    /// Sums `count` floats (a multiple of 32) with four 8-lane accumulators: a read-bandwidth probe.
+    @inline(never)
+    public static func readSum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
+        var a = _mm256_setzero_ps(), b = a, c = a, d = a
+        var i = 0
+        while i < count {
+            a = _mm256_add_ps(a, _mm256_loadu_ps(p + i)); b = _mm256_add_ps(b, _mm256_loadu_ps(p + i + 8))
+            c = _mm256_add_ps(c, _mm256_loadu_ps(p + i + 16)); d = _mm256_add_ps(d, _mm256_loadu_ps(p + i + 24))
+            i &+= 32
+        }
+        return unsafeBitCast(_mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)), to: SIMD8<Float>.self).sum()
+    }
+}

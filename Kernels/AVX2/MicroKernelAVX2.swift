@@ -106,4 +106,61 @@ public enum MicroKernelAVX2 {
         _mm256_storeu_ps(dx + 16, _mm256_add_ps(cc, _mm256_loadu_ps(dx + 16)))
         _mm256_storeu_ps(dx + 24, _mm256_add_ps(cd, _mm256_loadu_ps(dx + 24)))
     }
+
+    /// Transposed-product tile over 6 rows of dY and 16 columns of a 32-wide panel (`half` 0 or 1):
+    /// `dx[i·lddx + 0..<16] += Σ_n dy[i·lddy + n] · panel[32n + 16·half + 0..<16]`, i < 6. Twice the
+    /// rows of `transposed3x32` per panel load: half the L1/L2 traffic of the panel per flop.
+    @inline(__always)
+    public static func transposed6x16(_ dy: UnsafePointer<Float>, _ lddy: Int, _ panel: UnsafePointer<Float>, _ nc: Int,
+                                      _ dx: UnsafeMutablePointer<Float>, _ lddx: Int) {
+        var c0a = _mm256_setzero_ps(), c0b = _mm256_setzero_ps()
+        var c1a = _mm256_setzero_ps(), c1b = _mm256_setzero_ps()
+        var c2a = _mm256_setzero_ps(), c2b = _mm256_setzero_ps()
+        var c3a = _mm256_setzero_ps(), c3b = _mm256_setzero_ps()
+        var c4a = _mm256_setzero_ps(), c4b = _mm256_setzero_ps()
+        var c5a = _mm256_setzero_ps(), c5b = _mm256_setzero_ps()
+        let d0 = dy + 0 &* lddy
+        let d1 = dy + 1 &* lddy
+        let d2 = dy + 2 &* lddy
+        let d3 = dy + 3 &* lddy
+        let d4 = dy + 4 &* lddy
+        let d5 = dy + 5 &* lddy
+        var p = panel
+        for n in 0..<nc {
+            let b0 = _mm256_loadu_ps(p), b1 = _mm256_loadu_ps(p + 8)
+            let a0 = _mm256_set1_ps(d0[n])
+            c0a = _mm256_fmadd_ps(a0, b0, c0a); c0b = _mm256_fmadd_ps(a0, b1, c0b)
+            let a1 = _mm256_set1_ps(d1[n])
+            c1a = _mm256_fmadd_ps(a1, b0, c1a); c1b = _mm256_fmadd_ps(a1, b1, c1b)
+            let a2 = _mm256_set1_ps(d2[n])
+            c2a = _mm256_fmadd_ps(a2, b0, c2a); c2b = _mm256_fmadd_ps(a2, b1, c2b)
+            let a3 = _mm256_set1_ps(d3[n])
+            c3a = _mm256_fmadd_ps(a3, b0, c3a); c3b = _mm256_fmadd_ps(a3, b1, c3b)
+            let a4 = _mm256_set1_ps(d4[n])
+            c4a = _mm256_fmadd_ps(a4, b0, c4a); c4b = _mm256_fmadd_ps(a4, b1, c4b)
+            let a5 = _mm256_set1_ps(d5[n])
+            c5a = _mm256_fmadd_ps(a5, b0, c5a); c5b = _mm256_fmadd_ps(a5, b1, c5b)
+            p += 32
+        }
+        _mm256_storeu_ps(dx + 0 &* lddx, _mm256_add_ps(c0a, _mm256_loadu_ps(dx + 0 &* lddx)))
+        _mm256_storeu_ps(dx + 0 &* lddx + 8, _mm256_add_ps(c0b, _mm256_loadu_ps(dx + 0 &* lddx + 8)))
+        _mm256_storeu_ps(dx + 1 &* lddx, _mm256_add_ps(c1a, _mm256_loadu_ps(dx + 1 &* lddx)))
+        _mm256_storeu_ps(dx + 1 &* lddx + 8, _mm256_add_ps(c1b, _mm256_loadu_ps(dx + 1 &* lddx + 8)))
+        _mm256_storeu_ps(dx + 2 &* lddx, _mm256_add_ps(c2a, _mm256_loadu_ps(dx + 2 &* lddx)))
+        _mm256_storeu_ps(dx + 2 &* lddx + 8, _mm256_add_ps(c2b, _mm256_loadu_ps(dx + 2 &* lddx + 8)))
+        _mm256_storeu_ps(dx + 3 &* lddx, _mm256_add_ps(c3a, _mm256_loadu_ps(dx + 3 &* lddx)))
+        _mm256_storeu_ps(dx + 3 &* lddx + 8, _mm256_add_ps(c3b, _mm256_loadu_ps(dx + 3 &* lddx + 8)))
+        _mm256_storeu_ps(dx + 4 &* lddx, _mm256_add_ps(c4a, _mm256_loadu_ps(dx + 4 &* lddx)))
+        _mm256_storeu_ps(dx + 4 &* lddx + 8, _mm256_add_ps(c4b, _mm256_loadu_ps(dx + 4 &* lddx + 8)))
+        _mm256_storeu_ps(dx + 5 &* lddx, _mm256_add_ps(c5a, _mm256_loadu_ps(dx + 5 &* lddx)))
+        _mm256_storeu_ps(dx + 5 &* lddx + 8, _mm256_add_ps(c5b, _mm256_loadu_ps(dx + 5 &* lddx + 8)))
+    }
+
+    /// `transposed6x16` on both halves of a 32-wide panel: a 6 × 32 tile.
+    @inline(__always)
+    public static func transposed6x32(_ dy: UnsafePointer<Float>, _ lddy: Int, _ panel: UnsafePointer<Float>, _ nc: Int,
+                                      _ dx: UnsafeMutablePointer<Float>, _ lddx: Int) {
+        transposed6x16(dy, lddy, panel, nc, dx, lddx)
+        transposed6x16(dy, lddy, panel + 16, nc, dx + 16, lddx)
+    }
 }

@@ -9,7 +9,7 @@ import QLoRACore
 /// detection; Debian's 0.3.21 misdetects recent Xeons as Prescott (its slowest kernels). Linking it
 /// normally would load it before `main` runs, too early to choose, so the engine opens it with
 /// `dlopen` after setting the variable: AVX-512 (F/BW/DQ/VL) → SkylakeX, AVX2+FMA → Haswell.
-/// `QLORA_BLAS_CORETYPE` overrides the choice.
+/// The choice follows the kernel path (`QLORA_ISA`); `QLORA_BLAS_CORETYPE` overrides it.
 public final class BLAS: @unchecked Sendable {
     public typealias SgemmFn = @convention(c) (
         Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
@@ -33,11 +33,16 @@ public final class BLAS: @unchecked Sendable {
     /// The process-wide instance (loaded on first use); nil if no BLAS library could be opened.
     public static let shared: BLAS? = try? BLAS()
 
-    /// The core type the engine chooses for this CPU.
+    /// The core type the engine chooses for the kernel path that runs (`KernelISA.best`, so
+    /// `QLORA_ISA=avx2` also keeps OpenBLAS on its AVX2 kernels).
     public static func chooseCoreType() -> String? {
         if let forced = Environment.get("QLORA_BLAS_CORETYPE"), !forced.isEmpty { return forced }
-        let f = CPUFeatures.current
-        return f.hasAVX512 ? "SkylakeX" : f.hasAVX2 ? "Haswell" : nil
+        switch KernelISA.best {
+        case .avx512: return "SkylakeX"
+        case .avx2: return "Haswell"
+        // Scalar path forced: OpenBLAS's SSE kernels; a CPU without AVX2: OpenBLAS's own detection.
+        case .reference: return KernelISA.hardwareBest == .reference ? nil : "Prescott"
+        }
     }
 
     init() throws {

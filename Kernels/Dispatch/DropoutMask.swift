@@ -1,3 +1,4 @@
+import QLoRAKernelsAVX2
 import QLoRAKernelsAVX512
 
 /// Inverted dropout masks from a counter-based hash: element i of a mask with seed s is kept when
@@ -5,7 +6,7 @@ import QLoRAKernelsAVX512
 /// its own, so backward recomputes the forward's mask instead of storing it, and the work splits
 /// into independent vector lanes (a sequential RNG made dropout ~25% of a LoRA training step).
 /// The hash is Chris Wellons' "lowbias32" finalizer over the index mixed with the seed's two halves.
-/// On AVX-512 the loops run from the x86-64-v4 target, where they vectorize.
+/// On AVX-512 and AVX2 the loops run from the x86-64-v4 / -v3 targets, where they vectorize.
 public enum DropoutMask {
     /// The mask's keep threshold: elements whose hash is below it are kept.
     @inlinable public static func threshold(keep: Float) -> UInt32 {
@@ -46,6 +47,9 @@ public enum DropoutMask {
         if isa == .avx512 && isa.isSupported {
             return DropoutMaskAVX512.apply(x, out, count: count, seed: seed, threshold: t, scale: inv)
         }
+        if isa == .avx2 && isa.isSupported {
+            return DropoutMaskAVX2.apply(x, out, count: count, seed: seed, threshold: t, scale: inv)
+        }
         var i = 0
         while i + 16 <= count {
             let h = bits(lane &+ UInt32(truncatingIfNeeded: i), seed: seed)
@@ -66,6 +70,9 @@ public enum DropoutMask {
         let t = threshold(keep: keep), inv = 1 / keep
         if isa == .avx512 && isa.isSupported {
             return DropoutMaskAVX512.accumulate(g, into: dx, count: count, seed: seed, threshold: t, scale: inv)
+        }
+        if isa == .avx2 && isa.isSupported {
+            return DropoutMaskAVX2.accumulate(g, into: dx, count: count, seed: seed, threshold: t, scale: inv)
         }
         var i = 0
         while i + 16 <= count {

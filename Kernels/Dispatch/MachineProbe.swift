@@ -15,18 +15,21 @@ public enum MachineProbe {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
-    /// Peak FMA throughput in GFLOP/s on `threads` cores (best of `repeats`).
-    public static func fmaPeakGFLOPS(threads: Int, repeats: Int = 5) -> Double {
-        let isa = KernelISA.best
-        let iterations = 20_000_000
-        let flopsPerIteration: Double = isa == .avx512 ? 512 : isa == .avx2 ? 192 : 0
-        guard flopsPerIteration > 0 else { return 0 }
+    /// Peak FMA throughput in GFLOP/s on `threads` cores of the path `isa` runs (best of `repeats`):
+    /// 16-lane FMAs for AVX-512, 8-lane for AVX2, scalar multiply-adds for the scalar path.
+    public static func fmaPeakGFLOPS(threads: Int, repeats: Int = 5, isa: KernelISA = .best) -> Double {
+        let iterations = isa == .reference ? 5_000_000 : 20_000_000
+        let flopsPerIteration: Double = isa == .avx512 ? 512 : isa == .avx2 ? 192 : 24
         var best = 0.0
         for _ in 0..<repeats {
             let t0 = now()
             DispatchQueue.concurrentPerform(iterations: threads) { t in
-                let r = isa == .avx512 ? MachineProbeAVX512.fmaLoop(iterations, Float(t) + 1)
-                    : MachineProbeAVX2.fmaLoop(iterations, Float(t) + 1)
+                let r: Float
+                switch isa {
+                case .avx512: r = MachineProbeAVX512.fmaLoop(iterations, Float(t) + 1)
+                case .avx2: r = MachineProbeAVX2.fmaLoop(iterations, Float(t) + 1)
+                case .reference: r = scalarMulAddLoop(iterations, Float(t) + 1)
+                }
                 if r == 12345 { print(r) }  // keep the result alive
             }
             let dt = now() - t0
@@ -35,8 +38,21 @@ public enum MachineProbe {
         return best
     }
 
+    /// `iterations` × 12 independent scalar multiply-adds (24 flops), built for baseline x86-64.
+    @inline(never)
+    static func scalarMulAddLoop(_ iterations: Int, _ seed: Float) -> Float {
+        let m: Float = 0.999_999, a: Float = 1e-7
+        var c = (seed, seed, seed, seed, seed, seed, seed, seed, seed, seed, seed, seed)
+        for _ in 0..<iterations {
+            c.0 = c.0 * m + a; c.1 = c.1 * m + a; c.2 = c.2 * m + a; c.3 = c.3 * m + a
+            c.4 = c.4 * m + a; c.5 = c.5 * m + a; c.6 = c.6 * m + a; c.7 = c.7 * m + a
+            c.8 = c.8 * m + a; c.9 = c.9 * m + a; c.10 = c.10 * m + a; c.11 = c.11 * m + a
+        }
+        return c.0 + c.1 + c.2 + c.3 + c.4 + c.5 + c.6 + c.7 + c.8 + c.9 + c.10 + c.11
+    }
+
     /// Read bandwidth in GB/s streaming a 256 MiB buffer on `threads` cores (best of `repeats`).
-    public static func readBandwidthGBps(threads: Int, repeats: Int = 5) -> Double {
+    public static func readBandwidthGBps(threads: Int, repeats: Int = 5, isa: KernelISA = .best) -> Double {
         let count = 64 << 20
         let buf = UnsafeMutablePointer<Float>.allocate(capacity: count)
         defer { buf.deallocate() }
@@ -46,9 +62,10 @@ public enum MachineProbe {
             let t0 = now()
             Parallel.forChunks(count, threads: threads, granule: 64) { _, lo, hi in
                 var s: Float = 0
-                if KernelISA.best == .avx512 {
-                    s = MachineProbeAVX512.readSum(buf + lo, hi - lo)
-                } else {
+                switch isa {
+                case .avx512: s = MachineProbeAVX512.readSum(buf + lo, hi - lo)
+                case .avx2: s = MachineProbeAVX2.readSum(buf + lo, hi - lo)
+                case .reference:
                     var i = lo
                     while i < hi { s += buf[i]; i += 16 }
                 }

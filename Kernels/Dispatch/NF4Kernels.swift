@@ -75,11 +75,12 @@ public enum NF4Kernels {
             }
             return
         }
-        if M <= 4 && isa == .avx512 && w.blockSize == 64 && K % 64 == 0 {
+        if M <= 4 && (isa == .avx512 || isa == .avx2) && w.blockSize == 64 && K % 64 == 0 {
             // A few tokens: stream W once per token with the column accumulators in registers.
+            let columns = isa == .avx512 ? NF4AVX512.gemvTColumns64 : NF4AVX2.gemvTColumns64
             for m in 0..<M {
-                Parallel.forChunks(K, threads: threads, granule: 256) { _, lo, hi in
-                    NF4AVX512.gemvTColumns64(w, dY + m * lddy, dX + m * lddx, lo, hi)
+                Parallel.forChunks(K, threads: threads, granule: isa == .avx512 ? 256 : 128) { _, lo, hi in
+                    columns(w, dY + m * lddy, dX + m * lddx, lo, hi)
                 }
             }
             return

@@ -22,16 +22,23 @@ struct TileKernels {
     let transposedTile: (UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) -> Void
     let transposedRow: (UnsafePointer<Float>, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Void
     let tMR: Int, tNR: Int
+    /// Floats added to the forward panel's row stride so the tile's rows (KC·4 bytes apart, a
+    /// multiple of 4 KiB) do not all fall in one L1 set. AVX2 only: side by side against no padding
+    /// on the SmolLM2 shapes the difference was inside this shared machine's noise; the AVX-512
+    /// path keeps its measured layout.
+    var forwardPad = 0
 
     static let avx512 = TileKernels(
         forwardTile: MicroKernelAVX512.forward32x12, fMR: 32, fNR: 12,
         transposedTile: MicroKernelAVX512.transposed12x32, transposedRow: MicroKernelAVX512.transposedRowx32,
         tMR: 12, tNR: 32)
 
+    // Transposed 6×32 (two 6×16 halves): twice the rows of dY per panel load of the old 3×32, which
+    // measured 1.3–2× slower on the SmolLM2 shapes at M = 1024 (forced AVX2, Zen 4).
     static let avx2 = TileKernels(
         forwardTile: MicroKernelAVX2.forward16x6, fMR: 16, fNR: 6,
-        transposedTile: MicroKernelAVX2.transposed3x32, transposedRow: MicroKernelAVX2.transposedRowx32,
-        tMR: 3, tNR: 32)
+        transposedTile: MicroKernelAVX2.transposed6x32, transposedRow: MicroKernelAVX2.transposedRowx32,
+        tMR: 6, tNR: 32, forwardPad: 16)
 
     static func forISA(_ isa: KernelISA) -> TileKernels? {
         switch isa {
@@ -43,15 +50,17 @@ struct TileKernels {
 }
 
 enum PanelGEMM {
-    // Blocking, measured on 1536x576 … 28672x8192 at M = 512 (docs/benchmarks.md): a deep KC keeps
-    // the passes over the Yᵀ accumulator (which outgrows L3 for the 70B shapes) few; the panels
-    // (96 × 1024 and 2048 × 32 floats) stay within a 1 MiB L2.
+    // Blocking from this core's L2 (`CacheSizes`): a deep KC keeps the passes over the Yᵀ accumulator
+    // (which outgrows L3 for the 70B shapes) few, while the forward panel (NCB × KC floats) takes at
+    // most half of L2 and the transposed panel (NB × 32) a quarter. With a 1 MiB L2 this gives the
+    // values measured best on 1536x576 … 28672x8192 at M = 512 (docs/benchmarks.md): KC 1024, NB 2048;
+    // a 512 KiB L2 (Zen 1–3) gets KC 512, NB 1024.
     /// Reduction depth of one forward pass over the packed panels (floats of K per panel row).
-    static let forwardKC = 1024
+    static let forwardKC = min(1024, max(256, CacheSizes.floorPow2(CacheSizes.current.l2 / 2 / (forwardNCB * 4))))
     /// Rows of W dequantized per forward panel (a multiple of every ISA's tile width).
     static let forwardNCB = 96
     /// Rows of W (the reduction dimension) per transposed-product panel.
-    static let transposedNB = 2048
+    static let transposedNB = min(2048, max(256, CacheSizes.floorPow2(CacheSizes.current.l2 / 4 / (32 * 4))))
 
     /// Y[M, N] = X[M, K] · Wᵀ (overwrites Y), vectorized along M: Xᵀ is packed into slivers, Yᵀ
     /// accumulates in the workspace and is transposed into Y at the end. Requires K % 32 == 0.
@@ -62,7 +71,8 @@ enum PanelGEMM {
         let nTiles = (N + NR - 1) / NR, Npad = nTiles * NR
         let KC = forwardKC, NCB = forwardNCB
         let nThreads = max(1, min(threads, nTiles))
-        let xtCount = Mpad * K, ytCount = Npad * Mpad, panelCount = NCB * KC
+        let LDW = KC + k.forwardPad
+        let xtCount = Mpad * K, ytCount = Npad * Mpad, panelCount = NCB * LDW
         let base = workspace.floats(xtCount + ytCount + nThreads * panelCount)
         let XT = base, YT = base + xtCount, panels = YT + ytCount
         // Xᵀ slivers: XT[(mt·K + k)·MR + i] = X[mt·MR + i, k], zero past M.
@@ -90,7 +100,7 @@ enum PanelGEMM {
                 while nb < n1 {
                     let ncb = min(NCB, n1 - nb)
                     for r in 0..<ncb {
-                        let dst = panel + r * KC
+                        let dst = panel + r * LDW
                         if nb + r < N {
                             w.rowSegment(nb + r, kb, kc, dst)
                         } else {
@@ -101,7 +111,7 @@ enum PanelGEMM {
                         let xt = XT + (mt * K + kb) * MR
                         var nt = 0
                         while nt < ncb {
-                            k.forwardTile(xt, panel + nt * KC, KC, kc, YT + (nb + nt) * Mpad + mt * MR, Mpad, kb > 0)
+                            k.forwardTile(xt, panel + nt * LDW, LDW, kc, YT + (nb + nt) * Mpad + mt * MR, Mpad, kb > 0)
                             nt += NR
                         }
                     }

@@ -55,10 +55,13 @@ public enum KernelBenchmark {
     }
 
     public struct Report: Codable, Sendable {
+        /// The kernel path the rows ran (`avx512`, `avx2` or `scalar`; `QLORA_ISA` chooses it).
+        public var isa: String
         public var machine: Machine
         public var rows: [Row]
 
         public init(machine: Machine, rows: [Row]) {
+            self.isa = machine.cpuISA
             self.machine = machine
             self.rows = rows
         }
@@ -71,7 +74,7 @@ public enum KernelBenchmark {
 
     public static func measureMachine() -> Machine {
         let blas = BLAS.shared
-        return Machine(cpuISA: KernelISA.best.rawValue, blasCore: blas?.coreName ?? "none",
+        return Machine(cpuISA: KernelISA.best.userName, blasCore: blas?.coreName ?? "none",
                        blasRequestedCore: blas?.requestedCoreType,
                        fmaPeakGFLOPS1: MachineProbe.fmaPeakGFLOPS(threads: 1),
                        fmaPeakGFLOPS2: MachineProbe.fmaPeakGFLOPS(threads: 2),

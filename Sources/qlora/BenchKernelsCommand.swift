@@ -60,7 +60,7 @@ struct BenchKernelsCommand: ParsableCommand {
             return
         }
         print("""
-            machine: \(machine.cpuISA) kernels; OpenBLAS core \(machine.blasCore); \
+            kernel path \(machine.cpuISA); OpenBLAS core \(machine.blasCore) (requested \(machine.blasRequestedCore ?? "none")); \
             FMA peak \(f1(machine.fmaPeakGFLOPS1)) GFLOP/s (1 thread), \(f1(machine.fmaPeakGFLOPS2)) (2); \
             read \(f1(machine.readGBps1)) GB/s (1), \(f1(machine.readGBps2)) (2)
             """)

@@ -39,20 +39,34 @@ struct BenchModelCommand: ParsableCommand {
         var weightBytes: Int
         var kvCacheBytes: Int
         var loadSeconds: Double
+        /// The kernel path that ran and its measured peaks at this thread count.
+        var isa: String
+        var peakGFLOPS: Double
+        var readGBps: Double
 
         enum CodingKeys: String, CodingKey {
             case model, base, threads, promptTokens = "prompt_tokens", promptTokensPerSecond = "prompt_tokens_per_second"
             case genTokens = "gen_tokens", genTokensPerSecond = "gen_tokens_per_second", peakRSSBytes = "peak_rss_bytes"
             case weightBytes = "weight_bytes", kvCacheBytes = "kv_cache_bytes", loadSeconds = "load_seconds"
+            case isa, peakGFLOPS = "peak_gflops", readGBps = "read_gbps"
         }
     }
 
+    func validate() throws {
+        guard (1...65536).contains(promptTokens) else { throw QLoRAError.invalid("--prompt-tokens must be in 1…65536") }
+        guard (1...65536).contains(genTokens) else { throw QLoRAError.invalid("--gen-tokens must be in 1…65536") }
+        guard (1...1000).contains(repeats) else { throw QLoRAError.invalid("--repeats must be in 1…1000") }
+    }
+
     func run() throws {
+        let peaks = PathPeaks.measure(threads: modelOptions.threads)
         let loaded = try LoadedModel.load(modelOptions)
         let model = loaded.model
         let V = model.config.vocabSize
         var rng = SeededRNG(seed: 1)
-        let prompt = (0..<promptTokens).map { _ in Int32(Int(rng.next() % UInt64(min(V, 30000))) + 100) }
+        // Random ids past the first 100 (special tokens) of a real vocabulary, inside a tiny one.
+        let lowest = V > 200 ? 100 : 0, span = min(V, 30000 + lowest) - lowest
+        let prompt = (0..<promptTokens).map { _ in Int32(Int(rng.next() % UInt64(span)) + lowest) }
         func median(_ a: [Double]) -> Double { a.sorted()[a.count / 2] }
         var pp: [Double] = [], tg: [Double] = []
         var logits = [Float](repeating: 0, count: V)
@@ -67,7 +81,7 @@ struct BenchModelCommand: ParsableCommand {
             if rep > 0 { pp.append(Double(promptTokens) / Date().timeIntervalSince(t0)) }
             let cache = KVCache(layers: model.config.numHiddenLayers, capacity: 16 + genTokens, width: model.config.kvDim)
             var id = Int32(1)
-            for i in 0..<16 {
+            for i in 0..<min(16, promptTokens) {
                 var tok = prompt[i]
                 _ = model.hidden(&tok, B: 1, T: 1, cache: cache)
             }
@@ -87,12 +101,14 @@ struct BenchModelCommand: ParsableCommand {
                        genTokensPerSecond: median(tg), peakRSSBytes: ProcessMemory.peakResidentBytes,
                        weightBytes: w.linearBytes + w.embeddingBytes,
                        kvCacheBytes: 2 * model.config.numHiddenLayers * (16 + genTokens) * model.config.kvDim * 4,
-                       loadSeconds: loaded.seconds)
+                       loadSeconds: loaded.seconds, isa: peaks.isa, peakGFLOPS: peaks.fmaPeakGFLOPS,
+                       readGBps: peaks.readGBps)
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys]
             print(String(decoding: try enc.encode(r), as: UTF8.self))
         } else {
+            print(peaks.summary)
             print("""
                 \(r.base) weights, \(r.threads) thread(s): prompt processing \(r.promptTokens) tokens \
                 \(String(format: "%.1f", r.promptTokensPerSecond)) tokens/s; generation \

@@ -20,6 +20,7 @@ struct BenchTrainStepCommand: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
+        let peaks = PathPeaks.measure(threads: modelOptions.threads)
         let loaded = try LoadedModel.load(modelOptions)
         let model = try LoRALlama(weights: loaded.model.weights, lora: LoRAConfig(r: rank, loraAlpha: Double(alpha)),
                                   threads: modelOptions.threads, gradientCheckpointing: gradCheckpointing, seed: 1)
@@ -49,17 +50,21 @@ struct BenchTrainStepCommand: ParsableCommand {
         let attention = 4 * Double(batch * c.numAttentionHeads * seq * seq * c.headDim) * Double(c.numHiddenLayers)
         let lora = 6 * Double(model.trainableParameterCount) * tokens
         let flops = 2 * (2 * (linear + head) * tokens) + 3 * attention + lora
-        let result: [String: Any] = [
+        let achieved = flops / median / 1e9
+        var result: [String: Any] = [
             "seconds_per_step": median, "tokens_per_second": tokensPerSecond,
             "peak_rss_bytes": ProcessMemory.peakResidentBytes, "trainable_parameters": model.trainableParameterCount,
             "gflops_per_step": flops / 1e9, "achieved_gflops": flops / median / 1e9,
             "threads": modelOptions.threads, "grad_checkpointing": gradCheckpointing, "seq": seq, "batch": batch, "rank": rank,
+            "peak_fraction": peaks.fmaPeakGFLOPS > 0 ? achieved / peaks.fmaPeakGFLOPS : 0,
         ]
+        result.merge(peaks.jsonFields) { a, _ in a }
         if json {
             print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
         } else {
-            print(String(format: "step %.3f s, %.1f tokens/s, %.1f GFLOP/s (%.0f GFLOP/step), peak RSS %.0f MiB, %d trainable",
-                         median, tokensPerSecond, flops / median / 1e9, flops / 1e9,
+            print(peaks.summary)
+            print(String(format: "step %.3f s, %.1f tokens/s, %.1f GFLOP/s = %.0f%% of the path's peak (%.0f GFLOP/step), peak RSS %.0f MiB, %d trainable",
+                         median, tokensPerSecond, achieved, peaks.fmaPeakGFLOPS > 0 ? 100 * achieved / peaks.fmaPeakGFLOPS : 0, flops / 1e9,
                          Double(ProcessMemory.peakResidentBytes) / 1_048_576, model.trainableParameterCount))
         }
     }

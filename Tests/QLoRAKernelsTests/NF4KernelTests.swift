@@ -30,6 +30,8 @@ import Testing
         Case(out: 300, inn: 288, m: 29, doubleQuant: true, blockSize: 256),
         Case(out: 45, inn: 320, m: 2, doubleQuant: true, blockSize: 64),     // few-token paths, 256-column tail
         Case(out: 70, inn: 1024, m: 1, doubleQuant: false, blockSize: 64),
+        Case(out: 133, inn: 192, m: 1, doubleQuant: true, blockSize: 64),    // GEMV: 2-row passes + 1-row tail
+        Case(out: 39, inn: 704, m: 3, doubleQuant: false, blockSize: 64),    // odd block count per row
     ]
 
     struct Fixture {
@@ -119,9 +121,13 @@ import Testing
     }
 
     @Test func everyISAVariantIsExercisedOnThisMachine() {
-        // The reference always runs; AVX2 runs on any x86-64-v3 CPU, AVX-512 where present.
+        // The reference always runs; AVX2 runs on any x86-64-v3 CPU, AVX-512 where present, up to the
+        // path QLORA_ISA chooses.
         #expect(Self.isas.contains(.reference))
-        if CPUFeatures.current.hasAVX2 { #expect(Self.isas.contains(.avx2)) }
-        if CPUFeatures.current.hasAVX512 { #expect(Self.isas.contains(.avx512)) }
+        if CPUFeatures.current.hasAVX2 && KernelISA.best != .reference { #expect(Self.isas.contains(.avx2)) }
+        if CPUFeatures.current.hasAVX512 && KernelISA.best == .avx512 { #expect(Self.isas.contains(.avx512)) }
+        // A path above the chosen one never runs.
+        if KernelISA.best != .avx512 { #expect(!Self.isas.contains(.avx512)) }
+        if KernelISA.best == .reference { #expect(Self.isas == [.reference]) }
     }
 }

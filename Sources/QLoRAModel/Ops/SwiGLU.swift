@@ -1,15 +1,13 @@
-import Foundation
+import QLoRAKernels
 
 /// The SwiGLU gate of LLaMA's MLP (Shazeer 2020, arXiv 2002.05202): h = silu(g) ⊙ u with
-/// silu(g) = g · σ(g). Legend: M = tokens, F = intermediate size.
+/// silu(g) = g · σ(g). Legend: M = tokens, F = intermediate size. The loops are `SwiGLUKernels`
+/// (vectorized exp on AVX-512 and AVX2, expf on the scalar path).
 public enum SwiGLU {
     /// - out: (M·F); gate, up: (M·F).
     public static func forward(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>,
                                _ up: UnsafePointer<Float>, _ count: Int) {
-        for i in 0..<count {
-            let g = gate[i]
-            out[i] = g / (1 + expf(-g)) * up[i]
-        }
+        SwiGLUKernels.forward(out, gate, up, count)
     }
 
     /// Accumulates dgate += dh · u · σ(g)(1 + g(1 − σ(g))) and dup += dh · silu(g).
@@ -17,11 +15,6 @@ public enum SwiGLU {
     public static func backward(_ dgate: UnsafeMutablePointer<Float>, _ dup: UnsafeMutablePointer<Float>,
                                 _ dh: UnsafePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>,
                                 _ count: Int) {
-        for i in 0..<count {
-            let g = gate[i]
-            let s = 1 / (1 + expf(-g))
-            dgate[i] += dh[i] * up[i] * s * (1 + g * (1 - s))
-            dup[i] += dh[i] * g * s
-        }
+        SwiGLUKernels.backward(dgate, dup, dh, gate, up, count)
     }
 }
