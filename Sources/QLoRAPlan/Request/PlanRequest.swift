@@ -28,10 +28,9 @@ public enum OptimizerKind: String, CaseIterable, Sendable, Codable {
     case lion
 }
 
-/// The dtype the forward and backward compute in.
-public enum ComputeDType: String, CaseIterable, Sendable, Codable {
-    case bf16, f32
-
+/// The dtype the forward and backward compute in: the engine's own `ComputeDType` (QLoRACore), so
+/// that the planner and the trainer read one enum. A plan needs a resolved value (not `auto`).
+extension ComputeDType {
     public var storage: StorageType { self == .bf16 ? .bf16 : .f32 }
     public var bytes: Int { self == .bf16 ? 2 : 4 }
 }
@@ -135,10 +134,12 @@ public struct PlanRequest: Sendable {
             try need(method == .prefixTuning, "--prefix-projection applies to prefix-tuning")
             try need((1...1 << 20).contains(h), "--prefix-projection \(h): must be in 1…1048576")
         }
+        if device == .gpu {
+            try need(computeDType != .auto, "--compute-dtype auto applies to --device cpu (GPU plans: bf16 or f32)")
+        }
         if device == .cpu {
             try need(gpuCount == 1, "--gpus applies to GPU plans, not --device cpu")
-            try need(computeDType == .f32,
-                     "--device cpu plans the f32 CPU trainer: --compute-dtype must be f32")
+            try need(computeDType != .auto, "--compute-dtype auto must be resolved before planning")
         }
     }
 }
