@@ -48,13 +48,19 @@ let package = Package(
         .target(name: "QLoRACore", dependencies: ["CQLoRASupport"], path: "Sources/QLoRACore"),
         .target(
             name: "QLoRAKernels",
-            dependencies: ["QLoRACore", "CQLoRASupport", "QLoRAKernelsAVX512", "QLoRAKernelsAVX2"],
+            dependencies: ["QLoRACore", "CQLoRASupport", "QLoRAKernelsAVX512", "QLoRAKernelsAVX512BF16", "QLoRAKernelsAVX2"],
             path: "Kernels/Dispatch",
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(
             name: "QLoRAKernelsAVX512", dependencies: ["QLoRACore", "CQLoRASupport"], path: "Kernels/AVX512",
             swiftSettings: kernelFlags(march: "x86-64-v4")
+        ),
+        // AVX512-BF16 (vdpbf16ps): its own target so only these kernels assume the extension; the
+        // dispatcher calls them only when CPUFeatures reports it (the binary still runs anywhere).
+        .target(
+            name: "QLoRAKernelsAVX512BF16", dependencies: ["QLoRACore", "CQLoRASupport"], path: "Kernels/AVX512BF16",
+            swiftSettings: kernelFlags(march: "x86-64-v4") + [.unsafeFlags(["-Xcc", "-mavx512bf16"])]
         ),
         .target(
             name: "QLoRAKernelsAVX2", dependencies: ["QLoRACore", "CQLoRASupport"], path: "Kernels/AVX2",

@@ -8,5 +8,7 @@ int qlora_cpu_features(void) {
     if ((bits & 1) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
         bits |= 2;
+    if ((bits & 2) && __builtin_cpu_supports("avx512bf16"))
+        bits |= 4;
     return bits;
 }

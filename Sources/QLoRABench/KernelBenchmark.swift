@@ -19,15 +19,24 @@ public enum KernelBenchmark {
         public var fmaPeakGFLOPS2: Double
         public var readGBps1: Double
         public var readGBps2: Double
+        /// `vdpbf16ps` peak (0 where the CPU lacks AVX512-BF16: bf16 then runs on the FMA units).
+        public var bf16PeakGFLOPS1: Double = 0
+        public var bf16PeakGFLOPS2: Double = 0
 
         enum CodingKeys: String, CodingKey {
             case cpuISA = "cpu_isa", blasCore = "blas_core", blasRequestedCore = "blas_requested_core"
             case fmaPeakGFLOPS1 = "fma_peak_gflops_1t", fmaPeakGFLOPS2 = "fma_peak_gflops_2t"
             case readGBps1 = "read_gbps_1t", readGBps2 = "read_gbps_2t"
+            case bf16PeakGFLOPS1 = "bf16_peak_gflops_1t", bf16PeakGFLOPS2 = "bf16_peak_gflops_2t"
         }
 
         func peak(_ threads: Int) -> Double { threads <= 1 ? fmaPeakGFLOPS1 : fmaPeakGFLOPS2 * Double(threads) / 2 }
         func bandwidth(_ threads: Int) -> Double { threads <= 1 ? readGBps1 : readGBps2 }
+        /// The bf16 products' arithmetic peak: vdpbf16ps where present, else the FMA peak.
+        func bf16Peak(_ threads: Int) -> Double {
+            guard bf16PeakGFLOPS1 > 0 else { return peak(threads) }
+            return threads <= 1 ? bf16PeakGFLOPS1 : bf16PeakGFLOPS2 * Double(threads) / 2
+        }
     }
 
     public struct Row: Codable, Sendable {
@@ -46,11 +55,18 @@ public enum KernelBenchmark {
         public var speedupVsDequantSgemm: Double
         public var rooflineFraction: Double
         public var rounds: Int
+        /// The same product with `--compute-dtype bf16` (nil where bf16 runs the Float32 kernel: M ≤ 4 forward).
+        public var bf16Seconds: Double? = nil
+        /// OpenBLAS sgemm time / bf16 time (per round, median).
+        public var bf16Speedup: Double? = nil
+        /// Roofline fraction against the bf16 peak (`Machine.bf16Peak`).
+        public var bf16RooflineFraction: Double? = nil
 
         enum CodingKeys: String, CodingKey {
             case kernel, out, `in`, m, threads, seconds, gflops, weightGBps = "weight_gbps", baseline
             case baselineSeconds = "baseline_seconds", speedup, dequantSgemmSeconds = "dequant_sgemm_seconds"
             case speedupVsDequantSgemm = "speedup_vs_dequant_sgemm", rooflineFraction = "roofline_fraction", rounds
+            case bf16Seconds = "bf16_seconds", bf16Speedup = "bf16_speedup", bf16RooflineFraction = "bf16_roofline_fraction"
         }
     }
 
@@ -74,12 +90,15 @@ public enum KernelBenchmark {
 
     public static func measureMachine() -> Machine {
         let blas = BLAS.shared
-        return Machine(cpuISA: KernelISA.best.userName, blasCore: blas?.coreName ?? "none",
-                       blasRequestedCore: blas?.requestedCoreType,
-                       fmaPeakGFLOPS1: MachineProbe.fmaPeakGFLOPS(threads: 1),
-                       fmaPeakGFLOPS2: MachineProbe.fmaPeakGFLOPS(threads: 2),
-                       readGBps1: MachineProbe.readBandwidthGBps(threads: 1),
-                       readGBps2: MachineProbe.readBandwidthGBps(threads: 2))
+        var m = Machine(cpuISA: KernelISA.best.userName, blasCore: blas?.coreName ?? "none",
+                        blasRequestedCore: blas?.requestedCoreType,
+                        fmaPeakGFLOPS1: MachineProbe.fmaPeakGFLOPS(threads: 1),
+                        fmaPeakGFLOPS2: MachineProbe.fmaPeakGFLOPS(threads: 2),
+                        readGBps1: MachineProbe.readBandwidthGBps(threads: 1),
+                        readGBps2: MachineProbe.readBandwidthGBps(threads: 2))
+        m.bf16PeakGFLOPS1 = MachineProbe.bf16PeakGFLOPS(threads: 1)
+        m.bf16PeakGFLOPS2 = MachineProbe.bf16PeakGFLOPS(threads: 2)
+        return m
     }
 
     /// Times `variants` in alternating rounds until each has `minRounds` rounds and `minSeconds` in all;
@@ -145,6 +164,7 @@ public enum KernelBenchmark {
                     if kernel == "gemv" && M != 1 || kernel == "gemm" && M == 1 { continue }
                     progress("\(kernel) \(N)x\(K) M=\(M) threads=\(threads)")
                     let ours: () -> Void, base: () -> Void, deqBase: () -> Void
+                    var bf16: (() -> Void)? = nil
                     let baseName: String
                     switch kernel {
                     case "gemv":
@@ -157,6 +177,9 @@ public enum KernelBenchmark {
                         baseName = "openblas_sgemv_f32"
                     case "gemm":
                         ours = { NF4Kernels.gemm(ref, X: X, ldx: K, M: M, Y: Y, ldy: N, threads: threads, workspace: ws) }
+                        if M > 4 {
+                            bf16 = { NF4Kernels.gemm(ref, X: X, ldx: K, M: M, Y: Y, ldy: N, threads: threads, dtype: .bf16, workspace: ws) }
+                        }
                         base = { blas.sgemm(transA: false, transB: true, M: M, N: N, K: K, A: X, lda: K, B: wf, ldb: K, C: Y, ldc: N) }
                         deqBase = {
                             NF4Kernels.dequantize(ref, into: scratch, threads: threads)
@@ -165,6 +188,9 @@ public enum KernelBenchmark {
                         baseName = "openblas_sgemm_f32"
                     default:
                         ours = { NF4Kernels.gemmT(ref, dY: X, lddy: N, M: M, dX: Y, lddx: K, threads: threads, workspace: ws) }
+                        if M > 4 {
+                            bf16 = { NF4Kernels.gemmT(ref, dY: X, lddy: N, M: M, dX: Y, lddx: K, threads: threads, dtype: .bf16, workspace: ws) }
+                        }
                         if M == 1 {
                             base = { blas.sgemv(trans: true, M: N, N: K, A: wf, lda: K, x: X, beta: 1, y: Y) }
                             deqBase = {
@@ -181,17 +207,25 @@ public enum KernelBenchmark {
                             baseName = "openblas_sgemm_f32"
                         }
                     }
-                    let r = race([ours, base, deqBase])
+                    let r = race([ours, base, deqBase] + (bf16.map { [$0] } ?? []))
                     let flops = 2.0 * Double(M) * Double(N) * Double(K)
                     let seconds = r.medians[0]
                     let actBytes = 4.0 * Double(M) * Double(N + K)
                     let bound = max(flops / (machine.peak(threads) * 1e9),
                                     (weightBytes + actBytes) / (machine.bandwidth(threads) * 1e9))
-                    rows.append(Row(kernel: kernel, out: N, in: K, m: M, threads: threads, seconds: seconds,
-                                    gflops: flops / seconds / 1e9, weightGBps: weightBytes / seconds / 1e9,
-                                    baseline: baseName, baselineSeconds: r.medians[1], speedup: r.ratios[0],
-                                    dequantSgemmSeconds: r.medians[2], speedupVsDequantSgemm: r.ratios[1],
-                                    rooflineFraction: bound / seconds, rounds: r.rounds))
+                    var row = Row(kernel: kernel, out: N, in: K, m: M, threads: threads, seconds: seconds,
+                                  gflops: flops / seconds / 1e9, weightGBps: weightBytes / seconds / 1e9,
+                                  baseline: baseName, baselineSeconds: r.medians[1], speedup: r.ratios[0],
+                                  dequantSgemmSeconds: r.medians[2], speedupVsDequantSgemm: r.ratios[1],
+                                  rooflineFraction: bound / seconds, rounds: r.rounds)
+                    if bf16 != nil {
+                        let b = r.medians[3]
+                        row.bf16Seconds = b
+                        row.bf16Speedup = r.medians[1] / b
+                        row.bf16RooflineFraction = max(flops / (machine.bf16Peak(threads) * 1e9),
+                                                       (weightBytes + actBytes / 2) / (machine.bandwidth(threads) * 1e9)) / b
+                    }
+                    rows.append(row)
                 }
             }
         }

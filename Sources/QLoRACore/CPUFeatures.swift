@@ -6,10 +6,14 @@ public struct CPUFeatures: Sendable, CustomStringConvertible {
     public let hasAVX2: Bool
     /// AVX-512 F, BW, DQ and VL (x86-64-v4).
     public let hasAVX512: Bool
+    /// AVX512-BF16 (`vdpbf16ps`, `vcvtne2ps2bf16`), on top of `hasAVX512`.
+    public var hasAVX512BF16: Bool = false
 
     public static let current: CPUFeatures = {
         let bits = qlora_cpu_features()
-        return CPUFeatures(hasAVX2: bits & 1 != 0, hasAVX512: bits & 2 != 0)
+        var f = CPUFeatures(hasAVX2: bits & 1 != 0, hasAVX512: bits & 2 != 0)
+        f.hasAVX512BF16 = bits & 4 != 0
+        return f
     }()
 
     public var description: String {

@@ -182,7 +182,7 @@ public final class LlamaModel: @unchecked Sendable {
             DenseKernels.gemv(head, x: hidden, y: out, threads: threads)
         } else {
             DenseKernels.gemm(head, X: hidden, ldx: config.hiddenSize, M: rows, Y: out, ldy: config.vocabSize,
-                              threads: threads, workspace: workspace)
+                              threads: threads, dtype: weights.computeDType, workspace: workspace)
         }
     }
 

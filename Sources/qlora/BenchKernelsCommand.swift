@@ -62,16 +62,20 @@ struct BenchKernelsCommand: ParsableCommand {
         print("""
             kernel path \(machine.cpuISA); OpenBLAS core \(machine.blasCore) (requested \(machine.blasRequestedCore ?? "none")); \
             FMA peak \(f1(machine.fmaPeakGFLOPS1)) GFLOP/s (1 thread), \(f1(machine.fmaPeakGFLOPS2)) (2); \
-            read \(f1(machine.readGBps1)) GB/s (1), \(f1(machine.readGBps2)) (2)
+            read \(f1(machine.readGBps1)) GB/s (1), \(f1(machine.readGBps2)) (2); \
+            bf16 dot peak \(machine.bf16PeakGFLOPS1 > 0 ? f1(machine.bf16PeakGFLOPS1) + " GFLOP/s (1 thread), " + f1(machine.bf16PeakGFLOPS2) + " (2)" : "none (no AVX512-BF16: bf16 runs on the FMA units)")
             """)
         let table = rows.map { r -> [String] in
             ["\(r.kernel)", "\(r.out)x\(r.in)", "\(r.m)", "\(r.threads)", String(format: "%.3f", r.seconds * 1e3),
              f1(r.gflops), f1(r.weightGBps), String(format: "%.3f", r.baselineSeconds * 1e3),
              String(format: "%.2fx", r.speedup), String(format: "%.2fx", r.speedupVsDequantSgemm),
-             String(format: "%.0f%%", r.rooflineFraction * 100)]
+             String(format: "%.0f%%", r.rooflineFraction * 100),
+             r.bf16Seconds.map { String(format: "%.3f", $0 * 1e3) } ?? "-",
+             r.bf16Speedup.map { String(format: "%.2fx", $0) } ?? "-",
+             r.bf16RooflineFraction.map { String(format: "%.0f%%", $0 * 100) } ?? "-"]
         }
         print(TextTable.render(["kernel", "shape", "M", "thr", "ms", "GFLOP/s", "W GB/s", "BLAS ms", "vs BLAS",
-                                "vs deq+BLAS", "roofline"], table))
+                                "vs deq+BLAS", "roofline", "bf16 ms", "bf16 vs BLAS", "bf16 roofline"], table))
     }
 
     func f1(_ x: Double) -> String { String(format: "%.1f", x) }

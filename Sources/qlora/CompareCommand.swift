@@ -43,6 +43,8 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Initialize prompt and prefix tuning from this text (default: vocabulary samples / random).")
     var initText: String?
     @Option(help: "Worker threads per run.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .customLong("compute-dtype"), help: "Compute dtype of every run (f32, bf16, auto; see `qlora train --help`).")
+    var computeDType: ComputeDType = .f32
     @Option(help: "Models to plan the same configurations for on a GPU, comma-separated.")
     var planModels: String = "llama-2-7b,llama-2-70b"
     @Option(help: "Also report to: tensorboard (one event-file directory per method under OUT/runs, with eval/exact_match), or none.")
@@ -86,7 +88,7 @@ struct CompareCommand: ParsableCommand {
         }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let s = settings
-        let shared = ["--model", model, "--threads", "\(threads)"]
+        let shared = ["--model", model, "--threads", "\(threads)", "--compute-dtype", computeDType.rawValue]
         // The base model, once: held-out loss and accuracy with no adapter.
         FileHandle.standardError.write(Data("compare: base model\n".utf8))
         let baseAccuracy = try taskAccuracy(shared + ["--base", "nf4"], log: output + "/base-eval")

@@ -54,7 +54,8 @@ struct MemplanCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Double quantization of the NF4 constants (QLoRA).")
     var doubleQuant = true
 
-    @Option(name: .customLong("compute-dtype"), help: "Compute dtype (default bf16 on GPU, f32 on CPU).")
+    @Option(name: .customLong("compute-dtype"),
+            help: "Compute dtype (default bf16 on GPU, f32 on CPU; --device cpu also takes bf16 and auto, resolved on this machine as `qlora train` would).")
     var computeDType: ComputeDType?
 
     @Option(parsing: .unconditional, help: "GPUs with FSDP sharding of weights and optimizer state.")
@@ -107,6 +108,7 @@ struct MemplanCommand: ParsableCommand {
         request.paged = paged
         request.doubleQuant = doubleQuant
         request.computeDType = computeDType ?? (device == .cpu ? .f32 : .bf16)
+        if device == .cpu && request.computeDType == .auto { request.computeDType = ComputeDTypeReport.resolve(.auto) }
         request.gpuCount = gpus
         request.ranks = ranks
         request.virtualTokens = virtualTokens ?? 20

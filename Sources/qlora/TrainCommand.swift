@@ -243,7 +243,7 @@ struct TrainCommand: ParsableCommand {
         request.gradientCheckpointing = gradientCheckpointing
         request.optimizer = optimizer == "lion" ? .lion : .adamw
         request.paged = optimizerMemory != nil
-        request.computeDType = .f32
+        request.computeDType = modelOptions.resolvedComputeDType
         request.loraDropout = loraDropout > 0
         let plan = try Planner.plan(request)
         guard let available = try AvailableMemory.read(), let refusal = MemoryCheck.refusal(plan, available: available) else {

@@ -147,7 +147,7 @@ import Testing
         let cases: [(inout PlanRequest) -> Void] = [
             { $0.sequenceLength = -5 }, { $0.batchSize = 0 }, { $0.rank = 5000 }, { $0.rank = 0 },
             { $0.gpuCount = 0 }, { $0.method = .prefixTuning; $0.gradientCheckpointing = true },
-            { $0.device = .cpu; $0.computeDType = .bf16 }, { $0.method = .promptTuning; $0.virtualTokens = -1 },
+            { $0.device = .cpu; $0.computeDType = .auto }, { $0.method = .promptTuning; $0.virtualTokens = -1 },
             { $0.method = .promptTuning; $0.dora = true }, { $0.prefixProjectionHidden = 64 },
         ]
         for change in cases {

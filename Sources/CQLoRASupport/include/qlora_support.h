@@ -2,7 +2,8 @@
 #ifndef QLORA_SUPPORT_H
 #define QLORA_SUPPORT_H
 
-/// CPU features as bits: 1 = AVX2+FMA+F16C, 2 = AVX-512 F/BW/DQ/VL (and OS support for their state).
+/// CPU features as bits: 1 = AVX2+FMA+F16C, 2 = AVX-512 F/BW/DQ/VL (and OS support for their state),
+/// 4 = AVX512-BF16 (with 2).
 int qlora_cpu_features(void);
 
 /// Swaps two existing paths atomically (Linux renameat2 RENAME_EXCHANGE); -1 with errno where the

@@ -16,6 +16,9 @@ public final class FrozenLinear: @unchecked Sendable {
     public let bias: [Float]?
     public let outFeatures: Int
     public let inFeatures: Int
+    /// The arithmetic of this layer's products (`--compute-dtype`; set for all layers through
+    /// `LlamaWeights.computeDType`). `.f32` is the reference path.
+    public var computeDType: ComputeDType = .f32
 
     public init(_ storage: Storage, bias: [Float]? = nil) {
         self.storage = storage
@@ -32,10 +35,10 @@ public final class FrozenLinear: @unchecked Sendable {
         switch storage {
         case .nf4(let m):
             NF4Kernels.gemm(m.ref, X: X, ldx: inFeatures, M: M, Y: Y, ldy: outFeatures, threads: threads,
-                            workspace: workspace)
+                            dtype: computeDType, workspace: workspace)
         case .dense(let m):
             DenseKernels.gemm(m.ref, X: X, ldx: inFeatures, M: M, Y: Y, ldy: outFeatures, threads: threads,
-                              workspace: workspace)
+                              dtype: computeDType, workspace: workspace)
         }
         if let bias {
             for i in 0..<M {
@@ -51,10 +54,10 @@ public final class FrozenLinear: @unchecked Sendable {
         switch storage {
         case .nf4(let m):
             NF4Kernels.gemmT(m.ref, dY: dY, lddy: outFeatures, M: M, dX: dX, lddx: inFeatures, threads: threads,
-                             workspace: workspace)
+                             dtype: computeDType, workspace: workspace)
         case .dense(let m):
             DenseKernels.gemmT(m.ref, dY: dY, lddy: outFeatures, M: M, dX: dX, lddx: inFeatures, threads: threads,
-                               workspace: workspace)
+                               dtype: computeDType, workspace: workspace)
         }
     }
 

@@ -48,6 +48,12 @@ public final class LlamaWeights: @unchecked Sendable {
     /// The output projection (the embeddings when tied).
     public var outputMatrix: DenseMatrix { lmHead ?? embed }
 
+    /// The arithmetic of every frozen product: the block linears and the output matrix (lm_head).
+    /// Resolve `.auto` first (`ComputeDTypeChoice`); `.f32` is the reference path.
+    public var computeDType: ComputeDType = .f32 {
+        didSet { for l in layers { for (_, lin) in l.linears { lin.computeDType = computeDType } } }
+    }
+
     /// How block linears are held after loading.
     public enum LinearStorage: Sendable {
         /// NF4 (or FP4) blocks, quantized on load unless the source already is.

@@ -1,3 +1,5 @@
+import QLoRACore
+
 /// The CPU trainer's own buffers (`LoRALlama` in QLoRATrain), one row per allocation, so that
 /// `--device cpu` predicts what `qlora train` holds:
 /// - the residual stream at every layer boundary (L+1 of B·T·C), kept in both modes;
@@ -107,8 +109,21 @@ enum CPUActivationBuffers {
         }
         // Panel GEMM workspace of the widest product: the lm_head chunk (Xᵀ slivers + Yᵀ + panels).
         let mpad = (chunk + 31) / 32 * 32
-        buf("workspace.gemm", [mpad * d.C + (d.V + 11) / 12 * 12 * mpad + 2 * 96 * 1024], ["floats"],
-            "Xᵀ, Yᵀ and W panels of the lm_head chunk's product")
+        if request.computeDType == .bf16 && CPUFeatures.current.hasAVX512BF16 {
+            // PanelGEMMBF16.forward: Xᵀ as bf16 pairs (half the floats), Yᵀ, per thread a bf16 panel
+            // (96 × 512 pairs) and one Float32 row segment (1024); its transposed product is smaller.
+            buf("workspace.gemm", [mpad * d.C / 2 + (d.V + 11) / 12 * 12 * mpad + 2 * (96 * 512 + 1024)], ["floats"],
+                "bf16 Xᵀ pairs, Yᵀ and bf16 W panels of the lm_head chunk's product")
+        } else {
+            buf("workspace.gemm", [mpad * d.C + (d.V + 11) / 12 * 12 * mpad + 2 * 96 * 1024], ["floats"],
+                "Xᵀ, Yᵀ and W panels of the lm_head chunk's product")
+        }
+        if request.computeDType == .bf16 && !CPUFeatures.current.hasAVX512BF16 {
+            // Without AVX512-BF16 the bf16 products run the Float32 kernels on a rounded copy of the
+            // activation operand; the largest is the lm_head chunk's logit gradient.
+            buf("workspace.bf16_operand", [chunk, d.V], ["chunk", "V"],
+                "bf16-rounded copy of a product's activation operand (CPUs without AVX512-BF16)")
+        }
         table.explain(.backwardWorkspace, "one layer's gradient scratch, reused by every layer, and the GEMM workspace")
     }
 }

@@ -44,10 +44,9 @@ public enum TrainingStack: String, CaseIterable, Sendable, Codable {
     public var chunksLoss: Bool { self != .hf }
 }
 
-/// The dtype the forward and backward compute in.
-public enum ComputeDType: String, CaseIterable, Sendable, Codable {
-    case bf16, f32
-
+/// The dtype the forward and backward compute in: the engine's own `ComputeDType` (QLoRACore), so
+/// that the planner and the trainer read one enum. A plan needs a resolved value (not `auto`).
+extension ComputeDType {
     public var storage: StorageType { self == .bf16 ? .bf16 : .f32 }
     public var bytes: Int { self == .bf16 ? 2 : 4 }
 }
@@ -166,10 +165,12 @@ public struct PlanRequest: Sendable {
             try need((1...1 << 20).contains(h), "--prefix-projection \(h): must be in 1…1048576")
         }
         try need(!offloadBase || (device == .gpu && quantizedBase), "--offload-base applies to an NF4 base on a GPU")
+        if device == .gpu {
+            try need(computeDType != .auto, "--compute-dtype auto applies to --device cpu (GPU plans: bf16 or f32)")
+        }
         if device == .cpu {
             try need(gpuCount == 1, "--gpus applies to GPU plans, not --device cpu")
-            try need(computeDType == .f32,
-                     "--device cpu plans the f32 CPU trainer: --compute-dtype must be f32")
+            try need(computeDType != .auto, "--compute-dtype auto must be resolved before planning")
         }
         try need((1...4096).contains(ranks), "--ranks \(ranks): must be in 1...4096")
         try need(ranks == 1 || device == .cpu, "--ranks plans CPU data parallelism (--device cpu); GPUs use --gpus")

@@ -282,11 +282,11 @@ public final class LoRALlama: @unchecked Sendable {
             while r0 < M {
                 let n = min(logitsChunk, M - r0)
                 DenseKernels.gemm(head, X: finalNormed! + r0 * C, ldx: C, M: n, Y: logits!, ldy: V, threads: threads,
-                                  workspace: workspace)
+                                  dtype: weights.computeDType, workspace: workspace)
                 total += CrossEntropy.forwardBackward(logits!, tgt.baseAddress! + r0, n, V, scale: scale)
                 if backward {
                     DenseKernels.gemmT(head, dY: logits!, lddy: V, M: n, dX: dxn! + r0 * C, lddx: C, threads: threads,
-                                       workspace: workspace)
+                                       dtype: weights.computeDType, workspace: workspace)
                 }
                 r0 += n
             }

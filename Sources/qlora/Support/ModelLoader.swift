@@ -21,6 +21,13 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "An adapter directory in PEFT's format (adapter_config.json + adapter_model.safetensors): LoRA, prompt tuning or prefix tuning.")
     var adapter: String?
 
+    @Option(name: .customLong("compute-dtype"),
+            help: "Arithmetic of the frozen base's products: f32 (reference), bf16 (bf16 operands, Float32 accumulation; vdpbf16ps on AVX512-BF16), or auto (bf16 where this CPU's bf16 dot product is faster).")
+    var computeDType: ComputeDType = .f32
+
+    /// `--compute-dtype` with `auto` resolved; prints what `auto` chose (stderr) once.
+    var resolvedComputeDType: ComputeDType { ComputeDTypeReport.resolve(computeDType) }
+
     func validate() throws {
         guard (1...256).contains(threads) else { throw QLoRAError.invalid("--threads must be in 1…256") }
     }
@@ -76,6 +83,7 @@ struct LoadedModel {
         guard tokenizer.vocabularySize <= weights.config.vocabSize else {
             throw QLoRAError.format(path, "tokenizer has \(tokenizer.vocabularySize) tokens, the model only \(weights.config.vocabSize)")
         }
+        weights.computeDType = o.resolvedComputeDType
         let model = try LlamaModel(weights: weights, threads: o.threads)
         if let dir = o.adapter { try AdapterRegistry.attach(dir, to: model) }
         return LoadedModel(model: model, tokenizer: tokenizer, seconds: Date().timeIntervalSince(t0),
