@@ -152,8 +152,16 @@ public final class LlamaModel: @unchecked Sendable {
         return UnsafePointer(buf.xn)
     }
 
+    /// The output layer quantized to int8 per row (`--compute-dtype int8`); logits use it when set.
+    public var outputInt8: Int8RowMatrix?
+
     /// logits (rows, V) = hidden (rows, C) · Eᵀ.
     public func logits(_ hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+        if let outputInt8 {
+            Int8Kernels.gemm(outputInt8, X: hidden, ldx: config.hiddenSize, M: rows, Y: out, ldy: config.vocabSize,
+                             threads: threads, workspace: workspace)
+            return
+        }
         let head = weights.outputMatrix.ref
         if rows == 1 {
             DenseKernels.gemv(head, x: hidden, y: out, threads: threads)

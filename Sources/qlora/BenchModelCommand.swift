@@ -15,6 +15,8 @@ struct BenchModelCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
+    @OptionGroup var compute: InferenceComputeOptions
+
     @Option(help: "Tokens of the prompt-processing pass.")
     var promptTokens: Int = 512
 
@@ -39,16 +41,20 @@ struct BenchModelCommand: ParsableCommand {
         var weightBytes: Int
         var kvCacheBytes: Int
         var loadSeconds: Double
+        var computeDType: String
+        var int8Kernels: String?
 
         enum CodingKeys: String, CodingKey {
             case model, base, threads, promptTokens = "prompt_tokens", promptTokensPerSecond = "prompt_tokens_per_second"
             case genTokens = "gen_tokens", genTokensPerSecond = "gen_tokens_per_second", peakRSSBytes = "peak_rss_bytes"
             case weightBytes = "weight_bytes", kvCacheBytes = "kv_cache_bytes", loadSeconds = "load_seconds"
+            case computeDType = "compute_dtype", int8Kernels = "int8_kernels"
         }
     }
 
     func run() throws {
         let loaded = try LoadedModel.load(modelOptions)
+        let computeNote = try compute.apply(to: loaded.model, base: modelOptions.base)
         let model = loaded.model
         let V = model.config.vocabSize
         var rng = SeededRNG(seed: 1)
@@ -87,14 +93,16 @@ struct BenchModelCommand: ParsableCommand {
                        genTokensPerSecond: median(tg), peakRSSBytes: ProcessMemory.peakResidentBytes,
                        weightBytes: w.linearBytes + w.embeddingBytes,
                        kvCacheBytes: 2 * model.config.numHiddenLayers * (16 + genTokens) * model.config.kvDim * 4,
-                       loadSeconds: loaded.seconds)
+                       loadSeconds: loaded.seconds,
+                       computeDType: model.int8Bytes > 0 ? "int8" : "f32",
+                       int8Kernels: model.int8Bytes > 0 ? (try? Int8Variant.selected())?.rawValue : nil)
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys]
             print(String(decoding: try enc.encode(r), as: UTF8.self))
         } else {
             print("""
-                \(r.base) weights, \(r.threads) thread(s): prompt processing \(r.promptTokens) tokens \
+                \(computeNote.map { $0 + "\n" } ?? "")\(r.base) weights, \(r.computeDType) compute, \(r.threads) thread(s): prompt processing \(r.promptTokens) tokens \
                 \(String(format: "%.1f", r.promptTokensPerSecond)) tokens/s; generation \
                 \(String(format: "%.1f", r.genTokensPerSecond)) tokens/s; peak RSS \
                 \(String(format: "%.1f", Double(r.peakRSSBytes) / 1_048_576)) MiB (weights \

@@ -5,6 +5,9 @@ import QLoRA
 extension EvalCommand {
     func runTask(_ task: String) throws {
         let loaded = try LoadedModel.load(modelOptions)
+        if let note = try compute.apply(to: loaded.model, base: modelOptions.base) {
+            FileHandle.standardError.write((note + "\n").data(using: .utf8)!)
+        }
         let (examples, file) = try TaskSet.load(task, tokenizer: loaded.tokenizer, options: dataInput.dataOptions(),
                                                 limit: limit)
         let bar = ProgressBar(label: "eval")

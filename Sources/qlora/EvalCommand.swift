@@ -20,6 +20,8 @@ struct EvalCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
+    @OptionGroup var compute: InferenceComputeOptions
+
     @Option(help: "A text file, or a .jsonl file of {\"text\": …} lines (loss mode).")
     var data: String?
 
@@ -68,6 +70,9 @@ struct EvalCommand: ParsableCommand {
         let data = data!
         let texts = try EvalData.read(data)
         let loaded = try LoadedModel.load(modelOptions)
+        if let note = try compute.apply(to: loaded.model, base: modelOptions.base) {
+            FileHandle.standardError.write((note + "\n").data(using: .utf8)!)
+        }
         let model = loaded.model, tok = loaded.tokenizer
         guard context + model.virtualTokens <= model.config.maxPositionEmbeddings else {
             throw QLoRAError.invalid("--context \(context)\(model.virtualTokens > 0 ? " + the adapter's \(model.virtualTokens) virtual tokens" : "") exceeds the model's context of \(model.config.maxPositionEmbeddings)")

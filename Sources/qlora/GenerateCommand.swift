@@ -11,6 +11,8 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
+    @OptionGroup var compute: InferenceComputeOptions
+
     @Option(help: "The prompt text.")
     var prompt: String?
 
@@ -42,6 +44,9 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try LoadedModel.load(modelOptions)
+        if let note = try compute.apply(to: loaded.model, base: modelOptions.base) {
+            FileHandle.standardError.write((note + "\n").data(using: .utf8)!)
+        }
         let model = loaded.model, tok = loaded.tokenizer
         let ids: [Int]
         if let promptIds {
