@@ -123,8 +123,9 @@ public enum Int8Kernels {
     }
 }
 
-/// A dense matrix (the output layer) quantized to int8 per row for the int8 products: w = round(127 ·
-/// v / absmax(row)), in the same interleaved groups of rows. Half the bytes of bf16, a quarter of Float32.
+/// A dense matrix (the output layer) quantized to int8 per row and 64-block for the int8 products:
+/// w = round(127 · v / absmax(block)), in the same interleaved groups of rows (llama.cpp's Q8_0 with
+/// blocks of 64). 8.5 bits per weight: about half the bytes of bf16, a quarter of Float32.
 public final class Int8RowMatrix: @unchecked Sendable {
     public let rows: Int
     public let cols: Int

@@ -349,10 +349,10 @@ void qlora_i8_pack_rows(int variant, const float *w, long ldw, long rows, long c
     for (long g = 0; g < groups; g++) {
         for (int i = 0; i < G; i++) {
             long r = g * G + i;
-            float amax = 0;
-            if (r < rows) for (long k = 0; k < cols; k++) amax = fmaxf(amax, fabsf(w[r * ldw + k]));
-            float inv = amax > 0 ? 127.0f / amax : 0;
             for (long b = 0; b < nb; b++) {
+                float amax = 0;
+                if (r < rows) for (long k = 0; k < 64; k++) amax = fmaxf(amax, fabsf(w[r * ldw + 64 * b + k]));
+                float inv = amax > 0 ? 127.0f / amax : 0;
                 out_scales[(g * nb + b) * G + i] = amax / 127.0f;
                 int8_t *dst = out_values + (g * nb + b) * 64 * G;
                 for (int j = 0; j < 16; j++) {

@@ -4,7 +4,7 @@ extension LlamaModel {
     /// Switches every NF4 block linear to the int8 products (`--compute-dtype int8`, inference only):
     /// repacks each weight once. Returns how many of the block linears took it (the others, dense or
     /// FP4 or not whole 64-blocks per row, keep the Float32 kernels).
-    /// With `output`, the output layer (lm_head, or the tied embeddings) is quantized to int8 per row too
+    /// With `output`, the output layer (lm_head, or the tied embeddings) is quantized to int8 per row and 64-block too
     /// (the embedding lookup keeps its own copy).
     @discardableResult
     public func enableInt8(_ variant: Int8Variant, output: Bool) -> (int8: Int, total: Int) {

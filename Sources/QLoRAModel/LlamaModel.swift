@@ -152,7 +152,7 @@ public final class LlamaModel: @unchecked Sendable {
         return UnsafePointer(buf.xn)
     }
 
-    /// The output layer quantized to int8 per row (`--compute-dtype int8`); logits use it when set.
+    /// The output layer quantized to int8 per row and 64-block (`--compute-dtype int8`); logits use it when set.
     public var outputInt8: Int8RowMatrix?
 
     /// logits (rows, V) = hidden (rows, C) · Eᵀ.

@@ -150,8 +150,9 @@ import Testing
     @Test(.enabled(if: Int8Variant.vnni.isSupported, "this CPU lacks AVX512-VNNI: the VNNI int8 kernels are not run"))
     func vnniMatchesReferenceAndFloat32() { matchesReferenceAndFloat32(.vnni) }
 
-    /// The int8-per-row output layer: every variant equals the reference bit for bit and stays within
-    /// the bound of its two roundings from the Float32 product (row scale r/127, activation scale s_b).
+    /// The int8 output layer (per row and 64-block): every variant equals the reference bit for bit and
+    /// stays within the bound of its two roundings from the Float32 product (weight block scale r_b,
+    /// activation block scale s_b).
     func rowMatrixMatches(_ variant: Int8Variant) {
         for (N, K, M) in [(1, 64, 1), (37, 192, 3), (100, 576, 9), (53, 128, 17)] {
             var rng = SeededRNG(seed: UInt64(N * 11 + K + M))
@@ -174,9 +175,9 @@ import Testing
             #expect(Y == Yref, "\(variant) \(N)x\(K) M=\(M)")
             for t in 0..<M {
                 for r in 0..<N {
-                    let rs = Double((0..<K).map { abs(W[r * K + $0]) }.max()!) / 127
                     var exact = 0.0, bound = 1e-6
                     for k in 0..<K {
+                        let rs = Double((0..<64).map { abs(W[r * K + (k / 64) * 64 + $0]) }.max()!) / 127
                         let s = Double((0..<64).map { abs(X[t * K + (k / 64) * 64 + $0]) }.max()!) / 127
                         let w = Double(W[r * K + k]), x = Double(X[t * K + k])
                         exact += w * x

@@ -50,12 +50,12 @@ void qlora_i8_quantize(int variant, const float *x, long ldx, long M, long K, in
 void qlora_i8_gemm(int variant, const uint8_t *codes, const float *scales, long N, long K, long g_lo, long g_hi,
                    const int8_t *q, const float *s, const int32_t *sums, long M, float *Y, long ldy);
 
-// MARK: 8-bit weights (the output layer): W [rows, cols] quantized per row to int8, w = round(127 · v / absmax(row)),
-// scale absmax(row) / 127, in the same interleaved groups of G rows: per group and 64-block, 16 chunks of 4·G
-// bytes, chunk j byte 4i+p = row i's value for k = 4j+p (stored + 128 as unsigned for VNNI, signed otherwise).
-// Scales: Float32 [group][block][G] (the row's scale in every block). The sums are formed as above.
+// MARK: 8-bit weights (the output layer): W [rows, cols] quantized to int8 per row and 64-block (llama.cpp's Q8_0
+// with blocks of 64), w = round(127 · v / absmax(block)), scale absmax(block) / 127, in the same interleaved groups
+// of G rows: per group and 64-block, 16 chunks of 4·G bytes, chunk j byte 4i+p = row i's value for k = 4j+p
+// (stored + 128 as unsigned for VNNI, signed otherwise). Scales: Float32 [group][block][G]. Sums as above.
 
-/// Quantizes W [rows, cols] (cols % 64 == 0, row stride ldw) per row into the layout for G rows and the variant.
+/// Quantizes W [rows, cols] (cols % 64 == 0, row stride ldw) per row and 64-block into the layout for G rows and the variant.
 void qlora_i8_pack_rows(int variant, const float *w, long ldw, long rows, long cols, int8_t *out_values, float *out_scales);
 
 /// Y[m, r] for 8-bit weights, rows in groups [g_lo, g_hi); otherwise as qlora_i8_gemm.

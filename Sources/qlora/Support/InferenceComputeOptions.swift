@@ -14,7 +14,7 @@ struct InferenceComputeOptions: ParsableArguments {
     var computeDType: InferenceComputeDType = .f32
 
     @Option(name: .customLong("int8-output"),
-            help: "With int8 compute: the output layer (lm_head or tied embeddings) in int8 per row too (on) or as loaded (off).")
+            help: "With int8 compute: the output layer (lm_head or tied embeddings) in int8 per row and 64-block too (on) or as loaded (off).")
     var int8Output: OnOff = .on
 
     /// What `auto` picks on this CPU: int8 where it has VNNI (measured faster there, docs/benchmarks.md).
