@@ -29,6 +29,12 @@ struct BenchModelCommand: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    func validate() throws {
+        guard promptTokens >= 1 && genTokens >= 1 && repeats >= 1 else {
+            throw QLoRAError.invalid("--prompt-tokens, --gen-tokens and --repeats must be ≥ 1")
+        }
+    }
+
     struct Result: Codable {
         var model: String
         var base: String
@@ -73,7 +79,7 @@ struct BenchModelCommand: ParsableCommand {
             if rep > 0 { pp.append(Double(promptTokens) / Date().timeIntervalSince(t0)) }
             let cache = KVCache(layers: model.config.numHiddenLayers, capacity: 16 + genTokens, width: model.config.kvDim)
             var id = Int32(1)
-            for i in 0..<16 {
+            for i in 0..<min(16, promptTokens) {  // the generation pass's short prompt
                 var tok = prompt[i]
                 _ = model.hidden(&tok, B: 1, T: 1, cache: cache)
             }

@@ -28,8 +28,13 @@ import Testing
         #expect(abs(int8 - f32) < 0.03, "int8 \(int8) vs f32 \(f32)")
         #expect(abs(int8Linears - f32) < 0.03, "int8 linears only \(int8Linears) vs f32 \(f32)")
         #expect(int8 != f32)  // the int8 path really ran
-        let (scalar, _) = try Self.loss(["--compute-dtype", "int8"], environment: ["QLORA_ISA": "scalar"])
-        #expect(scalar == int8)
+        let (one, _) = try Self.loss(["--compute-dtype", "int8", "--max-windows", "1"])
+        let (scalar, _) = try Self.loss(["--compute-dtype", "int8", "--max-windows", "1"], environment: ["QLORA_ISA": "scalar"])
+        #expect(scalar == one)
+        if Int8Variant.avx2.isSupported {
+            let (avx2, _) = try Self.loss(["--compute-dtype", "int8", "--max-windows", "1"], environment: ["QLORA_ISA": "avx2"])
+            #expect(avx2 == one)
+        }
     }
 
     @Test(.enabled(if: haveModel, "SmolLM2 not fetched (tools/fetch_model.sh)"))
