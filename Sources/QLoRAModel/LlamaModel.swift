@@ -140,7 +140,10 @@ public final class LlamaModel: @unchecked Sendable {
             RMSNorm.forward(buf.xn, nil, buf.x, layer.mlpNorm, M, C, eps: eps)
             linear(l, "gate_proj", layer.gate, buf.xn, buf.gate, M)
             linear(l, "up_proj", layer.up, buf.xn, buf.up, M)
-            SwiGLU.forward(buf.gate, buf.gate, buf.up, M * F)
+            // Elementwise, so split across the threads for a prompt (same results as one call).
+            Parallel.forChunks(M * F, threads: M >= 16 ? threads : 1, granule: 4096) { _, lo, hi in
+                SwiGLU.forward(buf.gate + lo, buf.gate + lo, buf.up + lo, hi - lo)
+            }
             linear(l, "down_proj", layer.down, buf.gate, buf.tmp, M)
             for i in 0..<(M * C) { buf.x[i] += buf.tmp[i] }
         }
