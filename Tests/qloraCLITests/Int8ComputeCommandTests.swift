@@ -25,8 +25,8 @@ import Testing
         let (int8, note) = try Self.loss(["--compute-dtype", "int8"])
         #expect(note.contains("int8 (") && note.contains("on 210 of 210 block linears and the output layer"), "\(note)")
         let (int8Linears, _) = try Self.loss(["--compute-dtype", "int8", "--int8-output", "off"])
-        #expect(abs(int8 - f32) < 0.03, "int8 \(int8) vs f32 \(f32)")
-        #expect(abs(int8Linears - f32) < 0.03, "int8 linears only \(int8Linears) vs f32 \(f32)")
+        #expect(abs(int8 - f32) < 0.04, "int8 \(int8) vs f32 \(f32)")
+        #expect(abs(int8Linears - f32) < 0.04, "int8 linears only \(int8Linears) vs f32 \(f32)")
         #expect(int8 != f32)  // the int8 path really ran
         let (one, _) = try Self.loss(["--compute-dtype", "int8", "--max-windows", "1"])
         let (scalar, _) = try Self.loss(["--compute-dtype", "int8", "--max-windows", "1"], environment: ["QLORA_ISA": "scalar"])
