@@ -48,13 +48,19 @@ let package = Package(
         .target(name: "QLoRACore", dependencies: ["CQLoRASupport"], path: "Sources/QLoRACore"),
         .target(
             name: "QLoRAKernels",
-            dependencies: ["QLoRACore", "CQLoRASupport", "QLoRAKernelsAVX512", "QLoRAKernelsAVX512BF16", "QLoRAKernelsAVX2"],
+            dependencies: ["QLoRACore", "CQLoRASupport", "QLoRAKernelsAVX512", "QLoRAKernelsAVX512BF16", "QLoRAKernelsAVX2", "CQLoRAInt8"],
             path: "Kernels/Dispatch",
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(
             name: "QLoRAKernelsAVX512", dependencies: ["QLoRACore", "CQLoRASupport"], path: "Kernels/AVX512",
             swiftSettings: kernelFlags(march: "x86-64-v4")
+        ),
+        // int8 inference products: C with function-level target attributes, because Swift's SIMD types
+        // do not lower to vpdpbusd / vpmaddubsw; the variant is picked from the CPU's features at run time.
+        .target(
+            name: "CQLoRAInt8", path: "Kernels/Int8",
+            cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]
         ),
         // AVX512-BF16 (vdpbf16ps): its own target so only these kernels assume the extension; the
         // dispatcher calls them only when CPUFeatures reports it (the binary still runs anywhere).

@@ -59,6 +59,8 @@ public enum ComputeDTypeChoice {
             return Resolved(dtype: .bf16, reason: CPUFeatures.current.hasAVX512BF16
                 ? "requested; vdpbf16ps (AVX512-BF16)"
                 : "requested; this CPU lacks AVX512-BF16: Float32 FMA on bf16-rounded operands")
+        case .int8:
+            return Resolved(dtype: .f32, reason: "int8 inference: the products int8 does not cover run in f32")
         case .auto:
             guard CPUFeatures.current.hasAVX512BF16 else {
                 return Resolved(dtype: .f32, reason: "auto: this CPU lacks AVX512-BF16")

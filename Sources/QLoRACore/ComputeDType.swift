@@ -8,10 +8,16 @@
 /// - `auto`: resolved once per process (`ComputeDTypeChoice` in QLoRAKernels) to `bf16` where the
 ///   machine's bf16 dot product outruns its Float32 FMA, else `f32`.
 ///
-/// Other helpers add values here (e.g. `int8` for inference); a command that cannot run a value
-/// refuses it by name.
+/// - `int8`: inference only (`generate`, `eval`, `bench model`): int8 activations × NF4 levels
+///   (AVX512-VNNI `vpdpbusd` or AVX2 `vpmaddubsw`), see `Int8Kernels`; the training commands refuse it.
+///
+/// A command that cannot run a value refuses it by name.
 public enum ComputeDType: String, CaseIterable, Sendable, Codable {
-    case f32, bf16, auto
+    case f32, bf16, int8, auto
+
+    /// The one-line refusal of the training commands (train, bench train-step, compare, merge).
+    public static let int8TrainingRefusal =
+        "--compute-dtype int8 is for inference (generate, eval, bench model); training and merging compute in f32 or bf16"
 }
 
 /// Round-to-nearest-even conversion Float32 → bfloat16 (the upper 16 bits), as `vcvtneps2bf16`

@@ -163,7 +163,10 @@ public final class LlamaModel: @unchecked Sendable {
             RMSNorm.forward(buf.xn, nil, buf.x, layer.mlpNorm, M, C, eps: eps)
             linear(l, "gate_proj", layer.gate, buf.xn, buf.gate, M)
             linear(l, "up_proj", layer.up, buf.xn, buf.up, M)
-            SwiGLU.forward(buf.gate, buf.gate, buf.up, M * F)
+            // Elementwise, so split across the threads for a prompt (same results as one call).
+            Parallel.forChunks(M * F, threads: M >= 16 ? threads : 1, granule: 4096) { _, lo, hi in
+                SwiGLU.forward(buf.gate + lo, buf.gate + lo, buf.up + lo, hi - lo)
+            }
             linear(l, "down_proj", layer.down, buf.gate, buf.tmp, M)
             for i in 0..<(M * C) { buf.x[i] += buf.tmp[i] }
         }
@@ -175,8 +178,16 @@ public final class LlamaModel: @unchecked Sendable {
         return UnsafePointer(buf.xn)
     }
 
+    /// The output layer quantized to int8 per row and 64-block (`--compute-dtype int8`); logits use it when set.
+    public var outputInt8: Int8RowMatrix?
+
     /// logits (rows, V) = hidden (rows, C) · Eᵀ.
     public func logits(_ hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+        if let outputInt8 {
+            Int8Kernels.gemm(outputInt8, X: hidden, ldx: config.hiddenSize, M: rows, Y: out, ldy: config.vocabSize,
+                             threads: threads, workspace: workspace)
+            return
+        }
         let head = weights.outputMatrix.ref
         if rows == 1 {
             DenseKernels.gemv(head, x: hidden, y: out, threads: threads)

@@ -15,6 +15,8 @@ struct BenchModelCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
+    @OptionGroup var compute: InferenceComputeOptions
+
     @Option(help: "Tokens of the prompt-processing pass.")
     var promptTokens: Int = 512
 
@@ -43,12 +45,15 @@ struct BenchModelCommand: ParsableCommand {
         var isa: String
         var peakGFLOPS: Double
         var readGBps: Double
+        var computeDType: String
+        var int8Kernels: String?
 
         enum CodingKeys: String, CodingKey {
             case model, base, threads, promptTokens = "prompt_tokens", promptTokensPerSecond = "prompt_tokens_per_second"
             case genTokens = "gen_tokens", genTokensPerSecond = "gen_tokens_per_second", peakRSSBytes = "peak_rss_bytes"
             case weightBytes = "weight_bytes", kvCacheBytes = "kv_cache_bytes", loadSeconds = "load_seconds"
             case isa, peakGFLOPS = "peak_gflops", readGBps = "read_gbps"
+            case computeDType = "compute_dtype", int8Kernels = "int8_kernels"
         }
     }
 
@@ -60,7 +65,8 @@ struct BenchModelCommand: ParsableCommand {
 
     func run() throws {
         let peaks = PathPeaks.measure(threads: modelOptions.threads)
-        let loaded = try LoadedModel.load(modelOptions)
+        let loaded = try LoadedModel.load(compute.prepared(modelOptions))
+        let computeNote = try compute.apply(to: loaded.model, requested: modelOptions)
         let model = loaded.model
         let V = model.config.vocabSize
         var rng = SeededRNG(seed: 1)
@@ -81,7 +87,7 @@ struct BenchModelCommand: ParsableCommand {
             if rep > 0 { pp.append(Double(promptTokens) / Date().timeIntervalSince(t0)) }
             let cache = KVCache(layers: model.config.numHiddenLayers, capacity: 16 + genTokens, width: model.config.kvDim)
             var id = Int32(1)
-            for i in 0..<min(16, promptTokens) {
+            for i in 0..<min(16, promptTokens) {  // the generation pass's short prompt
                 var tok = prompt[i]
                 _ = model.hidden(&tok, B: 1, T: 1, cache: cache)
             }
@@ -102,7 +108,9 @@ struct BenchModelCommand: ParsableCommand {
                        weightBytes: w.linearBytes + w.embeddingBytes,
                        kvCacheBytes: 2 * model.config.numHiddenLayers * (16 + genTokens) * model.config.kvDim * 4,
                        loadSeconds: loaded.seconds, isa: peaks.isa, peakGFLOPS: peaks.fmaPeakGFLOPS,
-                       readGBps: peaks.readGBps)
+                       readGBps: peaks.readGBps,
+                       computeDType: model.int8Bytes > 0 ? "int8" : model.weights.computeDType.rawValue,
+                       int8Kernels: model.int8Bytes > 0 ? (try? Int8Variant.selected())?.rawValue : nil)
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys]
@@ -110,7 +118,7 @@ struct BenchModelCommand: ParsableCommand {
         } else {
             print(peaks.summary)
             print("""
-                \(r.base) weights, \(r.threads) thread(s): prompt processing \(r.promptTokens) tokens \
+                \(computeNote.map { $0 + "\n" } ?? "")\(r.base) weights, \(r.computeDType) compute, \(r.threads) thread(s): prompt processing \(r.promptTokens) tokens \
                 \(String(format: "%.1f", r.promptTokensPerSecond)) tokens/s; generation \
                 \(String(format: "%.1f", r.genTokensPerSecond)) tokens/s; peak RSS \
                 \(String(format: "%.1f", Double(r.peakRSSBytes) / 1_048_576)) MiB (weights \

@@ -20,6 +20,7 @@ struct BenchTrainStepCommand: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
+        try modelOptions.refuseInt8()
         let peaks = PathPeaks.measure(threads: modelOptions.threads)
         let loaded = try LoadedModel.load(modelOptions)
         let model = try LoRALlama(weights: loaded.model.weights, lora: LoRAConfig(r: rank, loraAlpha: Double(alpha)),

@@ -82,6 +82,7 @@ struct CompareCommand: ParsableCommand {
     }
 
     func run() throws {
+        if computeDType == .int8 { throw QLoRAError.invalid(ComputeDType.int8TrainingRefusal) }
         if FileManager.default.fileExists(atPath: output) {
             guard overwrite else { throw QLoRAError.io(output, "already exists (pass --overwrite to replace it)") }
             AtomicOutput.removeTree(output)

@@ -4,7 +4,10 @@ import QLoRA
 /// `qlora eval --task`: exact-match accuracy of greedy answers.
 extension EvalCommand {
     func runTask(_ task: String) throws {
-        let loaded = try LoadedModel.load(modelOptions)
+        let loaded = try LoadedModel.load(compute.prepared(modelOptions))
+        if let note = try compute.apply(to: loaded.model, requested: modelOptions) {
+            FileHandle.standardError.write((note + "\n").data(using: .utf8)!)
+        }
         let (examples, file) = try TaskSet.load(task, tokenizer: loaded.tokenizer, options: dataInput.dataOptions(),
                                                 limit: limit)
         let bar = ProgressBar(label: "eval")

@@ -20,6 +20,8 @@ struct EvalCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
+    @OptionGroup var compute: InferenceComputeOptions
+
     @Option(help: "A text file, or a .jsonl file of {\"text\": …} lines (loss mode).")
     var data: String?
 
@@ -74,7 +76,10 @@ struct EvalCommand: ParsableCommand {
         if let task { return try runTask(task) }
         let data = data!
         let texts = try EvalData.read(data)
-        let loaded = try LoadedModel.load(modelOptions)
+        let loaded = try LoadedModel.load(compute.prepared(modelOptions))
+        if let note = try compute.apply(to: loaded.model, requested: modelOptions) {
+            FileHandle.standardError.write((note + "\n").data(using: .utf8)!)
+        }
         let model = loaded.model, tok = loaded.tokenizer
         guard context + model.virtualTokens <= model.config.maxPositionEmbeddings else {
             throw QLoRAError.invalid("--context \(context)\(model.virtualTokens > 0 ? " + the adapter's \(model.virtualTokens) virtual tokens" : "") exceeds the model's context of \(model.config.maxPositionEmbeddings)")

@@ -11,6 +11,8 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
+    @OptionGroup var compute: InferenceComputeOptions
+
     @Option(help: "The prompt text.")
     var prompt: String?
 
@@ -50,7 +52,10 @@ struct GenerateCommand: ParsableCommand {
         let sequence = min(context, promptBound + maxTokens)
         try InferenceMemoryCheck.check("generate", modelOptions, rows: 1, positions: min(sequence, promptBound),
                                        cachePositions: sequence, force: force)
-        let loaded = try LoadedModel.load(modelOptions)
+        let loaded = try LoadedModel.load(compute.prepared(modelOptions))
+        if let note = try compute.apply(to: loaded.model, requested: modelOptions) {
+            FileHandle.standardError.write((note + "\n").data(using: .utf8)!)
+        }
         let model = loaded.model, tok = loaded.tokenizer
         let ids: [Int]
         if let promptIds {

@@ -49,6 +49,7 @@ struct MergeCommand: ParsableCommand {
     }
 
     func run() throws {
+        try modelOptions.refuseInt8()
         if FileManager.default.fileExists(atPath: output) && !overwrite {
             throw QLoRAError.io(output, "already exists (pass --overwrite to replace it)")
         }

@@ -83,6 +83,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        try modelOptions.refuseInt8()
         // Under mpirun every rank runs this command; rank 0 owns the run directory.
         let comm = try Communicator.fromEnvironment()
         let writer = comm.rank == 0

@@ -29,10 +29,29 @@ public final class FrozenLinear: @unchecked Sendable {
         }
     }
 
+    /// The int8 inference form of the NF4 weight (`--compute-dtype int8`), once `enableInt8` made it:
+    /// forward then runs the int8 products. Training never enables it (backward keeps the NF4 kernels).
+    public private(set) var int8: Int8NF4Matrix?
+
+    /// Repacks the NF4 weight for the int8 products; false (and nothing changes) for dense weights or
+    /// NF4 shapes the int8 kernels do not take (see `Int8NF4Matrix.init`).
+    @discardableResult
+    public func enableInt8(_ variant: Int8Variant) -> Bool {
+        guard case .nf4(let m) = storage, let q = Int8NF4Matrix(m.ref, variant: variant) else { return false }
+        int8 = q
+        return true
+    }
+
+    /// Back to the Float32 products.
+    public func disableInt8() { int8 = nil }
+
     /// Y[M, out] = X[M, in] · Wᵀ + b.
     public func forward(_ X: UnsafePointer<Float>, M: Int, _ Y: UnsafeMutablePointer<Float>, threads: Int,
                         workspace: KernelWorkspace) {
         switch storage {
+        case .nf4 where int8 != nil:
+            Int8Kernels.gemm(int8!, X: X, ldx: inFeatures, M: M, Y: Y, ldy: outFeatures, threads: threads,
+                             workspace: workspace)
         case .nf4(let m):
             NF4Kernels.gemm(m.ref, X: X, ldx: inFeatures, M: M, Y: Y, ldy: outFeatures, threads: threads,
                             dtype: computeDType, workspace: workspace)

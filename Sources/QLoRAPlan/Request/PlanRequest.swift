@@ -168,6 +168,7 @@ public struct PlanRequest: Sendable {
         if device == .gpu {
             try need(computeDType != .auto, "--compute-dtype auto applies to --device cpu (GPU plans: bf16 or f32)")
         }
+        try need(computeDType != .int8, ComputeDType.int8TrainingRefusal)
         if device == .cpu {
             try need(gpuCount == 1, "--gpus applies to GPU plans, not --device cpu")
             try need(computeDType != .auto, "--compute-dtype auto must be resolved before planning")

@@ -25,6 +25,11 @@ struct ModelOptions: ParsableArguments {
             help: "Arithmetic of the frozen base's products: f32 (reference), bf16 (bf16 operands, Float32 accumulation; vdpbf16ps on AVX512-BF16), or auto (bf16 where this CPU's bf16 dot product is faster).")
     var computeDType: ComputeDType = .f32
 
+    /// The training and merging commands call this first: int8 is for inference only.
+    func refuseInt8() throws {
+        if computeDType == .int8 { throw QLoRAError.invalid(ComputeDType.int8TrainingRefusal) }
+    }
+
     /// `--compute-dtype` with `auto` resolved; prints what `auto` chose (stderr) once.
     var resolvedComputeDType: ComputeDType { ComputeDTypeReport.resolve(computeDType) }
 
