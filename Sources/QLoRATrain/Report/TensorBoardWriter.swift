@@ -29,6 +29,10 @@ public final class TensorBoardWriter {
             guard fd >= 0, ftruncate(fd, off_t(keep)) == 0 else {
                 throw QLoRAError.io(existing, "cannot continue the event file: \(String(cString: strerror(errno)))")
             }
+            if keep == 0 {  // nothing readable was left: start it again, with the steps done
+                try append(.header(wallTime: Date().timeIntervalSince1970))
+                for m in history { try append(Self.event(m)) }
+            }
             return
         }
         path = directory + "/" + Self.fileName(time: Date())
