@@ -8,6 +8,7 @@ cd "$(dirname "$0")/../.."
 q=$PWD/.build/release/qlora
 out=${TMPDIR:-/tmp}/qlora-mpi-bench
 mkdir -p "$out"
+mkdir -p out
 [ -d out/smollm2-nf4 ] || $q quantize models/SmolLM2-135M-Instruct.Q4_1.gguf -o out/smollm2-nf4 > /dev/null
 steps=${STEPS:-8}
 common=(--model out/smollm2-nf4 --data datasets/train.jsonl --steps "$steps" --batch 2 --seq 256 --rank 16 --alpha 32

@@ -9,6 +9,7 @@ q=$PWD/.build/release/qlora
 out=${TMPDIR:-/tmp}/qlora-mpi-em
 mkdir -p "$out"
 lock="flock /tmp/qlora-build.lock"
+mkdir -p out
 [ -d out/smollm2-nf4 ] || $lock $q quantize models/SmolLM2-135M-Instruct.Q4_1.gguf -o out/smollm2-nf4 > /dev/null
 common=(--model out/smollm2-nf4 --data datasets/train.jsonl --eval-data datasets/eval.jsonl --steps 80 --batch 2
         --seq 256 --rank 16 --alpha 32 --lr 3e-4 --schedule cosine --warmup 8 --overwrite)
