@@ -232,7 +232,7 @@ public final class OutputFile {
         try flush()
         guard fsync(fd) == 0 else { throw ioError("cannot sync") }
         closed = true
-        guard close(fd) == 0 else { throw ioError("cannot close") }
+        guard Glibc.close(fd) == 0 else { throw ioError("cannot close") }
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
