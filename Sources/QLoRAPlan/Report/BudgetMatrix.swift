@@ -50,7 +50,7 @@ public struct BudgetMatrix: Sendable {
     }
 
     /// What makes `plan` fit its budget: the recommender's changes that fit, then offloading the NF4
-    /// base (FSDP CPU offload) on one GPU and on two.
+    /// base (FSDP CPU offload; with it, more GPUs do not lower the per-GPU peak).
     static func fixes(_ plan: MemoryPlan) -> [Recommendation] {
         var out = Recommender.recommend(for: plan).filter { $0.fits == true }
         let r = plan.request
@@ -59,10 +59,6 @@ public struct BudgetMatrix: Sendable {
             offload.offloadBase = true
             out.append(Recommender.variant(.offloadBase, "--offload-base (the 4-bit base, adapters and optimizer in host RAM)", offload, against: plan,
                                            extra: { "\(ByteCount.format($0.offDeviceBytes)) in host RAM" }))
-            var two = offload
-            two.gpuCount = max(2, r.gpuCount)
-            out.append(Recommender.variant(.offloadBase, "--offload-base --gpus \(two.gpuCount) (answer.ai's 70B on 2 × 3090)",
-                                           two, against: plan))
         }
         return out
     }
