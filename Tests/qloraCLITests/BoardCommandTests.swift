@@ -169,7 +169,10 @@ import Glibc
                      ["board", dir.path, "--port", "70000"], ["board", dir.path, "--host", "not-an-address", "--port", "0"]] {
             let r = try CLIRunner.run(args)
             #expect(r.status != 0, "\(args)")
-            let lines = r.stderr.split(separator: "\n").filter { !$0.hasPrefix("Usage:") && !$0.hasPrefix("  See") }
+            // ArgumentParser's own usage block (Help:, Usage:, See) follows its one error line.
+            let lines = r.stderr.split(separator: "\n").filter {
+                !$0.hasPrefix("Usage:") && !$0.hasPrefix("  See") && !$0.trimmingCharacters(in: .whitespaces).hasPrefix("Help:")
+            }
             #expect(lines.count == 1, "\(args): \(r.stderr)")
         }
     }
