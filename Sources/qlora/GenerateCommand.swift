@@ -47,9 +47,9 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         // The prompt's tokens are at most its UTF-8 bytes (+ the chat template's few dozen).
-        let context = try ModelSource.resolve(modelOptions.model).config.maxPositionEmbeddings
+        let maxContext = try ModelSource.resolve(modelOptions.model).config.maxPositionEmbeddings
         let promptBound = promptIds.map { $0.split(separator: ",").count } ?? (prompt!.utf8.count + (chat ? 256 : 8))
-        let sequence = min(context, promptBound + maxTokens)
+        let sequence = min(maxContext, promptBound + maxTokens)
         try InferenceMemoryCheck.check("generate", modelOptions, rows: 1, positions: min(sequence, promptBound),
                                        cachePositions: sequence, force: force)
         let loaded = try LoadedModel.load(compute.prepared(modelOptions))
