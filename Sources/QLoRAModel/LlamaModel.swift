@@ -11,7 +11,9 @@ public final class LlamaModel: @unchecked Sendable {
     public let weights: LlamaWeights
     public let config: LlamaConfig
     public var threads: Int
-    public let rope: RoPE
+    /// One RoPE per layer (shared between layers with the same θ and scaling).
+    public let ropes: [RoPE]
+    public var rope: RoPE { ropes[0] }
     let workspace = KernelWorkspace()
     let blas: BLAS
 
@@ -50,7 +52,7 @@ public final class LlamaModel: @unchecked Sendable {
         self.threads = threads
         self.blas = blas
 
-        rope = RoPE(config: weights.config)
+        ropes = RoPE.perLayer(weights.config)
     }
 
     func buffers(for M: Int) -> Buffers {
@@ -107,8 +109,12 @@ public final class LlamaModel: @unchecked Sendable {
             linear(l, "q_proj", layer.q, buf.xn, buf.q, M)
             linear(l, "k_proj", layer.k, buf.xn, buf.k, M)
             linear(l, "v_proj", layer.v, buf.xn, buf.v, M)
-            rope.forward(buf.q, rows: M, heads: c.numAttentionHeads, stride: c.qDim, start: start, period: TT)
-            rope.forward(buf.k, rows: M, heads: c.numKeyValueHeads, stride: KVD, start: start, period: TT)
+            if let qn = layer.qNorm, let kn = layer.kNorm {  // per-head RMSNorm (Qwen3), before RoPE
+                RMSNorm.forward(buf.q, nil, buf.q, qn, M * c.numAttentionHeads, c.headDim, eps: eps)
+                RMSNorm.forward(buf.k, nil, buf.k, kn, M * c.numKeyValueHeads, c.headDim, eps: eps)
+            }
+            ropes[l].forward(buf.q, rows: M, heads: c.numAttentionHeads, stride: c.qDim, start: start, period: TT)
+            ropes[l].forward(buf.k, rows: M, heads: c.numKeyValueHeads, stride: KVD, start: start, period: TT)
             var keys: UnsafePointer<Float> = UnsafePointer(buf.k), values: UnsafePointer<Float> = UnsafePointer(buf.v)
             var L = TT, seqStride = TT * KVD
             if let cache {
@@ -132,7 +138,8 @@ public final class LlamaModel: @unchecked Sendable {
                 values = UnsafePointer(vs)
             }
             let shape = Attention.Shape(B: B, T: TT, L: L, start: start, NH: c.numAttentionHeads,
-                                        NKV: c.numKeyValueHeads, HS: c.headDim, kvSequenceStride: seqStride)
+                                        NKV: c.numKeyValueHeads, HS: c.headDim, kvSequenceStride: seqStride,
+                                        window: c.attentionWindow(layer: l))
             Attention.forward(buf.att, nil, buf.q, keys, values, shape, threads: threads, blas: blas)
             linear(l, "o_proj", layer.o, buf.att, buf.tmp, M)
             for i in 0..<(M * C) { buf.x[i] += buf.tmp[i] }

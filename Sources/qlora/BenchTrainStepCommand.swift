@@ -58,7 +58,7 @@ struct BenchTrainStepCommand: ParsableCommand {
         if json {
             print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
         } else {
-            print(String(format: "step %.3f s, %.1f tokens/s, %.1f GFLOP/s (%.0f GFLOP/step), peak RSS %.0f MiB, %d trainable",
+            print(String(format: "step %.3f s, %.1f tokens/s, %.1f GFLOP/s (%.0f GFLOP/step), peak RSS %.0f MiB, %ld trainable",
                          median, tokensPerSecond, flops / median / 1e9, flops / 1e9,
                          Double(ProcessMemory.peakResidentBytes) / 1_048_576, model.trainableParameterCount))
         }

@@ -4,7 +4,8 @@ import QLoRAKernels
 
 /// Causal grouped-query attention (Vaswani et al. 2017; GQA: Ainslie et al. 2023): for each sequence
 /// b and head h with key/value head g = h / (NH/NKV),
-/// P = softmax(Q_bh K_bgᵀ / √HS) with query t seeing keys 0…start+t, out_bh = P V_bg.
+/// P = softmax(Q_bh K_bgᵀ / √HS) with query t seeing the keys `keyRange(t)` (0…start+t, or the last
+/// `window` of them with a sliding window), out_bh = P V_bg.
 /// Legend: B = sequences, T = new query positions, L = key positions (start + T), NH = query
 /// heads, NKV = key/value heads, HS = head size.
 public enum Attention {
@@ -12,10 +13,21 @@ public enum Attention {
         public var B: Int, T: Int, L: Int, start: Int, NH: Int, NKV: Int, HS: Int
         /// Floats between consecutive sequences in the key/value buffers (L·NKV·HS when packed).
         public var kvSequenceStride: Int
+        /// Sliding window (Mistral, Phi-3, Qwen with `use_sliding_window`): query t sees only the
+        /// `window` keys ending at its own position; nil = every earlier key.
+        public var window: Int?
 
-        public init(B: Int, T: Int, L: Int, start: Int, NH: Int, NKV: Int, HS: Int, kvSequenceStride: Int) {
+        public init(B: Int, T: Int, L: Int, start: Int, NH: Int, NKV: Int, HS: Int, kvSequenceStride: Int,
+                    window: Int? = nil) {
             self.B = B; self.T = T; self.L = L; self.start = start
             self.NH = NH; self.NKV = NKV; self.HS = HS; self.kvSequenceStride = kvSequenceStride
+            self.window = window
+        }
+
+        /// The keys [lo, hi) query t attends to.
+        @inline(__always) public func keyRange(_ t: Int) -> (lo: Int, hi: Int) {
+            let hi = min(L, start + t + 1)
+            return (window.map { max(0, hi - $0) } ?? 0, hi)
         }
     }
 
@@ -42,11 +54,12 @@ public enum Attention {
                            B: kb, ldb: kvStride, C: P, ldc: s.L)
                 for t in 0..<s.T {
                     let row = P + t * s.L
-                    let visible = min(s.L, s.start + t + 1)
-                    let mx = VectorMath.maximum(row, visible)
-                    let inv = 1 / VectorMath.expShiftedSum(row, visible, shift: mx)
-                    for j in 0..<visible { row[j] *= inv }
-                    for j in visible..<s.L { row[j] = 0 }
+                    let (lo, hi) = s.keyRange(t)
+                    let mx = VectorMath.maximum(row + lo, hi - lo)
+                    let inv = 1 / VectorMath.expShiftedSum(row + lo, hi - lo, shift: mx)
+                    for j in 0..<lo { row[j] = 0 }
+                    for j in lo..<hi { row[j] *= inv }
+                    for j in hi..<s.L { row[j] = 0 }
                 }
                 // out_bh = P V   (T, HS)
                 blas.sgemm(transA: false, transB: false, M: s.T, N: s.HS, K: s.L, A: P, lda: s.L, B: vb, ldb: kvStride,

@@ -17,6 +17,9 @@ public final class LlamaWeights: @unchecked Sendable {
         public var gate: FrozenLinear     // (F, C)
         public var up: FrozenLinear       // (F, C)
         public var down: FrozenLinear     // (C, F)
+        /// Qwen3's per-head RMSNorm weights on q and k (HS each), or nil.
+        public var qNorm: [Float]? = nil
+        public var kNorm: [Float]? = nil
 
         /// The seven projections by their HF module names.
         public var linears: [(String, FrozenLinear)] {
@@ -109,6 +112,10 @@ extension LlamaWeights {
                 gate: try linear(p + "mlp.gate_proj", c.intermediateSize, c.hiddenSize, bias: false),
                 up: try linear(p + "mlp.up_proj", c.intermediateSize, c.hiddenSize, bias: false),
                 down: try linear(p + "mlp.down_proj", c.hiddenSize, c.intermediateSize, bias: false)))
+            if c.hasQKNorm {
+                layers[l].qNorm = try tensor(p + "self_attn.q_norm.weight", [c.headDim])
+                layers[l].kNorm = try tensor(p + "self_attn.k_norm.weight", [c.headDim])
+            }
         }
         let embed = DenseMatrix(rows: c.vocabSize, cols: c.hiddenSize,
                                 values: try tensor("model.embed_tokens.weight", [c.vocabSize, c.hiddenSize]),
@@ -182,6 +189,10 @@ extension LlamaWeights {
                 gate: try linear(p + "mlp.gate_proj", c.intermediateSize, c.hiddenSize, bias: false),
                 up: try linear(p + "mlp.up_proj", c.intermediateSize, c.hiddenSize, bias: false),
                 down: try linear(p + "mlp.down_proj", c.hiddenSize, c.intermediateSize, bias: false)))
+            if c.hasQKNorm {
+                layers[l].qNorm = try dense(p + "self_attn.q_norm.weight", [c.headDim])
+                layers[l].kNorm = try dense(p + "self_attn.k_norm.weight", [c.headDim])
+            }
         }
         let embed = try matrix("model.embed_tokens.weight")
         var head: DenseMatrix?

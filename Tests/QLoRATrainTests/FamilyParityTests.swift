@@ -1,0 +1,85 @@
+import Foundation
+import QLoRA
+import QLoRATestSupport
+import Testing
+
+/// Each supported family against transformers 5.25 on a tiny random-weight model made by
+/// tools/family_fixtures/make_family_fixtures.py (Tests/Fixtures/families/<family>): from both config
+/// forms, Float32 logits within 1e-4, the training forward's loss, the greedy continuation through the
+/// KV cache, and the NF4 path on bitsandbytes' own 4-bit weights within 1e-4 of transformers +
+/// bitsandbytes' Float32 path.
+@Suite(.serialized) struct FamilyParityTests {
+    static let families = ["llama3", "qwen3", "qwen3_plain", "mistral"]
+    static let logitTolerance: Float = 1e-4
+
+    struct Expected: Decodable {
+        struct Row: Decodable { var ids: [Int]; var logits: [Float]; var loss: Double }
+        var sequences: [Row]
+        var nf4: [Row]
+        var prompt: [Int]
+        var greedy: [Int]
+    }
+
+    static func fixture(_ family: String) -> String { TestPaths.repoRoot + "/Tests/Fixtures/families/" + family }
+
+    static func expected(_ family: String) throws -> Expected {
+        try JSONDecoder().decode(Expected.self, from: Data(contentsOf: URL(fileURLWithPath: fixture(family) + "/expected.json")))
+    }
+
+    /// The fixture's weights with one of its two configs, in a fresh directory.
+    static func checkpoint(_ family: String, legacy: Bool) throws -> (TempDir, HFCheckpoint) {
+        let dir = TempDir("family")
+        let fm = FileManager.default
+        try fm.copyItem(atPath: fixture(family) + "/model.safetensors", toPath: dir.path + "/model.safetensors")
+        try fm.copyItem(atPath: fixture(family) + (legacy ? "/config.legacy.json" : "/config.json"), toPath: dir.path + "/config.json")
+        return (dir, try HFCheckpoint(directory: dir.path))
+    }
+
+    static func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
+        zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
+    }
+
+    static let cases: [(String, Bool)] = families.flatMap { [($0, false), ($0, true)] }
+
+    @Test(arguments: 0..<8)
+    func float32LogitsLossAndGreedyMatchTransformers(_ index: Int) throws {
+        let (family, legacy) = Self.cases[index]
+        let exp = try Self.expected(family)
+        let (dir, source) = try Self.checkpoint(family, legacy: legacy)
+        _ = dir
+        let weights = try LlamaWeights.load(from: source, linears: .float32, embeddings: .f32)
+        let model = try LlamaModel(weights: weights, threads: 2)
+        for row in exp.sequences {
+            let ours = model.logits(tokens: row.ids.map(Int32.init), B: 1, T: row.ids.count)
+            let diff = Self.maxDifference(ours, row.logits)
+            #expect(diff <= Self.logitTolerance, "\(family) legacy=\(legacy) T=\(row.ids.count): max |Δlogit| \(diff)")
+            // The training forward (LoRA with B = 0 changes nothing) gives transformers' mean loss.
+            let train = try LoRALlama(weights: weights, lora: LoRAConfig(r: 2, loraAlpha: 4, loraDropout: 0), threads: 2,
+                                      gradientCheckpointing: false, seed: 1)
+            let T = row.ids.count
+            let batch = TrainingBatch(B: 1, T: T, ids: row.ids.map(Int32.init),
+                                      targets: (0..<T).map { $0 + 1 < T ? Int32(row.ids[$0 + 1]) : -1 })
+            let (sum, count) = train.loss(batch)
+            #expect(abs(sum / Double(count) - row.loss) <= 1e-4, "\(family): loss \(sum / Double(count)) vs \(row.loss)")
+        }
+        let gen = TokenGenerator(model: model, capacity: 64)
+        var greedy = Sampler(temperature: 0, topP: 1, seed: 0)
+        let tokens = gen.generate(prompt: exp.prompt, maxTokens: exp.greedy.count, sampler: &greedy, stop: []) { _ in true }
+        #expect(tokens == exp.greedy, "\(family) legacy=\(legacy): greedy \(tokens) vs transformers \(exp.greedy)")
+    }
+
+    @Test(arguments: families)
+    func nf4MatchesBitsandbytesFloat32Path(_ family: String) throws {
+        let exp = try Self.expected(family)
+        let weights = try LlamaWeights.loadQuantized(directory: Self.fixture(family) + "/nf4")
+        if case .nf4 = weights.layers[0].q.storage {} else { Issue.record("\(family): q_proj was not loaded as NF4") }
+        let model = try LlamaModel(weights: weights, threads: 2)
+        for row in exp.nf4 {
+            let ours = model.logits(tokens: row.ids.map(Int32.init), B: 1, T: row.ids.count)
+            let diff = Self.maxDifference(ours, row.logits)
+            #expect(diff <= Self.logitTolerance, "\(family) NF4 T=\(row.ids.count): max |Δlogit| \(diff)")
+        }
+        // The 4-bit weights really differ from the Float32 ones: the check is not the Float32 check again.
+        #expect(Self.maxDifference(exp.nf4[0].logits, exp.sequences[0].logits) > 10 * Self.logitTolerance)
+    }
+}
