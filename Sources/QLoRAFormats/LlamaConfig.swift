@@ -61,7 +61,19 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     }
 
     /// Model types whose decoder this engine runs (or plans for).
-    public static let supportedModelTypes: Set<String> = ["llama", "mistral", "qwen2", "qwen3", "phi3", "mixtral"]
+    public static let supportedModelTypes: Set<String> = ["llama", "mistral", "qwen2", "qwen3", "phi3", "mixtral",
+                                                          "gemma3_text"]
+
+    /// Model types the planner sizes but the decoder does not run (their math is not implemented:
+    /// mixture-of-experts routing; Gemma's (1 + w) norms, GeGLU, scaled embeddings and soft-capping).
+    public static let planOnlyModelTypes: Set<String> = ["mixtral", "gemma3_text"]
+
+    /// Throws, naming the model type, when the decoder cannot run this config.
+    public func checkRunnable(_ path: String) throws {
+        if Self.planOnlyModelTypes.contains(modelType) {
+            throw QLoRAError.unsupported(path, "model_type '\(modelType)' can be planned (memplan) but not run: its decoder is not implemented")
+        }
+    }
 
     public init(
         modelType: String = "llama", vocabSize: Int, hiddenSize: Int, intermediateSize: Int,

@@ -82,4 +82,67 @@ import Testing
         // The 4-bit weights really differ from the Float32 ones: the check is not the Float32 check again.
         #expect(Self.maxDifference(exp.nf4[0].logits, exp.sequences[0].logits) > 10 * Self.logitTolerance)
     }
+
+    /// A few LoRA steps (plain gradient descent on A and B) on each family's tiny NF4 model lower the
+    /// loss of the batch, and the adapter written has PEFT's names and this family's shapes.
+    @Test(arguments: families)
+    func loraTrainingLowersTheLossAndWritesThePEFTAdapter(_ family: String) throws {
+        let exp = try Self.expected(family)
+        let weights = try LlamaWeights.loadQuantized(directory: Self.fixture(family) + "/nf4")
+        let c = weights.config
+        let model = try LoRALlama(weights: weights, lora: LoRAConfig(r: 4, loraAlpha: 8, loraDropout: 0), threads: 2,
+                                  gradientCheckpointing: true, seed: 2)
+        let rows = exp.sequences.map { Array($0.ids.prefix(10)) }
+        let T = 10
+        let ids = rows.flatMap { $0.map(Int32.init) }
+        let targets = rows.flatMap { r in (0..<T).map { $0 + 1 < T ? Int32(r[$0 + 1]) : -1 } }
+        let batch = TrainingBatch(B: rows.count, T: T, ids: ids, targets: targets)
+        func meanLoss() -> Double { let (s, n) = model.loss(batch); return s / Double(n) }
+        let before = meanLoss()
+        for _ in 0..<15 {
+            model.zeroGrad()
+            model.forwardBackward(batch, lossScale: 1 / Float(batch.predictionCount))
+            for ad in model.allAdapters {
+                for i in 0..<(ad.rank * ad.inFeatures) { ad.a[i] -= 0.5 * ad.dA[i] }
+                for i in 0..<(ad.outFeatures * ad.rank) { ad.b[i] -= 0.5 * ad.dB[i] }
+            }
+        }
+        let after = meanLoss()
+        #expect(after < before - 0.05, "\(family): loss \(before) → \(after)")
+        let dir = TempDir("family-adapter")
+        let lora = try #require(model.adapter as? LoRAAdapterWeights)
+        try lora.save(to: dir.path)
+        let file = try SafetensorsFile(path: dir.path + "/adapter_model.safetensors")
+        let q = try file.info("base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight")
+        let k = try file.info("base_model.model.model.layers.1.self_attn.k_proj.lora_B.weight")
+        let o = try file.info("base_model.model.model.layers.0.self_attn.o_proj.lora_A.weight")
+        #expect(q.shape == [c.qDim, 4] && k.shape == [c.kvDim, 4] && o.shape == [4, c.qDim])
+        #expect(file.names.count == 2 * 7 * c.numHiddenLayers)
+    }
+
+    /// What is not implemented is refused by name: Phi-3's fused projections, a plan-only model type.
+    @Test func unimplementedFamiliesAreRefusedByName() throws {
+        do {
+            _ = try LlamaWeights.load(from: try HFCheckpoint(directory: Self.fixture("phi3")), linears: .float32, embeddings: .f32)
+            Issue.record("phi3 loaded")
+        } catch let e as QLoRAError {
+            #expect(e.message.contains("qkv_proj"), "\(e.message)")
+        }
+        do {
+            _ = try LlamaWeights.loadQuantized(directory: Self.fixture("phi3") + "/nf4")
+            Issue.record("phi3 nf4 loaded")
+        } catch let e as QLoRAError {
+            #expect(e.message.contains("qkv_proj"), "\(e.message)")
+        }
+        let dir = TempDir("gemma")
+        var c = TinyCheckpoint.config()
+        c.modelType = "gemma3_text"
+        try TinyCheckpoint.write(to: dir.path, config: c)
+        do {
+            _ = try LlamaWeights.load(from: try HFCheckpoint(directory: dir.path), linears: .float32, embeddings: .f32)
+            Issue.record("gemma3_text loaded")
+        } catch let e as QLoRAError {
+            #expect(e.message.contains("gemma3_text"), "\(e.message)")
+        }
+    }
 }

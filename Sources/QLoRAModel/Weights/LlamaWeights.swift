@@ -74,6 +74,7 @@ extension LlamaWeights {
     public static func load(from source: CheckpointSource, linears: LinearStorage,
                             embeddings: DenseMatrixRef.Storage, threads: Int = 1) throws -> LlamaWeights {
         let c = source.config
+        try c.checkRunnable(source.path)
         func tensor(_ name: String, _ shape: [Int]) throws -> [Float] {
             let got = try source.shape(of: name)
             guard got == shape else {
@@ -98,6 +99,7 @@ extension LlamaWeights {
             }
         }
         let names = Set(source.tensorNames)
+        try refuseFused(names, source.path)
         var layers: [Layer] = []
         for l in 0..<c.numHiddenLayers {
             let p = "model.layers.\(l)."
@@ -133,11 +135,20 @@ extension LlamaWeights {
                             finalNorm: try tensor("model.norm.weight", [c.hiddenSize]), layers: layers)
     }
 
+    /// Phi-3's fused `qkv_proj` / `gate_up_proj` are not implemented yet: refused by name rather than
+    /// reported as a missing `q_proj`.
+    static func refuseFused(_ names: Set<String>, _ path: String) throws {
+        for fused in ["self_attn.qkv_proj", "mlp.gate_up_proj"] where names.contains("model.layers.0.\(fused).weight") {
+            throw QLoRAError.unsupported(path, "fused '\(fused)' (the Phi-3 layout) is not implemented; only separate q/k/v and gate/up projections load")
+        }
+    }
+
     /// Loads a directory written by `qlora quantize` (or any bitsandbytes 4-bit HF checkpoint): the
     /// 4-bit linears are repacked for the kernels straight from the memory map, never dequantized.
     public static func loadQuantized(directory: String) throws -> LlamaWeights {
         let ckpt = try HFCheckpoint(directory: directory)
         let c = ckpt.config
+        try c.checkRunnable(directory)
         func dense(_ name: String, _ shape: [Int]) throws -> [Float] {
             let got = try ckpt.shape(of: name)
             guard got == shape else {
@@ -160,6 +171,7 @@ extension LlamaWeights {
             return DenseMatrix(rows: shape[0], cols: shape[1], values: try file.floats(name), storage: .f32)
         }
         let names = Set(ckpt.tensorNames)
+        try refuseFused(names, directory)
         func linear(_ prefix: String, _ out: Int, _ inn: Int, bias: Bool) throws -> FrozenLinear {
             let b = bias ? try dense(prefix + ".bias", [out]) : nil
             let file = try ckpt.safetensors(for: prefix + ".weight")
