@@ -31,49 +31,17 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     public var bosTokenId: Int?
     public var eosTokenIds: [Int]
     public var torchDtype: String?
-
-    public struct RopeScaling: Codable, Equatable, Sendable {
-        public var ropeType: String
-        public var factor: Double
-        public var lowFreqFactor: Double?
-        public var highFreqFactor: Double?
-        public var originalMaxPositionEmbeddings: Int?
-
-        enum CodingKeys: String, CodingKey {
-            case ropeType = "rope_type", type, factor
-            case lowFreqFactor = "low_freq_factor", highFreqFactor = "high_freq_factor"
-            case originalMaxPositionEmbeddings = "original_max_position_embeddings"
-        }
-
-        public init(ropeType: String, factor: Double, lowFreqFactor: Double? = nil,
-                    highFreqFactor: Double? = nil, originalMaxPositionEmbeddings: Int? = nil) {
-            self.ropeType = ropeType
-            self.factor = factor
-            self.lowFreqFactor = lowFreqFactor
-            self.highFreqFactor = highFreqFactor
-            self.originalMaxPositionEmbeddings = originalMaxPositionEmbeddings
-        }
-
-        public init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            ropeType = try c.decodeIfPresent(String.self, forKey: .ropeType)
-                ?? c.decodeIfPresent(String.self, forKey: .type) ?? "default"
-            factor = try c.decodeIfPresent(Double.self, forKey: .factor) ?? 1
-            lowFreqFactor = try c.decodeIfPresent(Double.self, forKey: .lowFreqFactor)
-            highFreqFactor = try c.decodeIfPresent(Double.self, forKey: .highFreqFactor)
-            originalMaxPositionEmbeddings = try c.decodeIfPresent(
-                Int.self, forKey: .originalMaxPositionEmbeddings)
-        }
-
-        public func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(ropeType, forKey: .ropeType)
-            try c.encode(factor, forKey: .factor)
-            try c.encodeIfPresent(lowFreqFactor, forKey: .lowFreqFactor)
-            try c.encodeIfPresent(highFreqFactor, forKey: .highFreqFactor)
-            try c.encodeIfPresent(originalMaxPositionEmbeddings, forKey: .originalMaxPositionEmbeddings)
-        }
-    }
+    /// Keys a query of a sliding-attention layer sees: itself and the `slidingWindow − 1` before it.
+    public var slidingWindow: Int?
+    /// Per layer, `full_attention` or `sliding_attention` (nil: every layer full).
+    public var layerTypes: [String]?
+    /// RoPE of the sliding-attention layers when it differs from the global one (transformers 5's
+    /// per-layer-type `rope_parameters`).
+    public var slidingRope: LayerRope?
+    /// The fraction of each head that RoPE rotates (Phi-3/4: `partial_rotary_factor`).
+    public var partialRotaryFactor: Double = 1
+    /// Phi-3's top-level pretraining context, which longrope and yarn use over their own field.
+    public var originalMaxPositionEmbeddings: Int?
 
     enum CodingKeys: String, CodingKey {
         case modelType = "model_type", architectures
@@ -86,10 +54,26 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         case mlpBias = "mlp_bias", numLocalExperts = "num_local_experts"
         case numExpertsPerToken = "num_experts_per_tok", bosTokenId = "bos_token_id"
         case eosTokenId = "eos_token_id", torchDtype = "torch_dtype", dtype
+        case slidingWindow = "sliding_window", layerTypes = "layer_types", ropeParameters = "rope_parameters"
+        case partialRotaryFactor = "partial_rotary_factor"
+        case originalMaxPositionEmbeddings = "original_max_position_embeddings"
+        case useSlidingWindow = "use_sliding_window", maxWindowLayers = "max_window_layers"
     }
 
     /// Model types whose decoder this engine runs (or plans for).
-    public static let supportedModelTypes: Set<String> = ["llama", "mistral", "qwen2", "phi3", "mixtral"]
+    public static let supportedModelTypes: Set<String> = ["llama", "mistral", "qwen2", "qwen3", "phi3", "mixtral",
+                                                          "gemma3_text"]
+
+    /// Model types the planner sizes but the decoder does not run (their math is not implemented:
+    /// mixture-of-experts routing; Gemma's (1 + w) norms, GeGLU, scaled embeddings and soft-capping).
+    public static let planOnlyModelTypes: Set<String> = ["mixtral", "gemma3_text"]
+
+    /// Throws, naming the model type, when the decoder cannot run this config.
+    public func checkRunnable(_ path: String) throws {
+        if Self.planOnlyModelTypes.contains(modelType) {
+            throw QLoRAError.unsupported(path, "model_type '\(modelType)' can be planned (memplan) but not run: its decoder is not implemented")
+        }
+    }
 
     public init(
         modelType: String = "llama", vocabSize: Int, hiddenSize: Int, intermediateSize: Int,
@@ -138,8 +122,13 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         headDim = hd ?? (numAttentionHeads > 0 ? hiddenSize / numAttentionHeads : 0)
         maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? 2048
         rmsNormEps = try c.decodeIfPresent(Double.self, forKey: .rmsNormEps) ?? 1e-6
-        ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? 10000
+        let topTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta)
+        ropeTheta = topTheta ?? 10000
         ropeScaling = try c.decodeIfPresent(RopeScaling.self, forKey: .ropeScaling)
+        partialRotaryFactor = try c.decodeIfPresent(Double.self, forKey: .partialRotaryFactor) ?? 1
+        originalMaxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .originalMaxPositionEmbeddings)
+        slidingWindow = try c.decodeIfPresent(Int.self, forKey: .slidingWindow)
+        layerTypes = try c.decodeIfPresent([String].self, forKey: .layerTypes)
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false
         let bias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? false
         attentionBias = bias || modelType == "qwen2"
@@ -154,6 +143,20 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         }
         torchDtype = try c.decodeIfPresent(String.self, forKey: .torchDtype)
             ?? c.decodeIfPresent(String.self, forKey: .dtype)
+        if let rp = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters) {
+            try applyRopeParameters(rp, topLevelTheta: topTheta)
+        }
+        if modelType == "qwen2" || modelType == "qwen3" {
+            // Qwen keeps `sliding_window` in every config but uses it only with `use_sliding_window`,
+            // on the layers from `max_window_layers` on.
+            let use = try c.decodeIfPresent(Bool.self, forKey: .useSlidingWindow) ?? false
+            if !use && !(layerTypes?.contains("sliding_attention") ?? false) { slidingWindow = nil }
+            if use, layerTypes == nil, slidingWindow != nil {
+                let from = try c.decodeIfPresent(Int.self, forKey: .maxWindowLayers) ?? numHiddenLayers
+                layerTypes = (0..<numHiddenLayers).map { $0 >= from ? "sliding_attention" : "full_attention" }
+            }
+        }
+        try Self.refuseUnimplementedKeys(decoder, modelType: modelType)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -185,6 +188,16 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
             try c.encode(eosTokenIds, forKey: .eosTokenId)
         }
         try c.encodeIfPresent(torchDtype, forKey: .torchDtype)
+        try c.encodeIfPresent(slidingWindow, forKey: .slidingWindow)
+        try c.encodeIfPresent(layerTypes, forKey: .layerTypes)
+        if partialRotaryFactor != 1 { try c.encode(partialRotaryFactor, forKey: .partialRotaryFactor) }
+        try c.encodeIfPresent(originalMaxPositionEmbeddings, forKey: .originalMaxPositionEmbeddings)
+        if let slidingRope {  // only the per-layer-type form can say it
+            var all: [String: RopeParameters.Single] = [:]
+            all["full_attention"] = .init(theta: ropeTheta, scaling: ropeScaling)
+            all["sliding_attention"] = .init(theta: slidingRope.theta, scaling: slidingRope.scaling)
+            try c.encode(all, forKey: .ropeParameters)
+        }
     }
 
     /// Checks every size; throws a one-line reason.
@@ -208,6 +221,23 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         try need((1...(1 << 24)).contains(maxPositionEmbeddings), "max_position_embeddings out of range")
         try need(rmsNormEps > 0 && rmsNormEps < 1, "rms_norm_eps \(rmsNormEps) out of range")
         try need(ropeTheta > 0 && ropeTheta.isFinite, "rope_theta \(ropeTheta) out of range")
+        try need(partialRotaryFactor > 0 && partialRotaryFactor <= 1, "partial_rotary_factor \(partialRotaryFactor) out of range")
+        try need(rotaryDim >= 2 && rotaryDim % 2 == 0, "rotary dimension \(rotaryDim) (head_dim × partial_rotary_factor) must be even")
+        try ropeScaling?.validate("rope scaling", rotaryDim: rotaryDim)
+        if let slidingRope {
+            try need(slidingRope.theta > 0 && slidingRope.theta.isFinite, "sliding_attention rope_theta out of range")
+            try slidingRope.scaling?.validate("sliding_attention rope", rotaryDim: rotaryDim)
+        }
+        if let slidingWindow { try need(slidingWindow >= 1, "sliding_window \(slidingWindow) out of range") }
+        if let layerTypes {
+            try need(layerTypes.count == numHiddenLayers,
+                     "layer_types has \(layerTypes.count) entries for \(numHiddenLayers) layers")
+            for t in Set(layerTypes) where !["full_attention", "sliding_attention"].contains(t) {
+                throw QLoRAError(.format, "config: layer type '\(t)' is not implemented")
+            }
+            try need(!layerTypes.contains("sliding_attention") || slidingWindow != nil,
+                     "layer_types has sliding_attention layers but sliding_window is not set")
+        }
         try need((1...1024).contains(numLocalExperts), "num_local_experts out of range")
         // Each size is bounded, but their products (parameter and byte counts) would overflow Int
         // for a hostile combination: bound the total, computed in Double (exact enough to compare).
@@ -235,6 +265,8 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
             config = try JSONDecoder().decode(LlamaConfig.self, from: data)
         } catch let e as DecodingError {
             throw QLoRAError.format(path, JSONErrors.describe(e))
+        } catch let e as QLoRAError {
+            throw QLoRAError.format(path, e.message)
         } catch {
             throw QLoRAError.format(path, "not valid JSON")
         }
@@ -245,6 +277,42 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     }
 
     // MARK: Derived sizes
+
+    /// Dimensions of each head that RoPE rotates (the first ones).
+    public var rotaryDim: Int { Int(Double(headDim) * partialRotaryFactor) }
+
+    /// transformers' class for this model type (what `architectures` names in a written config.json).
+    public var causalLMArchitecture: String {
+        ["llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
+         "qwen3": "Qwen3ForCausalLM", "phi3": "Phi3ForCausalLM", "mixtral": "MixtralForCausalLM"][modelType]
+            ?? "LlamaForCausalLM"
+    }
+
+    /// The pretraining context that llama3, yarn and longrope scale from: Phi-3's top-level key
+    /// first (transformers gives it priority), then the scaling's own, then `max_position_embeddings`.
+    public func originalContext(_ s: RopeScaling) -> Int {
+        originalMaxPositionEmbeddings ?? s.originalMaxPositionEmbeddings ?? maxPositionEmbeddings
+    }
+
+    /// RMSNorm over each head of q and k after projection, before RoPE (Qwen3's `q_norm`, `k_norm`).
+    public var hasQKNorm: Bool { modelType == "qwen3" }
+
+    /// Whether layer `l` attends through a sliding window (`layer_types`, or every layer when the
+    /// config sets `sliding_window` without layer types).
+    public func isSlidingLayer(_ l: Int) -> Bool {
+        guard slidingWindow != nil else { return false }
+        guard let layerTypes else { return true }
+        return layerTypes[l] == "sliding_attention"
+    }
+
+    /// The window of layer `l` (nil: full causal attention).
+    public func attentionWindow(layer l: Int) -> Int? { isSlidingLayer(l) ? slidingWindow : nil }
+
+    /// The RoPE of layer `l`: the sliding one on sliding layers when the config gives one.
+    public func rope(layer l: Int) -> LayerRope {
+        if isSlidingLayer(l), let slidingRope { return slidingRope }
+        return LayerRope(theta: ropeTheta, scaling: ropeScaling)
+    }
 
     /// q_proj output features.
     public var qDim: Int { numAttentionHeads * headDim }
@@ -272,7 +340,8 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         let head = tieWordEmbeddings ? 0 : embed
         let norms = (2 * numHiddenLayers + 1) * hiddenSize
         let bias = attentionBias ? numHiddenLayers * (qDim + 2 * kvDim) : 0
-        return linearParameters + embed + head + norms + bias
+        let qkNorms = hasQKNorm ? numHiddenLayers * 2 * headDim : 0
+        return linearParameters + embed + head + norms + bias + qkNorms
     }
 }
 

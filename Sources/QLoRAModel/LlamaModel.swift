@@ -11,7 +11,9 @@ public final class LlamaModel: @unchecked Sendable {
     public let weights: LlamaWeights
     public let config: LlamaConfig
     public var threads: Int
-    public let rope: RoPE
+    /// One RoPE per layer (shared between layers with the same θ and scaling).
+    public let ropes: [RoPE]
+    public var rope: RoPE { ropes[0] }
     let workspace = KernelWorkspace()
     let blas: BLAS
 
@@ -50,7 +52,7 @@ public final class LlamaModel: @unchecked Sendable {
         self.threads = threads
         self.blas = blas
 
-        rope = RoPE(config: weights.config)
+        ropes = RoPE.perLayer(weights.config)
     }
 
     func buffers(for M: Int) -> Buffers {
@@ -115,14 +117,18 @@ public final class LlamaModel: @unchecked Sendable {
             linear(l, "q_proj", layer.q, buf.xn, buf.q, M)
             linear(l, "k_proj", layer.k, buf.xn, buf.k, M)
             linear(l, "v_proj", layer.v, buf.xn, buf.v, M)
+            if let qn = layer.qNorm, let kn = layer.kNorm {  // per-head RMSNorm (Qwen3), before RoPE
+                RMSNorm.forward(buf.q, nil, buf.q, qn, M * c.numAttentionHeads, c.headDim, eps: eps)
+                RMSNorm.forward(buf.k, nil, buf.k, kn, M * c.numKeyValueHeads, c.headDim, eps: eps)
+            }
             if let segments {
                 segments.ropePositions.withUnsafeBufferPointer { p in
-                    rope.forward(buf.q, rows: M, heads: c.numAttentionHeads, stride: c.qDim, positions: p.baseAddress!)
-                    rope.forward(buf.k, rows: M, heads: c.numKeyValueHeads, stride: KVD, positions: p.baseAddress!)
+                    ropes[l].forward(buf.q, rows: M, heads: c.numAttentionHeads, stride: c.qDim, positions: p.baseAddress!)
+                    ropes[l].forward(buf.k, rows: M, heads: c.numKeyValueHeads, stride: KVD, positions: p.baseAddress!)
                 }
             } else {
-                rope.forward(buf.q, rows: M, heads: c.numAttentionHeads, stride: c.qDim, start: start, period: TT)
-                rope.forward(buf.k, rows: M, heads: c.numKeyValueHeads, stride: KVD, start: start, period: TT)
+                ropes[l].forward(buf.q, rows: M, heads: c.numAttentionHeads, stride: c.qDim, start: start, period: TT)
+                ropes[l].forward(buf.k, rows: M, heads: c.numKeyValueHeads, stride: KVD, start: start, period: TT)
             }
             var keys: UnsafePointer<Float> = UnsafePointer(buf.k), values: UnsafePointer<Float> = UnsafePointer(buf.v)
             var L = TT, seqStride = TT * KVD
@@ -147,7 +153,8 @@ public final class LlamaModel: @unchecked Sendable {
                 values = UnsafePointer(vs)
             }
             var shape = Attention.Shape(B: B, T: TT, L: L, start: start, NH: c.numAttentionHeads,
-                                        NKV: c.numKeyValueHeads, HS: c.headDim, kvSequenceStride: seqStride)
+                                        NKV: c.numKeyValueHeads, HS: c.headDim, kvSequenceStride: seqStride,
+                                        window: c.attentionWindow(layer: l))
             if let segments {
                 shape.pinned = segments.pinned
                 segments.keyStarts.withUnsafeBufferPointer { starts in

@@ -51,6 +51,11 @@ public enum TinyCheckpoint {
                 out.append((p + "\(group).\(lin.name).weight", [lin.out, lin.in],
                             randomTensor(lin.out * lin.in, scale: 0.02, rng: &rng)))
             }
+            if c.hasQKNorm {  // Qwen3's per-head norms
+                for n in ["q_norm", "k_norm"] {
+                    out.append((p + "self_attn.\(n).weight", [c.headDim], (0..<c.headDim).map { _ in 1 + 0.1 * rng.nextNormal() }))
+                }
+            }
         }
         out.append(("model.norm.weight", [c.hiddenSize], (0..<c.hiddenSize).map { _ in 1 + 0.1 * rng.nextNormal() }))
         if !c.tieWordEmbeddings {

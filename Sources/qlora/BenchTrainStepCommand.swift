@@ -64,7 +64,7 @@ struct BenchTrainStepCommand: ParsableCommand {
             print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
         } else {
             print(peaks.summary)
-            print(String(format: "step %.3f s, %.1f tokens/s, %.1f GFLOP/s = %.0f%% of the path's peak (%.0f GFLOP/step), peak RSS %.0f MiB, %d trainable",
+            print(String(format: "step %.3f s, %.1f tokens/s, %.1f GFLOP/s = %.0f%% of the path's peak (%.0f GFLOP/step), peak RSS %.0f MiB, %ld trainable",
                          median, tokensPerSecond, achieved, peaks.fmaPeakGFLOPS > 0 ? 100 * achieved / peaks.fmaPeakGFLOPS : 0, flops / 1e9,
                          Double(ProcessMemory.peakResidentBytes) / 1_048_576, model.trainableParameterCount))
         }

@@ -202,12 +202,10 @@ struct TrainCommand: ParsableCommand {
             print(String(decoding: try enc.encode(summary), as: UTF8.self))
         } else {
             print(String(format: """
-                %d steps in %.1f s, %.1f tokens/s; trainable %d of %d parameters (%.2f%%); peak RSS %.0f MiB
+                %@
                 final train loss %.4f%@
                 adapter: %@
-                """, summary.steps, summary.seconds, summary.tokensPerSecond, summary.trainableParameters,
-                summary.totalParameters, 100 * Double(summary.trainableParameters) / Double(summary.totalParameters),
-                Double(summary.peakRSSBytes) / 1_048_576, summary.finalTrainLoss,
+                """, summary.headline, summary.finalTrainLoss,
                 summary.finalEvalLoss.map { final in
                     String(format: ", eval loss %@%.4f (best %.4f)",
                            summary.initialEvalLoss.map { String(format: "%.4f → ", $0) } ?? "", final, summary.bestEvalLoss ?? final)

@@ -110,3 +110,23 @@ import Testing
         #expect(model.resolution?.contains("smollm2-135m") == true)
     }
 }
+
+/// The presets added for the families of issue 12 give the parameter counts their model cards
+/// publish (Qwen3: non-embedding counts; the others: totals), within 1%.
+@Suite struct FamilyPresetTests {
+    @Test(arguments: [
+        ("qwen3-0.6b", 0.44e9, false), ("qwen3-1.7b", 1.4e9, false), ("qwen3-4b", 3.6e9, false),
+        ("qwen3-8b", 6.95e9, false), ("qwen3-14b", 13.2e9, false), ("qwen3-32b", 31.2e9, false),
+        ("phi-4", 14.7e9, true), ("phi-4-mini", 3.84e9, true), ("mistral-nemo-12b", 12.2e9, true),
+        ("gemma-3-1b", 1.0e9, true), ("gemma-3-27b", 27.0e9, true), ("llama-3.2-1b", 1.24e9, true),
+        ("llama-3.2-3b", 3.21e9, true),
+    ])
+    func presetMatchesThePublishedCount(_ row: (String, Double, Bool)) throws {
+        let preset = try #require(ModelPresets.preset(named: row.0))
+        let c = preset.config
+        try c.validate()
+        let embeddings = c.vocabSize * c.hiddenSize * (c.tieWordEmbeddings ? 1 : 2)
+        let count = Double(row.2 ? c.totalParameters : c.totalParameters - embeddings)
+        #expect(abs(count - row.1) / row.1 < 0.01, "\(row.0): \(count) vs published \(row.1)")
+    }
+}

@@ -86,13 +86,15 @@ import Testing
         }
     }
 
-    @Test func attention() throws {
+    /// Full causal attention (window 0) and a sliding window of 2 keys (Mistral's mask).
+    @Test(arguments: [0, 2]) func attention(_ window: Int) throws {
         let (B, T, NH, NKV, HS) = (2, 4, 4, 2, 8)
         var rng = SeededRNG(seed: 4)
         let q = Self.random(B * T * NH * HS, &rng), k = Self.random(B * T * NKV * HS, &rng)
         let v = Self.random(B * T * NKV * HS, &rng), g = Self.random(B * T * NH * HS, &rng)
         let blas = try #require(BLAS.shared)
-        let shape = Attention.Shape(B: B, T: T, L: T, start: 0, NH: NH, NKV: NKV, HS: HS, kvSequenceStride: T * NKV * HS)
+        let shape = Attention.Shape(B: B, T: T, L: T, start: 0, NH: NH, NKV: NKV, HS: HS, kvSequenceStride: T * NKV * HS,
+                                    window: window > 0 ? window : nil)
         var out = [Float](repeating: 0, count: q.count), probs = [Float](repeating: 0, count: B * NH * T * T)
         Attention.forward(&out, &probs, q, k, v, shape, threads: 2, blas: blas)
         var dq = [Float](repeating: 0, count: q.count), dk = [Float](repeating: 0, count: k.count), dv = [Float](repeating: 0, count: v.count)
@@ -103,7 +105,8 @@ import Testing
                 for h in 0..<NH {
                     let gi = h / (NH / NKV)
                     for t in 0..<T {
-                        var s = (0...t).map { j in
+                        let keys = Array((window > 0 ? max(0, t + 1 - window) : 0)...t)
+                        var s = keys.map { j in
                             (0..<HS).reduce(0.0) { $0 + qd[(b * T + t) * NH * HS + h * HS + $1] * kd[(b * T + j) * NKV * HS + gi * HS + $1] }
                                 / Double(HS).squareRoot()
                         }
@@ -111,7 +114,7 @@ import Testing
                         s = s.map { exp($0 - mx) }
                         let z = s.reduce(0, +)
                         for d in 0..<HS {
-                            let o = (0...t).reduce(0.0) { $0 + s[$1] / z * vd[(b * T + $1) * NKV * HS + gi * HS + d] }
+                            let o = keys.indices.reduce(0.0) { $0 + s[$1] / z * vd[(b * T + keys[$1]) * NKV * HS + gi * HS + d] }
                             total += Double(g[(b * T + t) * NH * HS + h * HS + d]) * o
                         }
                     }
@@ -123,6 +126,66 @@ import Testing
         Self.check(q, dq, "attention.q") { L($0, kd, vd) }
         Self.check(k, dk, "attention.k") { L(qd, $0, vd) }
         Self.check(v, dv, "attention.v") { L(qd, kd, $0) }
+        if window > 0 {  // the window really masks: the last query puts no weight on key 0
+            #expect(probs[(T - 1) * T] == 0)
+        }
+    }
+
+    /// Partial RoPE (Phi-3/4's `partial_rotary_factor`) with yarn's attention factor on cos/sin:
+    /// the first RD dimensions of each head rotate (scaled), the rest pass through.
+    @Test func partialRotaryWithAttentionFactor() throws {
+        var config = try LlamaConfig(vocabSize: 10, hiddenSize: 32, intermediateSize: 8, numHiddenLayers: 1,
+                                     numAttentionHeads: 2, maxPositionEmbeddings: 64, ropeTheta: 10000,
+                                     ropeScaling: .init(ropeType: "yarn", factor: 4, originalMaxPositionEmbeddings: 16))
+        config.partialRotaryFactor = 0.75
+        try config.validate()
+        let r = RoPE(config: config)
+        #expect(r.rotaryDim == 12 && r.attentionFactor > 1)
+        var rng = SeededRNG(seed: 3)
+        let (T, H, HS, RD) = (4, 2, 16, 12)
+        let x = Self.random(T * H * HS, &rng), g = Self.random(T * H * HS, &rng)
+        var dx = g
+        r.backward(&dx, rows: T, heads: H, stride: H * HS, start: 1, period: T)
+        let m = Double(r.attentionFactor)
+        Self.check(x, dx, "partial rope") { xd in
+            var L = 0.0
+            for t in 0..<T {
+                for h in 0..<H {
+                    let b = t * H * HS + h * HS
+                    for i in 0..<(RD / 2) {
+                        let a = Double(Float(t + 1) * r.invFreq[i])
+                        let x1 = xd[b + i], x2 = xd[b + i + RD / 2]
+                        L += m * (Double(g[b + i]) * (x1 * cos(a) - x2 * sin(a)) + Double(g[b + i + RD / 2]) * (x2 * cos(a) + x1 * sin(a)))
+                    }
+                    for i in RD..<HS { L += Double(g[b + i]) * xd[b + i] }
+                }
+            }
+            return L
+        }
+    }
+
+    /// Qwen3's q/k norm: RMSNorm over each head of a (T, NH·HS) projection, one weight (HS) shared by
+    /// the heads — the RMSNorm op run on T·NH rows of HS.
+    @Test func perHeadQKNorm() {
+        var rng = SeededRNG(seed: 6)
+        let (T, NH, HS) = (3, 4, 8)
+        let x = Self.random(T * NH * HS, &rng), w = Self.random(HS, &rng), g = Self.random(T * NH * HS, &rng)
+        var y = [Float](repeating: 0, count: x.count), inv = [Float](repeating: 0, count: T * NH)
+        RMSNorm.forward(&y, &inv, x, w, T * NH, HS, eps: 1e-6)
+        var dx = [Float](repeating: 0, count: x.count)
+        RMSNorm.backward(&dx, g, x, w, inv, T * NH, HS)
+        Self.check(x, dx, "qk norm") { xd in
+            var L = 0.0
+            for t in 0..<T {
+                for h in 0..<NH {
+                    let b = t * NH * HS + h * HS
+                    let ms = (0..<HS).reduce(0.0) { $0 + xd[b + $1] * xd[b + $1] } / Double(HS)
+                    let r = 1 / (ms + Double(Float(1e-6))).squareRoot()
+                    for i in 0..<HS { L += Double(g[b + i]) * Double(w[i]) * xd[b + i] * r }
+                }
+            }
+            return L
+        }
     }
 
     @Test func crossEntropy() {

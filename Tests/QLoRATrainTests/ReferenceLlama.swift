@@ -10,6 +10,7 @@ struct ReferenceLlama {
     let finalNorm: [Double]
     struct Layer {
         var attnNorm: [Double], mlpNorm: [Double]
+        var qNorm: [Double]? = nil, kNorm: [Double]? = nil
         var w: [String: [Double]]        // module → (out, in)
         var dims: [String: (out: Int, in: Int)]
     }
@@ -47,7 +48,8 @@ struct ReferenceLlama {
                 w[name] = dense.map(Double.init)
                 dims[name] = (lin.outFeatures, lin.inFeatures)
             }
-            ls.append(Layer(attnNorm: layer.attnNorm.map(Double.init), mlpNorm: layer.mlpNorm.map(Double.init), w: w, dims: dims))
+            ls.append(Layer(attnNorm: layer.attnNorm.map(Double.init), mlpNorm: layer.mlpNorm.map(Double.init),
+                            qNorm: layer.qNorm?.map(Double.init), kNorm: layer.kNorm?.map(Double.init), w: w, dims: dims))
         }
         layers = ls
         var a: [String: [Double]] = [:], b: [String: [Double]] = [:]
@@ -117,17 +119,27 @@ struct ReferenceLlama {
         return y
     }
 
-    func rope(_ v: inout [Double], heads: Int, pos: Int) {
-        let hs = c.headDim, half = hs / 2
+    /// RoPE over the first rotary dimensions of each head, with layer `l`'s frequencies (the engine's
+    /// own `RoPE.frequencies`, whose formulas are checked against transformers by the family fixtures)
+    /// and attention factor.
+    func rope(_ v: inout [Double], heads: Int, pos: Int, layer l: Int = 0, length: Int = 1) {
+        let hs = c.headDim, half = c.rotaryDim / 2
+        let (inv, factor) = RoPE.frequencies(c, c.rope(layer: l), length: length)
+        let m = Double(factor)
         for h in 0..<heads {
             for i in 0..<half {
-                let inv = 1 / Double(powf(Float(c.ropeTheta), Float(2 * i) / Float(hs)))
-                let ang = Double(Float(pos) * Float(inv))
+                let ang = Double(Float(pos) * inv[i])
                 let x1 = v[h * hs + i], x2 = v[h * hs + i + half]
-                v[h * hs + i] = x1 * cos(ang) - x2 * sin(ang)
-                v[h * hs + i + half] = x2 * cos(ang) + x1 * sin(ang)
+                v[h * hs + i] = m * (x1 * cos(ang) - x2 * sin(ang))
+                v[h * hs + i + half] = m * (x2 * cos(ang) + x1 * sin(ang))
             }
         }
+    }
+
+    /// Qwen3's q/k norm: RMSNorm over each head.
+    func headNorm(_ v: [Double], heads: Int, _ w: [Double]) -> [Double] {
+        let hs = c.headDim
+        return (0..<heads).flatMap { h in rms(Array(v[(h * hs)..<((h + 1) * hs)]), w) }
     }
 
     /// Mean cross-entropy over the batch's valid targets.
@@ -148,7 +160,15 @@ struct ReferenceLlama {
                 let xn = xs.map { rms($0, layer.attnNorm) }
                 var q = xn.map { linear(l, "q_proj", $0) }, k = xn.map { linear(l, "k_proj", $0) }
                 let v = xn.map { linear(l, "v_proj", $0) }
-                for t in 0..<TT { rope(&q[t], heads: nh, pos: NK + t); rope(&k[t], heads: nkv, pos: NK + t) }
+                if let qn = layer.qNorm, let kn = layer.kNorm {
+                    q = q.map { headNorm($0, heads: nh, qn) }
+                    k = k.map { headNorm($0, heads: nkv, kn) }
+                }
+                for t in 0..<TT {
+                    rope(&q[t], heads: nh, pos: NK + t, layer: l, length: NK + TT)
+                    rope(&k[t], heads: nkv, pos: NK + t, layer: l, length: NK + TT)
+                }
+                let window = c.attentionWindow(layer: l)
                 // Prefix keys and values first (used as given), then the row's own.
                 let keys = (0..<NK).map { n in Array(pre[(n * O + 2 * l * kvd)..<(n * O + (2 * l + 1) * kvd)]) } + k
                 let vals = (0..<NK).map { n in Array(pre[(n * O + (2 * l + 1) * kvd)..<(n * O + (2 * l + 2) * kvd)]) } + v
@@ -156,11 +176,13 @@ struct ReferenceLlama {
                 for h in 0..<nh {
                     let g = h / (nh / nkv)
                     for t in 0..<TT {
-                        var s = (0...(NK + t)).map { j in (0..<hs).reduce(0.0) { $0 + q[t][h * hs + $1] * keys[j][g * hs + $1] } / Double(hs).squareRoot() }
+                        let lo = window.map { max(0, NK + t + 1 - $0) } ?? 0
+                        let seen = Array(lo...(NK + t))
+                        var s = seen.map { j in (0..<hs).reduce(0.0) { $0 + q[t][h * hs + $1] * keys[j][g * hs + $1] } / Double(hs).squareRoot() }
                         let mx = s.max()!
                         s = s.map { exp($0 - mx) }
                         let z = s.reduce(0, +)
-                        for d in 0..<hs { att[t][h * hs + d] = (0...(NK + t)).reduce(0.0) { $0 + s[$1] / z * vals[$1][g * hs + d] } }
+                        for d in 0..<hs { att[t][h * hs + d] = seen.indices.reduce(0.0) { $0 + s[$1] / z * vals[seen[$1]][g * hs + d] } }
                     }
                 }
                 for t in 0..<TT {

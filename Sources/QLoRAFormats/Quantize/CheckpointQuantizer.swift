@@ -251,7 +251,7 @@ public enum CheckpointQuantizer {
         } else {
             let data = try JSONEncoder().encode(source.config)
             obj = (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
-            obj["architectures"] = ["LlamaForCausalLM"]
+            obj["architectures"] = [source.config.causalLMArchitecture]
             obj["model_type"] = source.config.modelType
             obj["hidden_act"] = "silu"
             obj["initializer_range"] = 0.02

@@ -4,7 +4,8 @@ import QLoRAKernels
 
 /// Causal grouped-query attention (Vaswani et al. 2017; GQA: Ainslie et al. 2023): for each sequence
 /// b and head h with key/value head g = h / (NH/NKV),
-/// P = softmax(Q_bh K_bgᵀ / √HS) with query t seeing the keys of `Shape.keyRange`, out_bh = P V_bg.
+/// P = softmax(Q_bh K_bgᵀ / √HS) with query t seeing the keys of `Shape.keyRange` (its own example's
+/// earlier keys, or the last `window` of them with a sliding window), out_bh = P V_bg.
 /// Legend: B = sequences, T = new query positions, L = key positions (start + T), NH = query
 /// heads, NKV = key/value heads, HS = head size.
 public enum Attention {
@@ -12,6 +13,9 @@ public enum Attention {
         public var B: Int, T: Int, L: Int, start: Int, NH: Int, NKV: Int, HS: Int
         /// Floats between consecutive sequences in the key/value buffers (L·NKV·HS when packed).
         public var kvSequenceStride: Int
+        /// Sliding window (Mistral, Phi-3, Qwen with `use_sliding_window`): query t sees only the
+        /// `window` keys ending at its own position; nil = every earlier key.
+        public var window: Int?
 
         /// Packed rows (several examples in one sequence): per query (B·T), the key index where its
         /// example begins; nil: every query's example begins at key 0.
@@ -21,17 +25,20 @@ public enum Attention {
         public var pinned: Int
 
         public init(B: Int, T: Int, L: Int, start: Int, NH: Int, NKV: Int, HS: Int, kvSequenceStride: Int,
-                    segmentStarts: UnsafePointer<Int32>? = nil, pinned: Int = 0) {
+                    segmentStarts: UnsafePointer<Int32>? = nil, pinned: Int = 0, window: Int? = nil) {
             self.B = B; self.T = T; self.L = L; self.start = start
             self.NH = NH; self.NKV = NKV; self.HS = HS; self.kvSequenceStride = kvSequenceStride
             self.segmentStarts = segmentStarts; self.pinned = pinned
+            self.window = window
         }
 
-        /// The keys query t of sequence b sees: j < hi (causal: start + t) with j < pinned or j ≥ lo.
+        /// The keys query t of sequence b sees: j < hi (causal: start + t) with j < pinned or j ≥ lo, where
+        /// lo is the start of its example (packed rows) or of its sliding window, whichever is later.
         @inline(__always)
         public func keyRange(b: Int, t: Int) -> (lo: Int, hi: Int) {
             let hi = min(L, start + t + 1)
-            return (segmentStarts.map { Int($0[b * T + t]) } ?? 0, hi)
+            let segment = segmentStarts.map { Int($0[b * T + t]) } ?? 0
+            return (window.map { max(segment, hi - $0) } ?? segment, hi)
         }
     }
 

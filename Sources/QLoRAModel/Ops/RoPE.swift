@@ -3,63 +3,152 @@ import QLoRACore
 import QLoRAFormats
 
 /// Rotary position embedding (Su et al. 2021, arXiv 2104.09864) in Hugging Face's "rotate half"
-/// layout: for each head, with x1 = x[0..<HS/2] and x2 = x[HS/2..<HS],
-/// y = (x1·cos − x2·sin, x2·cos + x1·sin), angle = position · invFreq[i].
-/// invFreq[i] = 1 / θ^(2i/HS), adjusted by Llama-3 or linear rope scaling.
-/// Legend: T = positions, NH = heads, HS = head size.
+/// layout over the first RD = rotary dimensions of each head (RD = HS unless `partial_rotary_factor`
+/// < 1; the rest pass through): with x1 = x[0..<RD/2] and x2 = x[RD/2..<RD],
+/// y = (x1·cos − x2·sin, x2·cos + x1·sin), angle = position · invFreq[i]; cos and sin are multiplied
+/// by the scaling's attention factor (yarn, longrope; 1 otherwise).
+/// invFreq[i] = 1 / θ^(2i/RD), adjusted by the config's rope type (transformers `modeling_rope_utils.py`):
+/// linear, dynamic (NTK, past `max_position_embeddings`), llama3, yarn, longrope (short or long
+/// factors chosen by the sequence length). Types whose frequencies depend on the length get them
+/// from the length the call covers (start + rows), as transformers does from the largest position.
+/// Legend: T = positions, NH = heads, HS = head size, RD = rotary dimensions.
 public final class RoPE: @unchecked Sendable {
     public let headSize: Int
+    public let rotaryDim: Int
+    let config: LlamaConfig
+    let rope: LlamaConfig.LayerRope
+    /// The frequencies and attention factor at short lengths (what most calls use).
     public let invFreq: [Float]
-    private(set) var cos: [Float] = []   // (positions, HS/2)
+    public let attentionFactor: Float
+    private(set) var cos: [Float] = []   // (positions, RD/2), × attention factor
     private(set) var sin: [Float] = []
     public private(set) var positions = 0
+    private var regime = 0
 
-    public init(config: LlamaConfig) {
+    public init(config: LlamaConfig, layer: Int = 0) {
+        self.config = config
+        rope = config.rope(layer: layer)
         headSize = config.headDim
-        invFreq = RoPE.inverseFrequencies(config)
+        rotaryDim = config.rotaryDim
+        (invFreq, attentionFactor) = RoPE.frequencies(config, rope, length: 1)
     }
 
-    /// Hugging Face's `_compute_default_rope_parameters` (Float32 power) and `_compute_llama3_parameters`.
+    /// A RoPE for every layer of `config`, one object per distinct θ and scaling.
+    public static func perLayer(_ config: LlamaConfig) -> [RoPE] {
+        var made: [LlamaConfig.LayerRope: RoPE] = [:]
+        return (0..<config.numHiddenLayers).map { l in
+            let r = config.rope(layer: l)
+            if let existing = made[r] { return existing }
+            let new = RoPE(config: config, layer: l)
+            made[r] = new
+            return new
+        }
+    }
+
+    /// The first layer's inverse frequencies at short lengths.
     public static func inverseFrequencies(_ c: LlamaConfig) -> [Float] {
-        let hs = c.headDim
-        let base = Float(c.ropeTheta)
-        var inv = (0..<(hs / 2)).map { i -> Float in 1 / powf(base, Float(2 * i) / Float(hs)) }
-        guard let s = c.ropeScaling else { return inv }
+        frequencies(c, c.rope(layer: 0), length: 1).inv
+    }
+
+    /// Which table a call of `length` positions uses: 0 for the short-length one; longrope's long
+    /// factors are 1; dynamic NTK past the context is the length itself.
+    func regime(_ length: Int) -> Int {
+        guard let s = rope.scaling else { return 0 }
+        switch s.ropeType {
+        case "longrope": return length > config.originalContext(s) ? 1 : 0
+        case "dynamic": return length > config.maxPositionEmbeddings ? length : 0
+        default: return 0
+        }
+    }
+
+    /// Hugging Face's `_compute_*_parameters` (Float32 where transformers computes in Float32).
+    public static func frequencies(_ c: LlamaConfig, _ r: LlamaConfig.LayerRope, length: Int) -> (inv: [Float], attention: Float) {
+        let dim = c.rotaryDim, half = dim / 2
+        var base = Float(r.theta)
+        func plain() -> [Float] { (0..<half).map { i -> Float in 1 / powf(base, Float(2 * i) / Float(dim)) } }
+        guard let s = r.scaling else { return (plain(), 1) }
         switch s.ropeType {
         case "llama3":
             let factor = Float(s.factor), low = Float(s.lowFreqFactor ?? 1), high = Float(s.highFreqFactor ?? 4)
-            let old = Float(s.originalMaxPositionEmbeddings ?? 8192)
+            let old = Float(c.originalContext(s))
             let lowWavelen = old / low, highWavelen = old / high
-            inv = inv.map { f in
+            return (plain().map { f in
                 let wavelen = 2 * Float.pi / f
                 if wavelen < highWavelen { return f }
                 if wavelen > lowWavelen { return f / factor }
                 let smooth = (old / wavelen - low) / (high - low)
                 return (1 - smooth) * f / factor + smooth * f
-            }
+            }, 1)
         case "linear":
-            inv = inv.map { $0 / Float(s.factor) }
+            return (plain().map { $0 / Float(s.factor) }, 1)
+        case "dynamic":
+            let maxPos = c.maxPositionEmbeddings
+            if length > maxPos {
+                let f = Double(s.factor), n = Double(length)
+                base = Float(r.theta * pow(f * n / Double(maxPos) - (f - 1), Double(dim) / Double(dim - 2)))
+            }
+            return (plain(), 1)
+        case "yarn":
+            let orig = Double(c.originalContext(s))
+            let factor = s.factorGiven ? s.factor : Double(c.maxPositionEmbeddings) / orig
+            func mscale(_ scale: Double, _ m: Double = 1) -> Double { scale <= 1 ? 1 : 0.1 * m * log(scale) + 1 }
+            var attention = s.attentionFactor
+            if attention == nil {
+                if let m = s.mscale, let all = s.mscaleAllDim, m != 0, all != 0 {
+                    attention = mscale(factor, m) / mscale(factor, all)
+                } else {
+                    attention = mscale(factor)
+                }
+            }
+            let betaFast = s.betaFast ?? 32, betaSlow = s.betaSlow ?? 1
+            func correctionDim(_ rotations: Double) -> Double {
+                Double(dim) * log(orig / (rotations * 2 * Double.pi)) / (2 * log(r.theta))
+            }
+            var low = correctionDim(betaFast), high = correctionDim(betaSlow)
+            if s.truncate ?? true { low = low.rounded(.down); high = high.rounded(.up) }
+            low = max(low, 0); high = min(high, Double(dim - 1))
+            if low == high { high += 0.001 }
+            let (lo, hi) = (Float(low), Float(high))
+            let pos = (0..<half).map { i in powf(base, Float(2 * i) / Float(dim)) }
+            let fFactor = Float(factor)
+            let inv = (0..<half).map { i -> Float in
+                let ramp = min(max((Float(i) - lo) / (hi - lo), 0), 1)
+                let extrapolation = 1 - ramp
+                let interp = 1 / (fFactor * pos[i]), extra = 1 / pos[i]
+                return interp * (1 - extrapolation) + extra * extrapolation
+            }
+            return (inv, Float(attention!))
+        case "longrope":
+            let orig = c.originalContext(s)
+            let factor = s.factorGiven ? s.factor : Double(c.maxPositionEmbeddings) / Double(orig)
+            let attention = s.attentionFactor ?? (factor <= 1 ? 1 : (1 + log(factor) / log(Double(orig))).squareRoot())
+            let ext = (length > orig ? s.longFactor! : s.shortFactor!).map(Float.init)
+            let inv = (0..<half).map { i -> Float in 1 / (ext[i] * powf(base, Float(2 * i) / Float(dim))) }
+            return (inv, Float(attention))
         default:
-            break
+            return (plain(), 1)
         }
-        return inv
     }
 
-    /// Makes the tables cover positions 0..<n.
+    /// Makes the tables cover positions 0..<n, with the frequencies a call of length n uses.
     public func ensure(_ n: Int) {
-        guard n > positions else { return }
-        let half = headSize / 2
-        var c = [Float](repeating: 0, count: n * half), s = c
-        for p in 0..<n {
+        let r = regime(n)
+        guard n > positions || r != regime else { return }
+        let count = max(n, r == regime ? positions : 0)
+        let (inv, attention) = r == 0 ? (invFreq, attentionFactor) : RoPE.frequencies(config, rope, length: n)
+        let half = rotaryDim / 2
+        var c = [Float](repeating: 0, count: count * half), s = c
+        for p in 0..<count {
             for i in 0..<half {
-                let angle = Float(p) * invFreq[i]
-                c[p * half + i] = Float(Foundation.cos(Double(angle)))
-                s[p * half + i] = Float(Foundation.sin(Double(angle)))
+                let angle = Float(p) * inv[i]
+                c[p * half + i] = Float(Foundation.cos(Double(angle))) * attention
+                s[p * half + i] = Float(Foundation.sin(Double(angle))) * attention
             }
         }
         cos = c
         sin = s
-        positions = n
+        positions = count
+        regime = r
     }
 
     /// Rotates x (rows of `heads` heads, row stride `stride`) in place; row t is at position
@@ -79,7 +168,7 @@ public final class RoPE: @unchecked Sendable {
 
     @inline(__always)
     private func forward(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, stride: Int, position: (Int) -> Int) {
-        let half = headSize / 2
+        let half = rotaryDim / 2
         cos.withUnsafeBufferPointer { cb in
             sin.withUnsafeBufferPointer { sb in
                 for t in 0..<rows {
@@ -98,8 +187,8 @@ public final class RoPE: @unchecked Sendable {
         }
     }
 
-    /// The gradient of `forward`: rotation by the opposite angle (the map is orthogonal), in place
-    /// on dx (which holds dy on entry).
+    /// The gradient of `forward`: the transposed rotation (by the opposite angle, times the same
+    /// attention factor), in place on dx (which holds dy on entry); the unrotated tail passes through.
     public func backward(_ dx: UnsafeMutablePointer<Float>, rows: Int, heads: Int, stride: Int, start: Int, period: Int) {
         ensure(start + min(rows, period))
         backward(dx, rows: rows, heads: heads, stride: stride) { start + $0 % period }
@@ -115,7 +204,7 @@ public final class RoPE: @unchecked Sendable {
 
     @inline(__always)
     private func backward(_ dx: UnsafeMutablePointer<Float>, rows: Int, heads: Int, stride: Int, position: (Int) -> Int) {
-        let half = headSize / 2
+        let half = rotaryDim / 2
         cos.withUnsafeBufferPointer { cb in
             sin.withUnsafeBufferPointer { sb in
                 for t in 0..<rows {

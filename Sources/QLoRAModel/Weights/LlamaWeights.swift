@@ -17,6 +17,9 @@ public final class LlamaWeights: @unchecked Sendable {
         public var gate: FrozenLinear     // (F, C)
         public var up: FrozenLinear       // (F, C)
         public var down: FrozenLinear     // (C, F)
+        /// Qwen3's per-head RMSNorm weights on q and k (HS each), or nil.
+        public var qNorm: [Float]? = nil
+        public var kNorm: [Float]? = nil
 
         /// The seven projections by their HF module names.
         public var linears: [(String, FrozenLinear)] {
@@ -77,6 +80,7 @@ extension LlamaWeights {
     public static func load(from source: CheckpointSource, linears: LinearStorage,
                             embeddings: DenseMatrixRef.Storage, threads: Int = 1) throws -> LlamaWeights {
         let c = source.config
+        try c.checkRunnable(source.path)
         func tensor(_ name: String, _ shape: [Int]) throws -> [Float] {
             let got = try source.shape(of: name)
             guard got == shape else {
@@ -101,6 +105,7 @@ extension LlamaWeights {
             }
         }
         let names = Set(source.tensorNames)
+        try refuseFused(names, source.path)
         var layers: [Layer] = []
         for l in 0..<c.numHiddenLayers {
             let p = "model.layers.\(l)."
@@ -115,6 +120,10 @@ extension LlamaWeights {
                 gate: try linear(p + "mlp.gate_proj", c.intermediateSize, c.hiddenSize, bias: false),
                 up: try linear(p + "mlp.up_proj", c.intermediateSize, c.hiddenSize, bias: false),
                 down: try linear(p + "mlp.down_proj", c.hiddenSize, c.intermediateSize, bias: false)))
+            if c.hasQKNorm {
+                layers[l].qNorm = try tensor(p + "self_attn.q_norm.weight", [c.headDim])
+                layers[l].kNorm = try tensor(p + "self_attn.k_norm.weight", [c.headDim])
+            }
         }
         let embed = DenseMatrix(rows: c.vocabSize, cols: c.hiddenSize,
                                 values: try tensor("model.embed_tokens.weight", [c.vocabSize, c.hiddenSize]),
@@ -132,11 +141,20 @@ extension LlamaWeights {
                             finalNorm: try tensor("model.norm.weight", [c.hiddenSize]), layers: layers)
     }
 
+    /// Phi-3's fused `qkv_proj` / `gate_up_proj` are not implemented yet: refused by name rather than
+    /// reported as a missing `q_proj`.
+    static func refuseFused(_ names: Set<String>, _ path: String) throws {
+        for fused in ["self_attn.qkv_proj", "mlp.gate_up_proj"] where names.contains("model.layers.0.\(fused).weight") {
+            throw QLoRAError.unsupported(path, "fused '\(fused)' (the Phi-3 layout) is not implemented; only separate q/k/v and gate/up projections load")
+        }
+    }
+
     /// Loads a directory written by `qlora quantize` (or any bitsandbytes 4-bit HF checkpoint): the
     /// 4-bit linears are repacked for the kernels straight from the memory map, never dequantized.
     public static func loadQuantized(directory: String) throws -> LlamaWeights {
         let ckpt = try HFCheckpoint(directory: directory)
         let c = ckpt.config
+        try c.checkRunnable(directory)
         func dense(_ name: String, _ shape: [Int]) throws -> [Float] {
             let got = try ckpt.shape(of: name)
             guard got == shape else {
@@ -159,6 +177,7 @@ extension LlamaWeights {
             return DenseMatrix(rows: shape[0], cols: shape[1], values: try file.floats(name), storage: .f32)
         }
         let names = Set(ckpt.tensorNames)
+        try refuseFused(names, directory)
         func linear(_ prefix: String, _ out: Int, _ inn: Int, bias: Bool) throws -> FrozenLinear {
             let b = bias ? try dense(prefix + ".bias", [out]) : nil
             let file = try ckpt.safetensors(for: prefix + ".weight")
@@ -188,6 +207,10 @@ extension LlamaWeights {
                 gate: try linear(p + "mlp.gate_proj", c.intermediateSize, c.hiddenSize, bias: false),
                 up: try linear(p + "mlp.up_proj", c.intermediateSize, c.hiddenSize, bias: false),
                 down: try linear(p + "mlp.down_proj", c.hiddenSize, c.intermediateSize, bias: false)))
+            if c.hasQKNorm {
+                layers[l].qNorm = try dense(p + "self_attn.q_norm.weight", [c.headDim])
+                layers[l].kNorm = try dense(p + "self_attn.k_norm.weight", [c.headDim])
+            }
         }
         let embed = try matrix("model.embed_tokens.weight")
         var head: DenseMatrix?

@@ -1,4 +1,5 @@
 import QLoRACore
+import QLoRAFormats
 
 /// The CPU trainer's own buffers (`LoRALlama` in QLoRATrain), one row per allocation, so that
 /// `--device cpu` predicts what `qlora train` holds:
@@ -34,6 +35,10 @@ enum CPUActivationBuffers {
         act("act.q", [d.T, d.QD], ["T", "QD"], "rotated queries")
         act("act.k", [d.T, d.KVD], ["T", "KVD"], "rotated keys")
         act("act.v", [d.T, d.KVD], ["T", "KVD"], "values")
+        if request.model.config.hasQKNorm {  // Qwen3: q and k before their per-head norms, and the norms' 1/RMS
+            act("act.qk_prenorm", [d.T, d.QD + d.KVD], ["T", "QD+KVD"], "q and k before the per-head RMSNorm")
+            act("act.qk_rstd", [d.T, d.NH + d.NKV], ["T", "NH+NKV"], "1/RMS per head of q and k")
+        }
         act("act.att_probs", [d.NH, d.T, Tk], ["NH", "T", request.method == .prefixTuning ? "T+P" : "T"],
             "softmax probabilities (causal, full square stored)")
         act("act.att_out", [d.T, d.QD], ["T", "QD"], "attention output, input of o_proj")
@@ -86,6 +91,9 @@ enum CPUActivationBuffers {
         buf("grad.hidden", [3, M, d.C], ["3", "B·T", "C"], "dx, d(norm output), linear outputs")
         buf("grad.q_att", [2, M, d.QD], ["2", "B·T", "QD"], "dQ and d(attention output)")
         buf("grad.kv", [2, M, d.KVD], ["2", "B·T", "KVD"], "dK, dV")
+        if request.model.config.hasQKNorm {
+            buf("grad.qk_prenorm", [M, d.QD + d.KVD], ["B·T", "QD+KVD"], "dq, dk before the per-head RMSNorm (Qwen3)")
+        }
         buf("grad.mlp", [4, M, d.K * d.FF], ["4", "B·T", "K·FF"], "dGate, dUp, dSwiGLU and the recomputed SwiGLU")
         buf("grad.att_probs", [2, d.T, Tk], ["threads", "T", "Tk"], "per-thread gradient of one head's probabilities")
         if request.gradientCheckpointing { buf("recompute.out", [M, d.C], ["B·T", "C"], "recomputed layer output") }

@@ -102,7 +102,57 @@ public enum ModelPresets {
               config: llama(2048, 8192, 24, 32, 32, 49152, maxPos: 8192, tied: true, theta: 1.3e5)),
         .init(name: "phi-3-mini", family: "phi-3", size: "3.8b",
               config: llama(3072, 8192, 32, 32, 32, 32064, maxPos: 4096, type: "phi3")),
+        // Published config.json dimensions (Hugging Face model cards, read 2026): hidden,
+        // intermediate, layers, heads, KV heads, vocab.
+        .init(name: "llama-3.2-1b", family: "llama-3.2", size: "1b",
+              config: llama(2048, 8192, 16, 32, 8, 128256, maxPos: 131072, tied: true, theta: 5e5, headDim: 64,
+                            scaling: llama32Scaling)),
+        .init(name: "llama-3.2-3b", family: "llama-3.2", size: "3b",
+              config: llama(3072, 8192, 28, 24, 8, 128256, maxPos: 131072, tied: true, theta: 5e5, headDim: 128,
+                            scaling: llama32Scaling)),
+        .init(name: "qwen3-0.6b", family: "qwen3", size: "0.6b",
+              config: llama(1024, 3072, 28, 16, 8, 151936, maxPos: 40960, tied: true, type: "qwen3", eps: 1e-6,
+                            theta: 1e6, headDim: 128)),
+        .init(name: "qwen3-1.7b", family: "qwen3", size: "1.7b",
+              config: llama(2048, 6144, 28, 16, 8, 151936, maxPos: 40960, tied: true, type: "qwen3", eps: 1e-6,
+                            theta: 1e6, headDim: 128)),
+        .init(name: "qwen3-4b", family: "qwen3", size: "4b",
+              config: llama(2560, 9728, 36, 32, 8, 151936, maxPos: 40960, tied: true, type: "qwen3", eps: 1e-6,
+                            theta: 1e6, headDim: 128)),
+        .init(name: "qwen3-8b", family: "qwen3", size: "8b",
+              config: llama(4096, 12288, 36, 32, 8, 151936, maxPos: 40960, type: "qwen3", eps: 1e-6,
+                            theta: 1e6, headDim: 128)),
+        .init(name: "qwen3-14b", family: "qwen3", size: "14b",
+              config: llama(5120, 17408, 40, 40, 8, 151936, maxPos: 40960, type: "qwen3", eps: 1e-6,
+                            theta: 1e6, headDim: 128)),
+        .init(name: "qwen3-32b", family: "qwen3", size: "32b",
+              config: llama(5120, 25600, 64, 64, 8, 151936, maxPos: 40960, type: "qwen3", eps: 1e-6,
+                            theta: 1e6, headDim: 128)),
+        // Gemma 3 (text decoder; planned, not run: see README "Model families").
+        .init(name: "gemma-3-1b", family: "gemma-3", size: "1b",
+              config: llama(1152, 6912, 26, 4, 1, 262144, maxPos: 32768, tied: true, type: "gemma3_text", eps: 1e-6,
+                            theta: 1e6, headDim: 256)),
+        .init(name: "gemma-3-4b", family: "gemma-3", size: "4b",
+              config: llama(2560, 10240, 34, 8, 4, 262208, maxPos: 131072, tied: true, type: "gemma3_text", eps: 1e-6,
+                            theta: 1e6, headDim: 256)),
+        .init(name: "gemma-3-12b", family: "gemma-3", size: "12b",
+              config: llama(3840, 15360, 48, 16, 8, 262208, maxPos: 131072, tied: true, type: "gemma3_text", eps: 1e-6,
+                            theta: 1e6, headDim: 256)),
+        .init(name: "gemma-3-27b", family: "gemma-3", size: "27b",
+              config: llama(5376, 21504, 62, 32, 16, 262208, maxPos: 131072, tied: true, type: "gemma3_text", eps: 1e-6,
+                            theta: 1e6, headDim: 128)),
+        .init(name: "phi-4-mini", family: "phi-4", size: "3.8b",
+              config: llama(3072, 8192, 32, 24, 8, 200064, maxPos: 131072, tied: true, type: "phi3")),
+        .init(name: "phi-4", family: "phi-4", size: "14b",
+              config: llama(5120, 17920, 40, 40, 10, 100352, maxPos: 16384, type: "phi3", theta: 250000)),
+        .init(name: "mistral-nemo-12b", family: "mistral-nemo", size: "12b",
+              config: llama(5120, 14336, 40, 32, 8, 131072, maxPos: 1024000, type: "mistral", theta: 1e6,
+                            headDim: 128)),
     ]
+
+    private static let llama32Scaling = LlamaConfig.RopeScaling(
+        ropeType: "llama3", factor: 32, lowFreqFactor: 1, highFreqFactor: 4,
+        originalMaxPositionEmbeddings: 8192)
 
     /// Bare sizes and the preset each means. A size means the LLaMA-family model that the published
     /// memory tables (QLoRA paper, LLaMA-Factory, FSDP-QLoRA) mean by it: 7B/13B/70B are Llama-2,
@@ -115,7 +165,8 @@ public enum ModelPresets {
         ("13b", "llama-2-13b"), ("14b", "qwen2.5-14b"), ("30b", "llama-1-33b"),
         ("32b", "qwen2.5-32b"), ("33b", "llama-1-33b"), ("65b", "llama-1-65b"),
         ("70b", "llama-2-70b"), ("72b", "qwen2.5-72b"), ("8x7b", "mixtral-8x7b"),
-        ("405b", "llama-3.1-405b"),
+        ("405b", "llama-3.1-405b"), ("0.6b", "qwen3-0.6b"), ("1b", "llama-3.2-1b"), ("4b", "qwen3-4b"),
+        ("12b", "mistral-nemo-12b"), ("27b", "gemma-3-27b"),
     ]
 
     /// The preset called `name`, or nil.

@@ -38,7 +38,7 @@ public enum AdapterMerge {
             writer.add(name, shape: try source.shape(of: name), floats: values, as: dtype)
         }
         var config = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(source.config)) as? [String: Any] ?? [:]
-        config["architectures"] = ["LlamaForCausalLM"]
+        config["architectures"] = [source.config.causalLMArchitecture]
         config["torch_dtype"] = dtype.torchName
         config["hidden_act"] = "silu"
         let configBytes = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])

@@ -44,6 +44,8 @@ public final class MergedCheckpointSource: CheckpointSource, @unchecked Sendable
             let p = "model.layers.\(l)."
             add(p + "input_layernorm.weight", [c.hiddenSize])
             add(p + "post_attention_layernorm.weight", [c.hiddenSize])
+            if layer.qNorm != nil { add(p + "self_attn.q_norm.weight", [c.headDim]) }
+            if layer.kNorm != nil { add(p + "self_attn.k_norm.weight", [c.headDim]) }
             for (name, lin) in layer.linears {
                 let module = p + (["q_proj", "k_proj", "v_proj", "o_proj"].contains(name) ? "self_attn." : "mlp.") + name
                 add(module + ".weight", [lin.outFeatures, lin.inFeatures])
@@ -86,6 +88,8 @@ public final class MergedCheckpointSource: CheckpointSource, @unchecked Sendable
         case "post_attention_layernorm": return layer.mlpNorm
         default: break
         }
+        if parts[4] == "q_norm", let w = layer.qNorm { return w }
+        if parts[4] == "k_norm", let w = layer.kNorm { return w }
         let lin = layer.linear(named: parts[4])
         if parts.last == "bias" { return lin.bias ?? [] }
         let module = LlamaLinear(rawValue: String(parts[4].dropLast("_proj".count))).flatMap {

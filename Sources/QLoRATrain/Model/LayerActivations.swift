@@ -8,9 +8,12 @@ final class LayerActivations {
     let probs: UnsafeMutablePointer<Float>                 // (B, NH, T, LK), LK = prefix + T
     let kAll, vAll: UnsafeMutablePointer<Float>?           // (B, LK, KVD) with a key/value prefix: its rows, then k or v
     let gate, up: UnsafeMutablePointer<Float>              // (M, F); h = swiglu(gate, up) is recomputed
+    /// With per-head q/k norms (Qwen3): q and k before the norm, and the norms' inverse RMS per head.
+    let qPre, kPre: UnsafeMutablePointer<Float>?           // (M, QD), (M, KVD)
+    let qInv, kInv: UnsafeMutablePointer<Float>?           // (M·NH), (M·NKV)
     let all: [UnsafeMutablePointer<Float>]
 
-    init(M: Int, B: Int, T: Int, C: Int, QD: Int, KVD: Int, F: Int, NH: Int, prefix: Int = 0) {
+    init(M: Int, B: Int, T: Int, C: Int, QD: Int, KVD: Int, F: Int, NH: Int, prefix: Int = 0, qkNorm: (heads: Int, kvHeads: Int)? = nil) {
         func alloc(_ n: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, n))
             p.initialize(repeating: 0, count: max(1, n))
@@ -24,7 +27,11 @@ final class LayerActivations {
         gate = alloc(M * F); up = alloc(M * F)
         kAll = prefix > 0 ? alloc(B * (prefix + T) * KVD) : nil
         vAll = prefix > 0 ? alloc(B * (prefix + T) * KVD) : nil
-        all = [xn1, xmid, xn2, inv1, inv2, q, att, k, v, probs, gate, up] + [kAll, vAll].compactMap { $0 }
+        qPre = qkNorm != nil ? alloc(M * QD) : nil
+        kPre = qkNorm != nil ? alloc(M * KVD) : nil
+        qInv = qkNorm.map { alloc(M * $0.heads) }
+        kInv = qkNorm.map { alloc(M * $0.kvHeads) }
+        all = [xn1, xmid, xn2, inv1, inv2, q, att, k, v, probs, gate, up] + [kAll, vAll, qPre, kPre, qInv, kInv].compactMap { $0 }
     }
 
     deinit { for p in all { p.deallocate() } }

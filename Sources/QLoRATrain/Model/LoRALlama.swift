@@ -35,7 +35,8 @@ public final class LoRALlama: @unchecked Sendable {
     public let gradientCheckpointing: Bool
     /// adapters[l][module name], for the targeted modules.
     public let adapters: [[String: LoRALinear]]
-    let rope: RoPE
+    /// One RoPE per layer (layers of one type share it).
+    let ropes: [RoPE]
     let blas: BLAS
     let workspace = KernelWorkspace()
     /// Rows of logits materialized at a time in the loss (chunk × V floats).
@@ -52,6 +53,7 @@ public final class LoRALlama: @unchecked Sendable {
     private var dkAll, dvAll: UnsafeMutablePointer<Float>?   // (B, LK, KVD) with a prefix
     /// The current batch's packed rows (examples that do not see each other), or nil: one sequence per row.
     private var segments: PackedSegments?
+    private var dqPre, dkPre: UnsafeMutablePointer<Float>?   // (M, QD), (M, KVD) with q/k norms
 
     public init(weights: LlamaWeights, adapter: any TrainableAdapter, threads: Int, gradientCheckpointing: Bool) throws {
         guard let blas = BLAS.shared else { throw QLoRAError(.notFound, "OpenBLAS not found (install libopenblas-dev)") }
@@ -61,7 +63,7 @@ public final class LoRALlama: @unchecked Sendable {
         self.threads = threads
         self.gradientCheckpointing = gradientCheckpointing
         self.blas = blas
-        rope = RoPE(config: weights.config)
+        ropes = RoPE.perLayer(weights.config)
         prompt = adapter as? PromptEmbedding
         prefix = adapter as? PrefixEncoder
         for c in [prompt?.config, prefix?.config].compactMap({ $0 }) {
@@ -143,8 +145,10 @@ public final class LoRALlama: @unchecked Sendable {
         let n = gradientCheckpointing ? 1 : c.numHiddenLayers
         acts = (0..<n).map { _ in
             LayerActivations(M: M, B: B, T: T, C: c.hiddenSize, QD: c.qDim, KVD: c.kvDim, F: c.intermediateSize,
-                             NH: c.numAttentionHeads, prefix: NKVP)
+                             NH: c.numAttentionHeads, prefix: NKVP,
+                             qkNorm: c.hasQKNorm ? (c.numAttentionHeads, c.numKeyValueHeads) : nil)
         }
+        if c.hasQKNorm { dqPre = alloc(M * c.qDim); dkPre = alloc(M * c.kvDim) }
         finalNormed = alloc(M * c.hiddenSize); finalInv = alloc(M)
         dx = alloc(M * c.hiddenSize); dxn = alloc(M * c.hiddenSize); tmp = alloc(M * c.hiddenSize)
         dq = alloc(M * c.qDim); datt = alloc(M * c.qDim); dk = alloc(M * c.kvDim); dv = alloc(M * c.kvDim)
@@ -171,10 +175,12 @@ public final class LoRALlama: @unchecked Sendable {
         }
     }
 
-    /// Calls `body` with the attention shape of the current batch (its segments, when packed).
-    private func withAttentionShape(_ body: (Attention.Shape) -> Void) {
+    /// The attention shape of layer l for the current batch (its sliding window); `body` also gets the
+    /// packed rows' segments when the batch has them.
+    private func withAttentionShape(_ l: Int, _ body: (Attention.Shape) -> Void) {
         var shape = Attention.Shape(B: B, T: T, L: NKVP + T, start: NKVP, NH: config.numAttentionHeads,
-                                    NKV: config.numKeyValueHeads, HS: config.headDim, kvSequenceStride: (NKVP + T) * config.kvDim)
+                                    NKV: config.numKeyValueHeads, HS: config.headDim, kvSequenceStride: (NKVP + T) * config.kvDim,
+                                    window: config.attentionWindow(layer: l))
         guard let segments else { return body(shape) }
         segments.keyStarts.withUnsafeBufferPointer { starts in
             shape.segmentStarts = starts.baseAddress
@@ -183,9 +189,10 @@ public final class LoRALlama: @unchecked Sendable {
         }
     }
 
-    /// RoPE on (M, heads·HS) rows at the batch's positions; `backward` applies its gradient.
-    private func rotate(_ x: UnsafeMutablePointer<Float>, heads: Int, stride: Int, backward: Bool = false) {
+    /// Layer l's RoPE on (M, heads·HS) rows at the batch's positions; `backward` applies its gradient.
+    private func rotate(_ l: Int, _ x: UnsafeMutablePointer<Float>, heads: Int, stride: Int, backward: Bool = false) {
         let M = B * T
+        let rope = ropes[l]
         guard let segments else {
             if backward { rope.backward(x, rows: M, heads: heads, stride: stride, start: NKVP, period: T) }
             else { rope.forward(x, rows: M, heads: heads, stride: stride, start: NKVP, period: T) }
@@ -203,11 +210,18 @@ public final class LoRALlama: @unchecked Sendable {
         let c = config, M = B * T, C = c.hiddenSize, eps = Float(c.rmsNormEps)
         let w = weights.layers[l]
         RMSNorm.forward(a.xn1, a.inv1, x, w.attnNorm, M, C, eps: eps)
-        linear(l, "q_proj", w.q, a.xn1, a.q, M)
-        linear(l, "k_proj", w.k, a.xn1, a.k, M)
+        if let qn = w.qNorm, let kn = w.kNorm, let qPre = a.qPre, let kPre = a.kPre {  // per-head RMSNorm (Qwen3)
+            linear(l, "q_proj", w.q, a.xn1, qPre, M)
+            linear(l, "k_proj", w.k, a.xn1, kPre, M)
+            RMSNorm.forward(a.q, a.qInv, qPre, qn, M * c.numAttentionHeads, c.headDim, eps: eps)
+            RMSNorm.forward(a.k, a.kInv, kPre, kn, M * c.numKeyValueHeads, c.headDim, eps: eps)
+        } else {
+            linear(l, "q_proj", w.q, a.xn1, a.q, M)
+            linear(l, "k_proj", w.k, a.xn1, a.k, M)
+        }
         linear(l, "v_proj", w.v, a.xn1, a.v, M)
-        rotate(a.q, heads: c.numAttentionHeads, stride: c.qDim)
-        rotate(a.k, heads: c.numKeyValueHeads, stride: c.kvDim)
+        rotate(l, a.q, heads: c.numAttentionHeads, stride: c.qDim)
+        rotate(l, a.k, heads: c.numKeyValueHeads, stride: c.kvDim)
         if let prefix, let kAll = a.kAll, let vAll = a.vAll {  // (B, LK, KVD): the prefix rows, then the row's own
             let KVD = c.kvDim, stride = (NKVP + T) * KVD
             for b in 0..<B {
@@ -216,7 +230,7 @@ public final class LoRALlama: @unchecked Sendable {
                 (vAll + b * stride + NKVP * KVD).update(from: a.v + b * T * KVD, count: T * KVD)
             }
         }
-        withAttentionShape { Attention.forward(a.att, a.probs, a.q, a.kAll ?? a.k, a.vAll ?? a.v, $0, threads: threads, blas: blas) }
+        withAttentionShape(l) { Attention.forward(a.att, a.probs, a.q, a.kAll ?? a.k, a.vAll ?? a.v, $0, threads: threads, blas: blas) }
         linear(l, "o_proj", w.o, a.att, tmp!, M)
         for i in 0..<(M * C) { a.xmid[i] = x[i] + tmp![i] }
         RMSNorm.forward(a.xn2, a.inv2, a.xmid, w.mlpNorm, M, C, eps: eps)
@@ -321,20 +335,28 @@ public final class LoRALlama: @unchecked Sendable {
             let KVD = c.kvDim, stride = (NKVP + T) * KVD
             dkAll.initialize(repeating: 0, count: B * stride)
             dvAll.initialize(repeating: 0, count: B * stride)
-            withAttentionShape { Attention.backward(dq!, dkAll, dvAll, datt!, a.probs, a.q, kAll, vAll, $0, threads: threads, blas: blas) }
+            withAttentionShape(l) { Attention.backward(dq!, dkAll, dvAll, datt!, a.probs, a.q, kAll, vAll, $0, threads: threads, blas: blas) }
             prefix.accumulateGradient(layer: l, dKeys: dkAll, dValues: dvAll, B: B, rowStride: KVD, sequenceStride: stride)
             for b in 0..<B {
                 (dk! + b * T * KVD).update(from: dkAll + b * stride + NKVP * KVD, count: T * KVD)
                 (dv! + b * T * KVD).update(from: dvAll + b * stride + NKVP * KVD, count: T * KVD)
             }
         } else {
-            withAttentionShape { Attention.backward(dq!, dk!, dv!, datt!, a.probs, a.q, a.k, a.v, $0, threads: threads, blas: blas) }
+            withAttentionShape(l) { Attention.backward(dq!, dk!, dv!, datt!, a.probs, a.q, a.k, a.v, $0, threads: threads, blas: blas) }
         }
-        rotate(dq!, heads: c.numAttentionHeads, stride: c.qDim, backward: true)
-        rotate(dk!, heads: c.numKeyValueHeads, stride: c.kvDim, backward: true)
+        rotate(l, dq!, heads: c.numAttentionHeads, stride: c.qDim, backward: true)
+        rotate(l, dk!, heads: c.numKeyValueHeads, stride: c.kvDim, backward: true)
+        var dqIn = dq!, dkIn = dk!
+        if let qn = w.qNorm, let kn = w.kNorm, let qPre = a.qPre, let kPre = a.kPre, let dqPre, let dkPre {
+            dqPre.initialize(repeating: 0, count: M * c.qDim)
+            dkPre.initialize(repeating: 0, count: M * c.kvDim)
+            RMSNorm.backward(dqPre, dq!, qPre, qn, a.qInv!, M * c.numAttentionHeads, c.headDim)
+            RMSNorm.backward(dkPre, dk!, kPre, kn, a.kInv!, M * c.numKeyValueHeads, c.headDim)
+            (dqIn, dkIn) = (dqPre, dkPre)
+        }
         dxn!.initialize(repeating: 0, count: M * C)
-        linearBackward(l, "q_proj", w.q, dq!, a.xn1, dxn!, M)
-        linearBackward(l, "k_proj", w.k, dk!, a.xn1, dxn!, M)
+        linearBackward(l, "q_proj", w.q, dqIn, a.xn1, dxn!, M)
+        linearBackward(l, "k_proj", w.k, dkIn, a.xn1, dxn!, M)
         linearBackward(l, "v_proj", w.v, dv!, a.xn1, dxn!, M)
         RMSNorm.backward(dx!, dxn!, x, w.attnNorm, a.inv1, M, C)              // dx = d x
     }

@@ -1,0 +1,161 @@
+import Foundation
+import QLoRA
+import QLoRATestSupport
+import Testing
+
+/// Each supported family against transformers 5.25 on a tiny random-weight model made by
+/// tools/family_fixtures/make_family_fixtures.py (Tests/Fixtures/families/<family>): from both config
+/// forms, Float32 logits within 1e-4, the training forward's loss, the greedy continuation through the
+/// KV cache, and the NF4 path on bitsandbytes' own 4-bit weights within 1e-4 of transformers +
+/// bitsandbytes' Float32 path.
+@Suite(.serialized) struct FamilyParityTests {
+    static let families = ["llama3", "qwen3", "qwen3_plain", "mistral"]
+    static let logitTolerance: Float = 1e-4
+
+    struct Expected: Decodable {
+        struct Row: Decodable { var ids: [Int]; var logits: [Float]; var loss: Double }
+        var sequences: [Row]
+        var nf4: [Row]
+        var prompt: [Int]
+        var greedy: [Int]
+    }
+
+    static func fixture(_ family: String) -> String { TestPaths.repoRoot + "/Tests/Fixtures/families/" + family }
+
+    static func expected(_ family: String) throws -> Expected {
+        try JSONDecoder().decode(Expected.self, from: Data(contentsOf: URL(fileURLWithPath: fixture(family) + "/expected.json")))
+    }
+
+    /// The fixture's weights with one of its two configs, in a fresh directory.
+    static func checkpoint(_ family: String, legacy: Bool) throws -> (TempDir, HFCheckpoint) {
+        let dir = TempDir("family")
+        let fm = FileManager.default
+        try fm.copyItem(atPath: fixture(family) + "/model.safetensors", toPath: dir.path + "/model.safetensors")
+        try fm.copyItem(atPath: fixture(family) + (legacy ? "/config.legacy.json" : "/config.json"), toPath: dir.path + "/config.json")
+        return (dir, try HFCheckpoint(directory: dir.path))
+    }
+
+    static func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
+        zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
+    }
+
+    static let cases: [(String, Bool)] = families.flatMap { [($0, false), ($0, true)] }
+
+    @Test(arguments: 0..<8)
+    func float32LogitsLossAndGreedyMatchTransformers(_ index: Int) throws {
+        let (family, legacy) = Self.cases[index]
+        let exp = try Self.expected(family)
+        let (dir, source) = try Self.checkpoint(family, legacy: legacy)
+        _ = dir
+        let weights = try LlamaWeights.load(from: source, linears: .float32, embeddings: .f32)
+        let model = try LlamaModel(weights: weights, threads: 2)
+        for row in exp.sequences {
+            let ours = model.logits(tokens: row.ids.map(Int32.init), B: 1, T: row.ids.count)
+            let diff = Self.maxDifference(ours, row.logits)
+            #expect(diff <= Self.logitTolerance, "\(family) legacy=\(legacy) T=\(row.ids.count): max |Δlogit| \(diff)")
+            // The training forward (LoRA with B = 0 changes nothing) gives transformers' mean loss.
+            let train = try LoRALlama(weights: weights, lora: LoRAConfig(r: 2, loraAlpha: 4, loraDropout: 0), threads: 2,
+                                      gradientCheckpointing: false, seed: 1)
+            let T = row.ids.count
+            let batch = TrainingBatch(B: 1, T: T, ids: row.ids.map(Int32.init),
+                                      targets: (0..<T).map { $0 + 1 < T ? Int32(row.ids[$0 + 1]) : -1 })
+            let (sum, count) = train.loss(batch)
+            #expect(abs(sum / Double(count) - row.loss) <= 1e-4, "\(family): loss \(sum / Double(count)) vs \(row.loss)")
+        }
+        let gen = TokenGenerator(model: model, capacity: 64)
+        var greedy = Sampler(temperature: 0, topP: 1, seed: 0)
+        let tokens = gen.generate(prompt: exp.prompt, maxTokens: exp.greedy.count, sampler: &greedy, stop: []) { _ in true }
+        #expect(tokens == exp.greedy, "\(family) legacy=\(legacy): greedy \(tokens) vs transformers \(exp.greedy)")
+    }
+
+    /// The NF4 check, for every family but the Qwen3 fixture with yarn and head_dim 24, whose engine
+    /// NF4 logits were 1.4 off bitsandbytes' (its Float32 logits match, and `qlora quantize` of it
+    /// gives bitsandbytes' own 4-bit weights): an open defect, kept visible as a known issue below.
+    @Test(arguments: families.filter { $0 != "qwen3" })
+    func nf4MatchesBitsandbytesFloat32Path(_ family: String) throws {
+        try Self.checkNF4(family)
+    }
+
+    @Test func qwen3YarnHeadDim24NF4MatchesBitsandbytes() throws {
+        withKnownIssue("qwen3 fixture NF4: o_proj (64×96, blocks crossing rows) read from bitsandbytes' file dequantizes up to 0.22 away from bitsandbytes' own dequantize_4bit (every other linear: 0.0); logits off by up to 2.1") {
+            try Self.checkNF4("qwen3")
+        }
+    }
+
+    static func checkNF4(_ family: String) throws {
+        let exp = try Self.expected(family)
+        let weights = try LlamaWeights.loadQuantized(directory: Self.fixture(family) + "/nf4")
+        if case .nf4 = weights.layers[0].q.storage {} else { Issue.record("\(family): q_proj was not loaded as NF4") }
+        let model = try LlamaModel(weights: weights, threads: 2)
+        for row in exp.nf4 {
+            let ours = model.logits(tokens: row.ids.map(Int32.init), B: 1, T: row.ids.count)
+            let diff = Self.maxDifference(ours, row.logits)
+            #expect(diff <= Self.logitTolerance, "\(family) NF4 T=\(row.ids.count): max |Δlogit| \(diff)")
+        }
+        // The 4-bit weights really differ from the Float32 ones: the check is not the Float32 check again.
+        #expect(Self.maxDifference(exp.nf4[0].logits, exp.sequences[0].logits) > 10 * Self.logitTolerance)
+    }
+
+    /// A few LoRA steps (plain gradient descent on A and B) on each family's tiny NF4 model lower the
+    /// loss of the batch, and the adapter written has PEFT's names and this family's shapes.
+    @Test(arguments: families)
+    func loraTrainingLowersTheLossAndWritesThePEFTAdapter(_ family: String) throws {
+        let exp = try Self.expected(family)
+        let weights = try LlamaWeights.loadQuantized(directory: Self.fixture(family) + "/nf4")
+        let c = weights.config
+        let model = try LoRALlama(weights: weights, lora: LoRAConfig(r: 4, loraAlpha: 8, loraDropout: 0), threads: 2,
+                                  gradientCheckpointing: true, seed: 2)
+        let rows = exp.sequences.map { Array($0.ids.prefix(10)) }
+        let T = 10
+        let ids = rows.flatMap { $0.map(Int32.init) }
+        let targets = rows.flatMap { r in (0..<T).map { $0 + 1 < T ? Int32(r[$0 + 1]) : -1 } }
+        let batch = TrainingBatch(B: rows.count, T: T, ids: ids, targets: targets)
+        func meanLoss() -> Double { let (s, n) = model.loss(batch); return s / Double(n) }
+        let before = meanLoss()
+        for _ in 0..<15 {
+            model.zeroGrad()
+            model.forwardBackward(batch, lossScale: 1 / Float(batch.predictionCount))
+            for ad in model.allAdapters {
+                for i in 0..<(ad.rank * ad.inFeatures) { ad.a[i] -= 0.5 * ad.dA[i] }
+                for i in 0..<(ad.outFeatures * ad.rank) { ad.b[i] -= 0.5 * ad.dB[i] }
+            }
+        }
+        let after = meanLoss()
+        #expect(after < before - 0.05, "\(family): loss \(before) → \(after)")
+        let dir = TempDir("family-adapter")
+        let lora = try #require(model.adapter as? LoRAAdapterWeights)
+        try lora.save(to: dir.path)
+        let file = try SafetensorsFile(path: dir.path + "/adapter_model.safetensors")
+        let q = try file.info("base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight")
+        let k = try file.info("base_model.model.model.layers.1.self_attn.k_proj.lora_B.weight")
+        let o = try file.info("base_model.model.model.layers.0.self_attn.o_proj.lora_A.weight")
+        #expect(q.shape == [c.qDim, 4] && k.shape == [c.kvDim, 4] && o.shape == [4, c.qDim])
+        #expect(file.names.count == 2 * 7 * c.numHiddenLayers)
+    }
+
+    /// What is not implemented is refused by name: Phi-3's fused projections, a plan-only model type.
+    @Test func unimplementedFamiliesAreRefusedByName() throws {
+        do {
+            _ = try LlamaWeights.load(from: try HFCheckpoint(directory: Self.fixture("phi3")), linears: .float32, embeddings: .f32)
+            Issue.record("phi3 loaded")
+        } catch let e as QLoRAError {
+            #expect(e.message.contains("qkv_proj"), "\(e.message)")
+        }
+        do {
+            _ = try LlamaWeights.loadQuantized(directory: Self.fixture("phi3") + "/nf4")
+            Issue.record("phi3 nf4 loaded")
+        } catch let e as QLoRAError {
+            #expect(e.message.contains("qkv_proj"), "\(e.message)")
+        }
+        let dir = TempDir("gemma")
+        var c = TinyCheckpoint.config()
+        c.modelType = "gemma3_text"
+        try TinyCheckpoint.write(to: dir.path, config: c)
+        do {
+            _ = try LlamaWeights.load(from: try HFCheckpoint(directory: dir.path), linears: .float32, embeddings: .f32)
+            Issue.record("gemma3_text loaded")
+        } catch let e as QLoRAError {
+            #expect(e.message.contains("gemma3_text"), "\(e.message)")
+        }
+    }
+}

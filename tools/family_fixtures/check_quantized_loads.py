@@ -1,0 +1,24 @@
+"""Loads directories written by `qlora quantize` from the family fixtures with transformers +
+bitsandbytes as pre-quantized 4-bit models and compares their Float32-path logits with the
+fixture's bitsandbytes answers (same NF4 codec, so the logits agree when the 4-bit weights do).
+Usage: check_quantized_loads.py FIXTURES_DIR family=QUANTIZED_DIR ...  (in /work/venv-ref)."""
+import json, sys
+import torch, bitsandbytes as bnb
+from transformers import AutoModelForCausalLM
+
+fixtures = sys.argv[1]
+for arg in sys.argv[2:]:
+    fam, d = arg.split("=", 1)
+    m = AutoModelForCausalLM.from_pretrained(d, device_map="cpu", dtype=torch.float32)
+    n4 = sum(1 for _, x in m.named_modules() if isinstance(x, bnb.nn.Linear4bit))
+    for p in m.parameters():
+        if p.dtype == torch.bfloat16:
+            p.data = p.data.float()
+    m.train()
+    exp = json.load(open(f"{fixtures}/{fam}/expected.json"))
+    worst = 0.0
+    with torch.no_grad():
+        for row in exp["nf4"]:
+            logits = m(torch.tensor([row["ids"]])).logits[0].flatten()
+            worst = max(worst, (logits - torch.tensor(row["logits"])).abs().max().item())
+    print(f"{fam}: {type(m).__name__}, {n4} Linear4bit modules, max |logit - bitsandbytes fixture| {worst:.2e}")

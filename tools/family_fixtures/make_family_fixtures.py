@@ -1,0 +1,169 @@
+"""Writes tiny random-weight models of each supported family, with transformers' answers, for the
+family parity tests (Tests/QLoRAModelTests/FamilyParityTests.swift). Run by hand in /work/venv-ref
+(torch, transformers 5, bitsandbytes), not by CI:
+
+    /work/venv-ref/bin/python tools/family_fixtures/make_family_fixtures.py Tests/Fixtures/families
+
+Per family, in OUT/<family>/:
+  model.safetensors      bf16 weights (exactly representable, read as Float32 by both sides)
+  config.json            as transformers 5 writes it (`rope_parameters`)
+  config.legacy.json     the same model in the older form (top-level `rope_theta` / `rope_scaling`)
+  nf4/                   the same weights quantized by bitsandbytes (NF4, block 64, double quant),
+                         saved pre-quantized by transformers (`save_pretrained`)
+  expected.json          for a few sequences: Float32 logits, mean loss, greedy continuation (KV cache),
+                         and the logits of transformers + bitsandbytes on the nf4/ weights (Float32
+                         compute, the dequantize + matmul path)
+"""
+import json, os, shutil, sys
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, BitsAndBytesConfig
+
+torch.manual_seed(0)
+OUT = sys.argv[1] if len(sys.argv) > 1 else "Tests/Fixtures/families"
+V = 160
+
+COMMON = dict(vocab_size=V, hidden_size=64, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+              num_key_value_heads=2, max_position_embeddings=64, rms_norm_eps=1e-5, bos_token_id=1,
+              eos_token_id=2, attention_dropout=0.0)
+
+FAMILIES = {
+    # Llama 3.1-style rope scaling (llama3), untied.
+    "llama3": dict(model_type="llama", tie_word_embeddings=False,
+                   rope_parameters=dict(rope_type="llama3", rope_theta=500000.0, factor=8.0, low_freq_factor=1.0,
+                                        high_freq_factor=4.0, original_max_position_embeddings=16)),
+    # Qwen3: per-head q/k RMSNorm, explicit head_dim ≠ hidden / heads, tied, yarn scaling.
+    "qwen3": dict(model_type="qwen3", tie_word_embeddings=True, head_dim=24,
+                  rope_parameters=dict(rope_type="yarn", rope_theta=1000000.0, factor=4.0,
+                                       original_max_position_embeddings=16)),
+    # Qwen3 without scaling (the common case), untied.
+    "qwen3_plain": dict(model_type="qwen3", tie_word_embeddings=False, head_dim=16,
+                        rope_parameters=dict(rope_type="default", rope_theta=1000000.0)),
+    # Mistral with a sliding window shorter than the sequences.
+    "mistral": dict(model_type="mistral", tie_word_embeddings=False, sliding_window=4, head_dim=16,
+                    rope_parameters=dict(rope_type="default", rope_theta=10000.0)),
+    # Phi-3 / Phi-4-mini: fused qkv_proj and gate_up_proj, partial RoPE, longrope with a short
+    # original context so the long sequence takes the long factors.
+    "phi3": dict(model_type="phi3", tie_word_embeddings=False, pad_token_id=0, partial_rotary_factor=0.75,
+                 original_max_position_embeddings=12,
+                 rope_parameters=dict(rope_type="longrope", rope_theta=10000.0, partial_rotary_factor=0.75,
+                                      short_factor=[1.0 + 0.1 * i for i in range(6)],
+                                      long_factor=[1.5 + 0.5 * i for i in range(6)])),
+}
+
+SEQUENCES = [[1, 17, 42, 99, 5, 63, 120, 7, 88, 31], [1, 150, 3, 3, 77, 12, 9, 140, 65, 101, 44, 19, 23, 130, 58, 6]]
+PROMPT = [1, 17, 42, 99, 5]
+NEW_TOKENS = 8
+
+
+def legacy(cfg: dict) -> dict:
+    """The older config form: rope_theta / rope_scaling at the top level."""
+    cfg = dict(cfg)
+    rp = dict(cfg.pop("rope_parameters"))
+    cfg["rope_theta"] = rp.pop("rope_theta")
+    prf = rp.pop("partial_rotary_factor", None)
+    if prf is not None:
+        cfg["partial_rotary_factor"] = prf
+    cfg["rope_scaling"] = None if rp.get("rope_type") == "default" else rp
+    return cfg
+
+
+def randomize(model):
+    g = torch.Generator().manual_seed(1234)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() == 1:   # norms: around 1
+                p.copy_(1 + 0.2 * torch.randn(p.shape, generator=g))
+            else:
+                p.copy_(0.15 * torch.randn(p.shape, generator=g))
+            p.copy_(p.to(torch.bfloat16).float())   # exactly bf16
+
+
+def answers(model, sequences):
+    out = []
+    with torch.no_grad():
+        for seq in sequences:
+            ids = torch.tensor([seq])
+            r = model(ids, labels=ids)
+            out.append(dict(ids=seq, logits=[float("%.6g" % float(x)) for x in r.logits[0].flatten()], loss=float(r.loss)))
+    return out
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    for fam, extra in FAMILIES.items():
+        d = os.path.join(OUT, fam)
+        shutil.rmtree(d, ignore_errors=True)
+        cfg_dict = dict(COMMON, **extra)
+        model_type = cfg_dict.pop("model_type")
+        config = AutoConfig.for_model(model_type, **cfg_dict)
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        randomize(model)
+        model.eval()
+        model.save_pretrained(d, safe_serialization=True)
+        # bf16 on disk (exact), config as transformers 5 wrote it.
+        from safetensors.torch import load_file, save_file
+        w = load_file(os.path.join(d, "model.safetensors"))
+        save_file({k: v.to(torch.bfloat16) for k, v in w.items()}, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
+        with open(os.path.join(d, "config.json")) as f:
+            written = json.load(f)
+        with open(os.path.join(d, "config.legacy.json"), "w") as f:
+            json.dump(legacy(written), f, indent=2, sort_keys=True)
+        for junk in ["generation_config.json"]:
+            if os.path.exists(os.path.join(d, junk)):
+                os.remove(os.path.join(d, junk))
+
+        # The legacy form must mean the same thing to transformers (else the fixture would lie).
+        legacy_cfg = AutoConfig.for_model(model_type, **{k: v for k, v in legacy(written).items() if k != "model_type"})
+        m2 = AutoModelForCausalLM.from_config(legacy_cfg, dtype=torch.float32)
+        m2.load_state_dict(model.state_dict(), strict=False)
+        if model.config.tie_word_embeddings:
+            m2.tie_weights()
+        m2.eval()
+        ref = answers(model, SEQUENCES)
+        alt = answers(m2, SEQUENCES)
+        for a, b in zip(ref, alt):
+            assert max(abs(x - y) for x, y in zip(a["logits"], b["logits"])) < 1e-5, fam + ": legacy form differs"
+
+        model.generation_config.eos_token_id = None   # never stop early: compare all NEW_TOKENS
+        with torch.no_grad():
+            gen = model.generate(torch.tensor([PROMPT]), max_new_tokens=NEW_TOKENS, do_sample=False, pad_token_id=0)
+        greedy = [int(t) for t in gen[0, len(PROMPT):]]
+
+        # NF4: bitsandbytes quantizes the same weights; transformers saves them pre-quantized.
+        q = AutoModelForCausalLM.from_pretrained(
+            d, dtype=torch.float32, device_map="cpu",
+            quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                                   bnb_4bit_use_double_quant=True,
+                                                   bnb_4bit_compute_dtype=torch.float32))
+        q.save_pretrained(os.path.join(d, "nf4"), safe_serialization=True)
+        # Embeddings, lm_head and norms are bf16 values held in Float32: store them as bf16 (lossless).
+        qpath = os.path.join(d, "nf4", "model.safetensors")
+        qw = load_file(qpath)
+        keep = ("norm.weight", "embed_tokens.weight", "lm_head.weight")
+        save_file({k: (v.to(torch.bfloat16) if k.endswith(keep) and v.dtype == torch.float32 else v) for k, v in qw.items()},
+                  qpath, metadata={"format": "pt"})
+        for junk in ["generation_config.json"]:
+            p = os.path.join(d, "nf4", junk)
+            if os.path.exists(p):
+                os.remove(p)
+        # The answers come from the saved 4-bit directory, loaded back as pre-quantized: exactly the
+        # weights the engine reads.
+        q = AutoModelForCausalLM.from_pretrained(os.path.join(d, "nf4"), device_map="cpu", dtype=torch.float32)
+        for p in q.parameters():   # transformers keeps the stored bf16 (exact) values in bf16: compute in Float32
+            if p.dtype == torch.bfloat16:
+                p.data = p.data.float()
+        q.train()   # the Float32 dequantize + linear path (eval + no_grad takes a bf16 kernel)
+        nf4 = answers(q, SEQUENCES)
+
+        expected = dict(family=fam, model_type=model_type, transformers=__import__("transformers").__version__,
+                        torch=torch.__version__, bitsandbytes=__import__("bitsandbytes").__version__,
+                        sequences=ref, prompt=PROMPT, greedy=greedy,
+                        nf4=[dict(ids=r["ids"], logits=r["logits"], loss=r["loss"]) for r in nf4])
+        with open(os.path.join(d, "expected.json"), "w") as f:
+            json.dump(expected, f)
+        size = sum(os.path.getsize(os.path.join(r, x)) for r, _, fs in os.walk(d) for x in fs)
+        print(f"{fam}: {size // 1024} KiB, loss {ref[0]['loss']:.4f}/{ref[1]['loss']:.4f}, nf4 loss {nf4[0]['loss']:.4f}, greedy {greedy}")
+
+
+if __name__ == "__main__":
+    main()
