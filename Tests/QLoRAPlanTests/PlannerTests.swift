@@ -67,12 +67,16 @@ import Testing
         var last = 0
         for seq in [128, 512, 2048] {
             let p = try Self.plan(model) { $0.sequenceLength = seq }
-            #expect(p.deviceBytes > last)
-            last = p.deviceBytes
+            // The peak may be the optimizer step, which no sequence length changes: the end of the
+            // forward (checkpoints + logits) is the phase that must grow.
+            let forwardEnd = p.table.deviceBytes(in: .forwardEnd)
+            #expect(forwardEnd > last)
+            #expect(p.deviceBytes >= forwardEnd)
+            last = forwardEnd
         }
         let b1 = try Self.plan(model) { $0.batchSize = 1 }
         let b4 = try Self.plan(model) { $0.batchSize = 4 }
-        #expect(b4.deviceBytes > b1.deviceBytes)
+        #expect(b4.table.deviceBytes(in: .forwardEnd) > b1.table.deviceBytes(in: .forwardEnd))
     }
 
     @Test func logitsScaleWithVocabTimesTokens() throws {
@@ -97,6 +101,7 @@ import Testing
         let p = try Self.plan("llama-1-65b") { $0.method = .full }
         let stateBytes = p.table.bytes(of: .unquantizedWeights) + p.table.bytes(of: .gradients)
             + p.table.bytes(of: .optimizerResident)
+            - (p.table.buffer(named: "optim.step_temporaries")?.bytes ?? 0)   // alive only during the step
         #expect(Double(stateBytes) / 1e9 > 780)
         #expect(Double(stateBytes) / 1e9 < 790)
     }
