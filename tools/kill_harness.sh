@@ -60,6 +60,7 @@ dir_digest() {
 # Runs "$@" in the background, kills it after $delay_ms, waits; sets $completed=1 when it exited first.
 run_and_kill() {
     local delay_ms=$1; shift
+    local started; started=$(now_ms)
     "$@" > "$work/last.out" 2> "$work/last.err" &
     local pid=$!
     sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
@@ -72,6 +73,7 @@ run_and_kill() {
         wait "$pid"
         local rc=$?
         completed=1
+        elapsed_ms=$(( $(now_ms) - started ))
         finished=$((finished + 1))
         [ "$rc" -eq 0 ] || bad "$* exited $rc before the kill: $(tail -1 "$work/last.err")"
     fi
@@ -157,6 +159,7 @@ for k in $(seq 1 "$kills"); do
     1)  # quantize, alternating blocksize so a replacement is visible
         if [ "$q_prev" = q64 ]; then target=q128; extra="--blocksize 128"; else target=q64; extra=""; fi
         run_and_kill "$(kill_delay "$dq")" "$qlora" quantize "$model" -o "$work/q" --overwrite $extra
+        [ "$completed" = 1 ] && [ "$elapsed_ms" -lt "$dq" ] && dq=$elapsed_ms
         s=$(state_of "$work/q" q64 q128)
         if [ "$s" = corrupt ]; then bad "quantize kill $k: $work/q matches neither reference"
         elif [ "$s" = "$q_prev" ]; then key=quantize_previous; [ "$s" = absent ] && key=quantize_absent; outcome[$key]=$(( ${outcome[$key]:-0} + 1 ))
@@ -169,6 +172,7 @@ for k in $(seq 1 "$kills"); do
             resumes=$((resumes + 1)); run_and_kill "$(kill_delay $((dt * 3 / 4)))" "${train_cmd[@]}" --resume "$run"
         else
             fresh=$((fresh + 1)); run_and_kill "$(kill_delay "$dt")" "${train_cmd[@]}" -o "$run" --overwrite
+            [ "$completed" = 1 ] && [ "$elapsed_ms" -lt "$dt" ] && dt=$elapsed_ms
         fi
         run_done=$completed
         grep -q "skipped checkpoint" "$work/last.err" && bad "train kill $k: resume had to skip a checkpoint: $(grep skipped "$work/last.err")"
@@ -184,6 +188,7 @@ for k in $(seq 1 "$kills"); do
     0)  # merge, alternating dtype
         if [ "$m_prev" = m32 ]; then target=m16; dtype=f16; else target=m32; dtype=f32; fi
         run_and_kill "$(kill_delay "$dm")" "$qlora" merge --model "$model" --adapter "$ref_train" -o "$work/m" --overwrite --dtype $dtype
+        [ "$completed" = 1 ] && [ "$elapsed_ms" -lt "$dm" ] && dm=$elapsed_ms
         s=$(state_of "$work/m" m32 m16)
         if [ "$s" = corrupt ]; then bad "merge kill $k: $work/m matches neither reference"
         elif [ "$s" = "$m_prev" ]; then key=merge_previous; [ "$s" = absent ] && key=merge_absent; outcome[$key]=$(( ${outcome[$key]:-0} + 1 ))

@@ -152,8 +152,9 @@ public final class Trainer {
             }
             m.time = Date().timeIntervalSince1970
             history.append(m)
-            if let metricsFile {
-                try metricsFile.write([UInt8](try JSONEncoder().encode(m)) + [0x0A])
+            // A skipped non-finite step has no JSON form (NaN): its line is left out, as before.
+            if let metricsFile, let line = try? JSONEncoder().encode(m) {
+                try metricsFile.write([UInt8](line) + [0x0A])
                 try metricsFile.flush()
             }
             if writes { progress(m) }

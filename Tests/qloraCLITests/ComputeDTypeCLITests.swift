@@ -8,7 +8,7 @@ import Testing
 @Suite(.serialized) struct ComputeDTypeCLITests {
     static func finalLoss(_ r: CLIRunner.Result) throws -> Double {
         let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
-        return try #require(obj?["finalTrainLoss"] as? Double, "\(r.stdout)")
+        return try #require(obj?["final_train_loss"] as? Double, "\(r.stdout)")
     }
 
     @Test func bf16TrainsCloseToF32() throws {
@@ -41,8 +41,8 @@ import Testing
     }
 
     @Test func memplanPlansTheBF16Workspace() throws {
-        let f = try CLIRunner.run(["memplan", "--model", TrainCommandTests.tiny, "--device", "cpu", "--json"])
-        let b = try CLIRunner.run(["memplan", "--model", TrainCommandTests.tiny, "--device", "cpu", "--compute-dtype", "bf16", "--json"])
+        let f = try CLIRunner.run(["memplan", "--model", TrainCommandTests.tiny, "--device", "cpu", "--rank", "4", "--json"])
+        let b = try CLIRunner.run(["memplan", "--model", TrainCommandTests.tiny, "--device", "cpu", "--rank", "4", "--compute-dtype", "bf16", "--json"])
         #expect(f.status == 0, "\(f.stderr)")
         #expect(b.status == 0, "\(b.stderr)")
         #expect(b.stdout.contains("\"compute_dtype\":\"bf16\"") || b.stdout.contains("\"compute_dtype\" : \"bf16\""), "\(b.stdout.prefix(400))")

@@ -30,10 +30,13 @@ import Testing
         #expect(int8 != f32)  // the int8 path really ran
         let (one, _) = try Self.loss(["--compute-dtype", "int8", "--max-windows", "1"])
         let (scalar, _) = try Self.loss(["--compute-dtype", "int8", "--max-windows", "1"], environment: ["QLORA_ISA": "scalar"])
-        #expect(scalar == one)
+        // The int8 products are bit-identical on every variant (Int8KernelTests); QLORA_ISA also switches
+        // every other kernel (exp, SwiGLU, OpenBLAS's core), whose rounding moves an activation across an
+        // int8 step now and then: the losses agree to within 1%, not bit for bit.
+        #expect(abs(scalar - one) <= 0.01 * one, "scalar \(scalar) vs \(one)")
         if Int8Variant.avx2.isSupported {
             let (avx2, _) = try Self.loss(["--compute-dtype", "int8", "--max-windows", "1"], environment: ["QLORA_ISA": "avx2"])
-            #expect(avx2 == one)
+            #expect(abs(avx2 - one) <= 0.01 * one, "avx2 \(avx2) vs \(one)")
         }
     }
 
