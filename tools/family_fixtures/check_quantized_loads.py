@@ -1,7 +1,7 @@
 """Loads directories written by `qlora quantize` from the family fixtures with transformers +
 bitsandbytes as pre-quantized 4-bit models and compares their Float32-path logits with the
 fixture's bitsandbytes answers (same NF4 codec, so the logits agree when the 4-bit weights do).
-Usage: check_quantized_loads.py FIXTURES_DIR family=QUANTIZED_DIR ...  (in /work/venv-ref)."""
+Usage: check_quantized_loads.py FIXTURES_DIR family=QUANTIZED_DIR ...  (in a venv with torch, transformers, peft and bitsandbytes)."""
 import json, sys
 import torch, bitsandbytes as bnb
 from transformers import AutoModelForCausalLM

@@ -1,8 +1,8 @@
 """Writes tiny random-weight models of each supported family, with transformers' answers, for the
-family parity tests (Tests/QLoRAModelTests/FamilyParityTests.swift). Run by hand in /work/venv-ref
+family parity tests (Tests/QLoRAModelTests/FamilyParityTests.swift). Run by hand in a venv with torch, transformers, peft and bitsandbytes
 (torch, transformers 5, bitsandbytes), not by CI:
 
-    /work/venv-ref/bin/python tools/family_fixtures/make_family_fixtures.py Tests/Fixtures/families
+    VENV/bin/python tools/family_fixtures/make_family_fixtures.py Tests/Fixtures/families
 
 Per family, in OUT/<family>/:
   model.safetensors      bf16 weights (exactly representable, read as Float32 by both sides)

@@ -2,11 +2,11 @@
 # usage: flock /tmp/qlora-build.lock tools/llamacpp_anchor/run_int8_compare.sh OUTDIR [PASS]
 # SmolLM2 pp512 / tg128 at 1 and 2 threads, side by side in one locked session: qlora f32 and int8 (native
 # dispatch, and QLORA_ISA=avx2 with OpenBLAS forced to its Haswell kernels) against llama.cpp IQ4_NL and Q4_0
-# built native and AVX2-only (/work/llamacpp/{native,avx2}, see COMMANDS.md). Run the whole script under the
+# built native and AVX2-only ($LLAMACPP_DIR/{native,avx2}, see COMMANDS.md). Run the whole script under the
 # one CPU lock so nothing else runs beside it; each case waits for the machine to be quiet (waitquiet.sh).
 set -u
 OUT=${1:?outdir}; P=${2:-1}
-LC=${LLAMACPP_DIR:-/work/llamacpp}
+LC=${LLAMACPP_DIR:?set LLAMACPP_DIR to the llama.cpp work folder (native/ and avx2/ builds, models/)}
 Q=${QLORA_BIN:-.build/release/qlora}
 M=${QLORA_MODEL:-models/SmolLM2-135M-Instruct.Q4_1.gguf}
 GATE=$(dirname "$0")/waitquiet.sh
