@@ -5,6 +5,8 @@ config.json. For memory benchmarks of `qlora quantize` at real sizes without dow
 
     python3 tools/synth_checkpoint.py llama-3.2-1b OUT_DIR
     python3 tools/synth_checkpoint.py llama-3.1-8b OUT_DIR
+    python3 tools/synth_checkpoint.py qwen3-4b OUT_DIR
+    python3 tools/synth_checkpoint.py gemma-3-4b OUT_DIR     (the text model, `gemma3_text`)
 
 Needs only numpy. Each tensor is generated and written on its own (memory stays near the largest
 tensor's bytes).
@@ -28,6 +30,20 @@ CONFIGS = {
                          rope_theta=500000.0, max_position_embeddings=131072,
                          rope_scaling=dict(factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
                                            original_max_position_embeddings=8192, rope_type="llama3")),
+    "qwen3-4b": dict(model_type="qwen3", architectures=["Qwen3ForCausalLM"], vocab_size=151936, hidden_size=2560,
+                     intermediate_size=9728, num_hidden_layers=36, num_attention_heads=32, num_key_value_heads=8,
+                     head_dim=128, tie_word_embeddings=True, rope_theta=1000000.0, max_position_embeddings=40960,
+                     rms_norm_eps=1e-6, bos_token_id=151643, eos_token_id=151645, hidden_act="silu"),
+    "gemma-3-4b": dict(model_type="gemma3_text", architectures=["Gemma3ForCausalLM"], vocab_size=262208,
+                       hidden_size=2560, intermediate_size=10240, num_hidden_layers=34, num_attention_heads=8,
+                       num_key_value_heads=4, head_dim=256, tie_word_embeddings=True, rope_theta=1000000.0,
+                       rope_local_base_freq=10000.0, rope_scaling=dict(rope_type="linear", factor=8.0),
+                       sliding_window=1024, sliding_window_pattern=6, query_pre_attn_scalar=256,
+                       max_position_embeddings=131072, rms_norm_eps=1e-6, bos_token_id=2, eos_token_id=1,
+                       hidden_activation="gelu_pytorch_tanh", attn_logit_softcapping=None,
+                       final_logit_softcapping=None,
+                       layer_types=["full_attention" if (i + 1) % 6 == 0 else "sliding_attention"
+                                    for i in range(34)]),
 }
 SHARD_BYTES = 5 * 10**9
 
@@ -40,6 +56,12 @@ def tensors(c):
         p = f"model.layers.{l}."
         yield p + "input_layernorm.weight", [h]
         yield p + "post_attention_layernorm.weight", [h]
+        if c.get("model_type", "llama").startswith("gemma"):
+            yield p + "pre_feedforward_layernorm.weight", [h]
+            yield p + "post_feedforward_layernorm.weight", [h]
+        if c.get("model_type", "llama") in ("qwen3", "gemma3_text"):
+            yield p + "self_attn.q_norm.weight", [hd]
+            yield p + "self_attn.k_norm.weight", [hd]
         yield p + "self_attn.q_proj.weight", [q, h]
         yield p + "self_attn.k_proj.weight", [kv, h]
         yield p + "self_attn.v_proj.weight", [kv, h]
@@ -96,7 +118,11 @@ def main():
         json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
     config = dict(architectures=["LlamaForCausalLM"], model_type="llama", hidden_act="silu", rms_norm_eps=1e-5,
                   bos_token_id=128000, eos_token_id=128001, torch_dtype="bfloat16", attention_bias=False,
-                  mlp_bias=False, **c)
+                  mlp_bias=False)
+    config.update(c)
+    if config["model_type"].startswith("gemma"):
+        for key in ("hidden_act", "mlp_bias"):
+            config.pop(key)
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
     print(f"{out}: {len(shards)} shard(s), {total / 1e9:.2f} GB of bf16")
