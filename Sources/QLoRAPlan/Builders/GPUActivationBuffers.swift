@@ -38,10 +38,17 @@ enum GPUActivationBuffers {
             table.explain(.activationCheckpoints, "c·L·B·T·C: one hidden state per layer")
         }
         layer("act.norm_in_f32", 2 * d.C, "2·C", .f32, "RMSNorm inputs upcast to f32 (two norms)")
+        if request.stack.normKeepsSquare {
+            layer("act.norm_square_f32", 2 * d.C, "2·C", .f32,
+                  "x² saved by mean() (PyTorch < 2.2, pytorch#109935), two norms")
+        }
         layer("act.norm_out", 2 * d.C, "2·C", c, "RMSNorm outputs, inputs of the projections")
-        layer("act.qkv", d.QD + 2 * d.KVD, "QD+2·KVD", c, "q, k, v projection outputs")
-        layer("act.rope", 2 * (d.QD + d.KVD), "2·(QD+KVD)", c, "rotate_half(q, k) and rotated q, k")
-        layer("act.attn_out", d.QD, "QD", c, "attention output, input of o_proj")
+        // RoPE multiplies by cos and sin, which need no gradient, so autograd keeps only them (mul
+        // saves an operand only for the other operand's gradient); the projection outputs are not
+        // kept. SDPA keeps what it was given: q, and k and v expanded to every query head (repeat_kv
+        // materializes them under GQA; with NH = KVH they are the heads themselves).
+        layer("act.attn_qkv", 3 * d.QD, "3·QD", c, "q, k, v as SDPA receives them (k, v expanded to every head)")
+        layer("act.attn_out", d.QD, "QD", c, "attention output, also the input of o_proj")
         table.add(PlannedBuffer("act.attn_lse", .layerActivations, shape: [Ls, d.B, d.NH, d.T],
                                 axes: [lAxis, "B", "NH", "T"], .f32, phases: layerPhases, note: "SDPA logsumexp per head"))
         if request.method == .prefixTuning {
@@ -65,8 +72,8 @@ enum GPUActivationBuffers {
         addWorkspace(&table, d, c: c)
         switch request.stack {
         case .hf: addLogits(&table, d, c: c)
-        case .torchtune: addChunkedLogits(&table, d, c: c, savesLogSoftmax: false)
-        case .litgpt: addChunkedLogits(&table, d, c: c, savesLogSoftmax: true)
+        case .torchtune: addChunkedLogits(&table, d, c: c, savesLogSoftmax: false, compiled: true)
+        case .litgpt: addChunkedLogits(&table, d, c: c, savesLogSoftmax: true, compiled: false)
         }
         let (out, inp) = d.largestLinear
         var scratch: [String] = []
@@ -96,7 +103,13 @@ enum GPUActivationBuffers {
         c: StorageType, phases: Set<Phase>
     ) {
         // A token passes through K experts, so MLP targets of a MoE see K inputs per token.
-        let inputs = request.targets.projections.reduce(0) { $0 + d.shape($1).in * ($1.isMLP ? d.K : 1) }
+        // One dropped copy per adapter (PEFT, torchtune); LitGPT's fused qkv linear has one dropout
+        // for q, k and v together.
+        var inputs = request.targets.projections.reduce(0) { $0 + d.shape($1).in * ($1.isMLP ? d.K : 1) }
+        if request.stack.fusesQKV {
+            let qkv = request.targets.projections.filter { [.q, .k, .v].contains($0) }
+            if qkv.count > 1 { inputs -= (qkv.count - 1) * d.C }
+        }
         let hidden = request.targets.projections.reduce(0) { $0 + d.r * ($1.isMLP ? d.K : 1) }
         if request.loraDropout {
             table.add(PlannedBuffer("act.lora_dropout", .layerActivations, shape: [Ls, d.B, d.T, inputs],
@@ -152,7 +165,7 @@ enum GPUActivationBuffers {
     static let lossChunks = 8
 
     private static func addChunkedLogits(_ table: inout BufferTable, _ d: ModelDims, c: StorageType,
-                                         savesLogSoftmax: Bool) {
+                                         savesLogSoftmax: Bool, compiled: Bool) {
         table.add(PlannedBuffer("logits", .logitsAndLoss, shape: [d.B, d.T, d.V], axes: ["B", "T", "V"], c,
                                 note: "lm_head output in chunks, saved for the loss's backward"))
         if savesLogSoftmax {
@@ -160,10 +173,17 @@ enum GPUActivationBuffers {
                                     .f32, note: "each chunk's f32 log-softmax, saved by cross-entropy"))
         }
         let rows = (d.B * d.T + lossChunks - 1) / lossChunks
-        table.add(PlannedBuffer("loss.chunk_f32", .logitsAndLoss, shape: [2, rows, d.V], axes: ["2", "B·T/8", "V"],
-                                .f32, note: "one chunk upcast to f32 and its gradient"))
+        if compiled {
+            // The compiled loss upcasts inside its fused kernel and writes only the chunk's gradient.
+            table.add(PlannedBuffer("loss.chunk_grad", .logitsAndLoss, shape: [rows, d.V], axes: ["B·T/8", "V"],
+                                    c, note: "one chunk's gradient (the compiled loss fuses the f32 upcast)"))
+        } else {
+            table.add(PlannedBuffer("loss.chunk_f32", .logitsAndLoss, shape: [2, rows, d.V], axes: ["2", "B·T/8", "V"],
+                                    .f32, note: "one chunk upcast to f32 and its gradient"))
+        }
         table.explain(.logitsAndLoss, (savesLogSoftmax ? "(c + 4)·B·T·V chunked logits and their f32 log-softmax"
                                                        : "c·B·T·V chunked logits")
-                      + " + 8·B·T·V/8 for one f32 chunk and its gradient")
+                      + (compiled ? " + c·B·T·V/8 for one chunk's gradient (compiled loss)"
+                                  : " + 8·B·T·V/8 for one f32 chunk and its gradient"))
     }
 }
