@@ -4,9 +4,12 @@
 /// Per decoder layer and token (c = compute bytes, 2 for bf16):
 /// - LlamaRMSNorm upcasts its input to f32 and keeps it, and its output feeds the projections:
 ///   2 norms × (4 + c)·C;
-/// - q, k, v outputs c·(QD + 2·KVD); RoPE keeps rotate_half(q), rotate_half(k) and the rotated q, k:
-///   c·2·(QD + KVD); SDPA (flash / memory-efficient) keeps its output c·QD and an f32 logsumexp per
-///   head, no T×T matrix;
+/// - attention: RoPE multiplies by cos and sin, which need no gradient, so autograd keeps neither the
+///   q/k/v projection outputs nor rotate_half (mul saves an operand only for the other's gradient);
+///   SDPA (flash / memory-efficient) keeps q, k and v as it receives them — k and v expanded to every
+///   query head by repeat_kv under GQA — c·3·QD, its output c·QD (which o_proj also keeps) and an
+///   f32 logsumexp per head, no T×T matrix. (PyTorch < 2.2 also kept mean()'s input, the norm's f32
+///   x²: planned for `--stack litgpt`, whose tables ran 2.1.)
 /// - SwiGLU MLP keeps gate, up, silu(gate) and their product: c·4·FF (×K experts per token);
 /// - LoRA with dropout keeps each dropped input (c + 1-byte mask per input feature) and A's output
 ///   (c·r) per targeted linear.
@@ -14,8 +17,9 @@
 /// during its backward. Logits follow transformers' ForCausalLMLoss: c-byte logits, then three f32
 /// (B, T, V) tensors at the loss backward's peak; the f32 logits stay in the model output the
 /// training loop holds until the step ends (transformers < 4.45 upcasts them in the model's forward).
-/// torchtune (`--stack torchtune`) chunks the cross-entropy: c-byte logits saved for the loss's
-/// backward and one f32 chunk of 1/8 at a time, all freed before the layers' backward.
+/// torchtune (`--stack torchtune`) chunks the cross-entropy and compiles it: c-byte logits saved for
+/// the loss's backward and one chunk's c-byte gradient at a time, all freed before the layers'
+/// backward; LitGPT chunks without compile (each chunk's f32 log-softmax saved).
 ///
 /// Phases (`Phase`): the loss's tensors are alive at the end of forward; one layer's rebuilt set and
 /// the backward workspace during that layer's backward; checkpoints in both. Without checkpointing
