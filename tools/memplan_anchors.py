@@ -60,9 +60,13 @@ def lf_why(method, size, versions):
     if method == "Full 16-bit" and "2023-12" in versions:
         return ("The first table's 16-bit full tuning is ≈22-24 B/param (f32 master weights and more); "
                 "ours is the QLoRA paper's 12 B/param (bf16 weights and grads, f32 Adam states).")
+    if method == "Full 32-bit":
+        return ("Rule of thumb 16 B/param (f32 weights, grads, Adam m and v); ours adds foreach AdamW's "
+                "√v list (4 B/param) alive during the optimizer step, which sets the peak of full fine-tuning.")
     if method == "Full 16-bit":
         return ("LLaMA-Factory's pure_bf16 (8x GB) keeps Adam states in bf16: 8 B/param; ours keeps them "
-                "in f32 (12 B/param), as the QLoRA paper's 780 GB figure does.")
+                "in f32 (12 B/param), as the QLoRA paper's 780 GB figure does, and adds foreach AdamW's f32 √v "
+                "list (4 B/param) alive during the optimizer step, which sets the peak.")
     if method == "LoRA 16-bit" and size == "8x7B":
         return ("Mixtral-8x7B has 46.7 B params (93 GB in bf16); the table's 120 GB is ≈2.6 B/param, a "
                 "rule of thumb; ours counts activations only for the 2 experts each token visits.")
@@ -75,7 +79,9 @@ def lf_why(method, size, versions):
 
 
 # (source, point, published value, unit, memplan arguments, measure, why when |deviation| > 15%)
-# measure: "total", a list of component ids to add up, or ("verdict", expected fits).
+# measure: "total" (the device peak the verdict uses), "allocated" (PyTorch's max_memory_allocated:
+# the peak phase's tensors), "reserved" (max_memory_reserved with memory to spare), a list of
+# component ids to add up, or ("verdict", expected fits).
 ROWS = []
 
 
@@ -162,7 +168,9 @@ row("torchtune README", "Llama 3.1 8B QLoRA, RTX 4090", 7.4, "GiB", f"--model ll
     "total", WHY_TT)
 row("torchtune README", "Llama 3.1 8B LoRA, RTX 4090", 16.2, "GiB", f"--model llama-3.1-8b --method lora {TT}",
     "total", WHY_TT + " The README's A6000 row for the same model is 30.3 GiB, so the two rows cannot share settings.")
-row("torchtune README", "Llama 3.1 8B LoRA, A6000", 30.3, "GiB", f"--model llama-3.1-8b --method lora {TT}")
+row("torchtune README", "Llama 3.1 8B LoRA, A6000", 30.3, "GiB", f"--model llama-3.1-8b --method lora {TT}", "total",
+    "The README's 4090 row for the same model and settings is 16.2 GiB, so the A6000 run cannot share them "
+    "(its memory is not a constraint there; the recipe's defaults differ by GPU).")
 row("torchtune README", "Llama 3.1 8B full, RTX 4090", 18.9, "GiB",
     f"--model llama-3.1-8b --method full --optimizer adamw8bit --paged {TT}", "total",
     "torchtune's 4090 recipe steps the optimizer inside backward (optimizer_in_bwd), so no full (N) bf16 "
@@ -189,30 +197,29 @@ row("torchtune tutorial", "Llama2-7B QLoRA during training", 9.29, "GB",
     f"--model llama-2-7b --method qlora {TT_TUTORIAL}", "total", WHY_TT_INIT)
 
 # --- other -----------------------------------------------------------------------------------
-row("FSDP-QLoRA (Answer.AI/bnb)", "70B on two 24 GB GPUs", None, None,
-    f"--model llama-2-70b --gpu rtx3090 --gpus 2 --paged {PAPER}", ("verdict", True))
+# answer.ai ran 70B on two 24 GB cards with FSDP's CPU offload (benchmarks_03_2024.md); without it
+# the unsharded root unit and bitsandbytes' unsharded constants put 2 x 3090 just over.
+row("FSDP-QLoRA (Answer.AI/bnb)", "70B on two 24 GB GPUs (with CPU offload, as answer.ai ran it)", None, None,
+    f"--model llama-2-70b --gpu rtx3090 --gpus 2 --offload-base {PAPER}", ("verdict", True))
 
-# --- measured anchors (memory-anchors.md, "Added 2026-12"); the peak phase, per stack -------------
-AAI = "--rank 64 --targets all --grad-ckpt on"
-row("answer.ai fsdp_qlora", "Llama-2-7B, 1 GPU, batch 8, ctx 2048", 20.94, "GiB",
-    f"--model llama-2-7b {AAI} --seq 2048 --batch 8")
-row("answer.ai fsdp_qlora", "Llama-2-7B, FSDP 2 GPUs, batch 1, ctx 512", 4.98, "GiB",
-    f"--model llama-2-7b {AAI} --seq 512 --batch 1 --gpus 2", "total",
-    "The measured peak barely moves from 512 to 2048 tokens (+0.23 GiB, ours +1.2 GiB): FSDP's own "
-    "buffers (flat parameters, all-gather staging) set a floor the plan does not model.")
-row("answer.ai fsdp_qlora", "Llama-2-7B, FSDP 2 GPUs, batch 1, ctx 2048", 5.21, "GiB",
-    f"--model llama-2-7b {AAI} --seq 2048 --batch 1 --gpus 2")
-row("answer.ai fsdp_qlora", "Llama-2-70B, FSDP + CPU offload, 2 x 3090, batch 2, ctx 2048", 14.92, "GiB",
-    f"--model llama-2-70b {AAI} --seq 2048 --batch 2 --gpus 2 --offload-base")
-row("LitGPT resource tables", "Llama-2-7B LoRA r8 q,v on NF4, 1,304 tokens, no ckpt", 13.84, "GB",
-    "--model llama-2-7b --rank 8 --targets q,v --seq 1304 --batch 1 --grad-ckpt off --stack litgpt")
-row("LitGPT resource tables", "Llama-2-13B LoRA r8 q,v on NF4, 1,304 tokens, no ckpt", 22.55, "GB",
-    "--model llama-2-13b --rank 8 --targets q,v --seq 1304 --batch 1 --grad-ckpt off --stack litgpt")
-row("torchtune README (--stack torchtune)", "Llama 3.1 8B QLoRA, RTX 4090", 7.4, "GiB",
-    f"--model llama-3.1-8b --method qlora {TT} --stack torchtune", "total",
-    "NF4 linears (3.2 GiB), bf16 k_proj, embeddings and lm_head (2.2 GiB), checkpoints (1.0 GiB) and the bf16 "
-    "logits the chunked loss saves (0.98 GiB) already exceed 7.4 GiB with the CUDA context; the README's run "
-    "may offload activations to the CPU (not verified).")
+# --- measured anchors (memory-anchors.md, "Added 2026-12"); each against the counter its source prints --
+# answer.ai's train.py: "--lora_target_modules all" is q,k,v,gate,up,down (no o_proj); bf16 adapters
+# trained by torch.optim.AdamW (state in bf16); it prints max_memory_reserved.
+AAI = "--rank 64 --targets q,k,v,gate,up,down --grad-ckpt on --optimizer-state param"
+row("answer.ai fsdp_qlora", "Llama-2-7B, 1 GPU, batch 8, ctx 2048 (peak reserved)", 20.94, "GiB",
+    f"--model llama-2-7b {AAI} --seq 2048 --batch 8", "reserved")
+row("answer.ai fsdp_qlora", "Llama-2-7B, FSDP 2 GPUs, batch 1, ctx 512 (peak reserved)", 4.98, "GiB",
+    f"--model llama-2-7b {AAI} --seq 512 --batch 1 --gpus 2", "reserved")
+row("answer.ai fsdp_qlora", "Llama-2-7B, FSDP 2 GPUs, batch 1, ctx 2048 (peak reserved)", 5.21, "GiB",
+    f"--model llama-2-7b {AAI} --seq 2048 --batch 1 --gpus 2", "reserved")
+row("answer.ai fsdp_qlora", "Llama-2-70B, FSDP + CPU offload, 2 x 3090, batch 2, ctx 2048 (peak reserved)", 14.92,
+    "GiB", f"--model llama-2-70b {AAI} --seq 2048 --batch 2 --gpus 2 --offload-base", "reserved")
+row("LitGPT resource tables", "Llama-2-7B LoRA r8 q,v on NF4, 1,304 tokens, no ckpt (allocated)", 13.84, "GB",
+    "--model llama-2-7b --rank 8 --targets q,v --seq 1304 --batch 1 --grad-ckpt off --stack litgpt", "allocated")
+row("LitGPT resource tables", "Llama-2-13B LoRA r8 q,v on NF4, 1,304 tokens, no ckpt (allocated)", 22.55, "GB",
+    "--model llama-2-13b --rank 8 --targets q,v --seq 1304 --batch 1 --grad-ckpt off --stack litgpt", "allocated")
+row("torchtune README (--stack torchtune)", "Llama 3.1 8B QLoRA, RTX 4090 (allocated)", 7.4, "GiB",
+    f"--model llama-3.1-8b --method qlora {TT} --stack torchtune --optimizer-state param", "allocated")
 
 
 def run(args):
@@ -233,8 +240,14 @@ def main():
         else:
             if measure == "total":
                 ours_bytes = doc["total_bytes"]
+            elif measure == "allocated":
+                ours_bytes = doc["allocated_bytes"]
+            elif measure == "reserved":
+                ours_bytes = doc["peak_reserved_bytes"]
             else:
-                ours_bytes = sum(c["bytes"] for c in doc["components"] if c["id"] in measure)
+                # The state itself: foreach AdamW's √v list lives only inside the step.
+                ours_bytes = sum(b["bytes"] for b in doc["buffers"]
+                                 if b["component"] in measure and b["name"] != "optim.step_temporaries")
             ours_value = ours_bytes / UNIT[unit]
             ours = f"{ours_value:.2f} {unit}" if ours_value < 100 else f"{ours_value:.0f} {unit}"
             published = f"{value} {unit}"

@@ -19,6 +19,46 @@ public struct MemoryPlan: Sendable {
     /// Budget minus total; negative when it does not fit.
     public var headroomBytes: Int? { budgetBytes.map { $0 - deviceBytes } }
 
+    /// Tensor bytes of the peak phase: what `torch.cuda.max_memory_allocated()` counts (the peak
+    /// without the CUDA context and the allocator's slack). For `--device cpu`, the buffers.
+    public var allocatedBytes: Int {
+        deviceBytes - peakBytes(of: .runtimeOverhead) - peakBytes(of: .allocatorReserve)
+    }
+
+    /// What `torch.cuda.max_memory_reserved()` reports for this step in a run with memory to spare:
+    /// the allocated peak plus the caching allocator's slack in an unconstrained run
+    /// (`GPURuntimeBuffers.cachingSlackFraction`). Like the allocated figure it leaves out the CUDA
+    /// context. The fit verdict does not use it: before failing, the allocator frees its cache and
+    /// retries, so a run needs `deviceBytes`, not this. nil for CPU plans.
+    ///
+    /// With FSDP the caching allocator keeps one pool per CUDA stream and never lends one stream's
+    /// cached blocks to another: the gathered parameters (the root unit and the layers in flight) are
+    /// allocated on FSDP's unshard stream, on top of the compute stream's pool; and the compute
+    /// stream's pool never shrinks below what wrapping the model left cached (`fsdpWrapBytes`).
+    public var peakReservedBytes: Int? {
+        guard request.device == .gpu else { return nil }
+        let gathered = peakBytes(of: .gatheredWeights)
+        let compute = max(allocatedBytes - gathered, fsdpWrapBytes)
+        return Int((Double(compute + gathered) * (1 + GPURuntimeBuffers.cachingSlackFraction)).rounded())
+    }
+
+    /// The caching allocator's slack in a run with memory to spare (see `peakReservedBytes`).
+    public static var cachingSlackFraction: Double { GPURuntimeBuffers.cachingSlackFraction }
+
+    /// FSDP (`--gpus N`): the compute stream's allocation peak while the model is wrapped. The root
+    /// unit is wrapped last, after every layer is sharded: its parameters are moved to the GPU,
+    /// concatenated into one flat parameter (a second copy) and then sharded, so the sharded
+    /// weights and adapters plus twice the root unit are allocated at once (FSDP's
+    /// `_init_param_handle_from_module`: `flatten_tensors_into_flat_param`, then `shard`). 0 without
+    /// sharding or with CPU offload (the wrapped parameters go back to host RAM).
+    public var fsdpWrapBytes: Int {
+        guard request.device == .gpu && request.gpuCount > 1 && !request.offloadBase else { return 0 }
+        let resident: Set<Component> = [.quantizedWeights, .quantConstants, .unquantizedWeights, .trainableParameters]
+        let sharded = table.buffers.filter { resident.contains($0.component) && $0.placement == .device }
+            .reduce(0) { $0 + $1.bytes }
+        return sharded + 2 * (table.buffer(named: "fsdp.root")?.bytes ?? 0)
+    }
+
     /// Bytes of the NF4 linears with their constants (the figure a 70B-on-24GB verdict quotes).
     public var quantizedLinearBytes: Int {
         table.bytes(of: .quantizedWeights) + table.bytes(of: .quantConstants)
@@ -58,8 +98,8 @@ public enum Planner {
         TrainableBuffers.add(to: &table, d, request, shards: shards)
         switch request.device {
         case .gpu:
-            GPURuntimeBuffers.addGatheredLayers(to: &table, d, shards: shards)
-            if request.offloadBase { GPURuntimeBuffers.offloadParameters(&table, d, c: request.computeDType.storage) }
+            GPURuntimeBuffers.addGatheredLayers(to: &table, d, request, shards: shards)
+            if request.offloadBase { GPURuntimeBuffers.offloadParameters(&table, d, request) }
             GPUActivationBuffers.add(to: &table, d, request)
             GPURuntimeBuffers.addOverhead(to: &table)
         case .cpu:

@@ -4,6 +4,7 @@ import QLoRA
 // Choice options are the library's CaseIterable enums, so `--help` lists their values.
 extension TuningMethod: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
+extension OptimizerStateDType: ExpressibleByArgument {}
 extension ComputeDType: ExpressibleByArgument {}
 extension DeviceKind: ExpressibleByArgument {}
 

@@ -48,6 +48,9 @@ struct MemplanCommand: ParsableCommand {
     @Option(help: "Optimizer.")
     var optimizer: OptimizerKind = .adamw
 
+    @Option(name: .customLong("optimizer-state"), help: "AdamW/Lion state dtype (GPU plans): f32 (bitsandbytes' 32-bit optimizers, the QLoRA recipe) or param (torch.optim.AdamW keeps m and v in the parameter's dtype: bf16 adapters, bf16 state).")
+    var optimizerState: OptimizerStateDType = .f32
+
     @Flag(help: "Paged optimizer: state of large tensors is kept off the device.")
     var paged = false
 
@@ -105,6 +108,7 @@ struct MemplanCommand: ParsableCommand {
         request.batchSize = batch
         request.gradientCheckpointing = gradCkpt?.isOn ?? (method != .prefixTuning || device == .cpu)
         request.optimizer = optimizer
+        request.optimizerState = optimizerState
         request.paged = paged
         request.doubleQuant = doubleQuant
         request.computeDType = computeDType ?? (device == .cpu ? .f32 : .bf16)

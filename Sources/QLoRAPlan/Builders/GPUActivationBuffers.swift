@@ -4,9 +4,12 @@
 /// Per decoder layer and token (c = compute bytes, 2 for bf16):
 /// - LlamaRMSNorm upcasts its input to f32 and keeps it, and its output feeds the projections:
 ///   2 norms × (4 + c)·C;
-/// - q, k, v outputs c·(QD + 2·KVD); RoPE keeps rotate_half(q), rotate_half(k) and the rotated q, k:
-///   c·2·(QD + KVD); SDPA (flash / memory-efficient) keeps its output c·QD and an f32 logsumexp per
-///   head, no T×T matrix;
+/// - attention: RoPE multiplies by cos and sin, which need no gradient, so autograd keeps neither the
+///   q/k/v projection outputs nor rotate_half (mul saves an operand only for the other's gradient);
+///   SDPA (flash / memory-efficient) keeps q, k and v as it receives them — k and v expanded to every
+///   query head by repeat_kv under GQA — c·3·QD, its output c·QD (which o_proj also keeps) and an
+///   f32 logsumexp per head, no T×T matrix. (PyTorch < 2.2 also kept mean()'s input, the norm's f32
+///   x²: planned for `--stack litgpt`, whose tables ran 2.1.)
 /// - SwiGLU MLP keeps gate, up, silu(gate) and their product: c·4·FF (×K experts per token);
 /// - LoRA with dropout keeps each dropped input (c + 1-byte mask per input feature) and A's output
 ///   (c·r) per targeted linear.
@@ -14,8 +17,9 @@
 /// during its backward. Logits follow transformers' ForCausalLMLoss: c-byte logits, then three f32
 /// (B, T, V) tensors at the loss backward's peak; the f32 logits stay in the model output the
 /// training loop holds until the step ends (transformers < 4.45 upcasts them in the model's forward).
-/// torchtune (`--stack torchtune`) chunks the cross-entropy: c-byte logits saved for the loss's
-/// backward and one f32 chunk of 1/8 at a time, all freed before the layers' backward.
+/// torchtune (`--stack torchtune`) chunks the cross-entropy and compiles it: c-byte logits saved for
+/// the loss's backward and one chunk's c-byte gradient at a time, all freed before the layers'
+/// backward; LitGPT chunks without compile (each chunk's f32 log-softmax saved).
 ///
 /// Phases (`Phase`): the loss's tensors are alive at the end of forward; one layer's rebuilt set and
 /// the backward workspace during that layer's backward; checkpoints in both. Without checkpointing
@@ -38,10 +42,17 @@ enum GPUActivationBuffers {
             table.explain(.activationCheckpoints, "c·L·B·T·C: one hidden state per layer")
         }
         layer("act.norm_in_f32", 2 * d.C, "2·C", .f32, "RMSNorm inputs upcast to f32 (two norms)")
+        if request.stack.normKeepsSquare {
+            layer("act.norm_square_f32", 2 * d.C, "2·C", .f32,
+                  "x² saved by mean() (PyTorch < 2.2, pytorch#109935), two norms")
+        }
         layer("act.norm_out", 2 * d.C, "2·C", c, "RMSNorm outputs, inputs of the projections")
-        layer("act.qkv", d.QD + 2 * d.KVD, "QD+2·KVD", c, "q, k, v projection outputs")
-        layer("act.rope", 2 * (d.QD + d.KVD), "2·(QD+KVD)", c, "rotate_half(q, k) and rotated q, k")
-        layer("act.attn_out", d.QD, "QD", c, "attention output, input of o_proj")
+        // RoPE multiplies by cos and sin, which need no gradient, so autograd keeps only them (mul
+        // saves an operand only for the other operand's gradient); the projection outputs are not
+        // kept. SDPA keeps what it was given: q, and k and v expanded to every query head (repeat_kv
+        // materializes them under GQA; with NH = KVH they are the heads themselves).
+        layer("act.attn_qkv", 3 * d.QD, "3·QD", c, "q, k, v as SDPA receives them (k, v expanded to every head)")
+        layer("act.attn_out", d.QD, "QD", c, "attention output, also the input of o_proj")
         table.add(PlannedBuffer("act.attn_lse", .layerActivations, shape: [Ls, d.B, d.NH, d.T],
                                 axes: [lAxis, "B", "NH", "T"], .f32, phases: layerPhases, note: "SDPA logsumexp per head"))
         if request.method == .prefixTuning {
@@ -65,8 +76,8 @@ enum GPUActivationBuffers {
         addWorkspace(&table, d, c: c)
         switch request.stack {
         case .hf: addLogits(&table, d, c: c)
-        case .torchtune: addChunkedLogits(&table, d, c: c, savesLogSoftmax: false)
-        case .litgpt: addChunkedLogits(&table, d, c: c, savesLogSoftmax: true)
+        case .torchtune: addChunkedLogits(&table, d, c: c, savesLogSoftmax: false, compiled: true)
+        case .litgpt: addChunkedLogits(&table, d, c: c, savesLogSoftmax: true, compiled: false)
         }
         let (out, inp) = d.largestLinear
         var scratch: [String] = []
@@ -96,7 +107,13 @@ enum GPUActivationBuffers {
         c: StorageType, phases: Set<Phase>
     ) {
         // A token passes through K experts, so MLP targets of a MoE see K inputs per token.
-        let inputs = request.targets.projections.reduce(0) { $0 + d.shape($1).in * ($1.isMLP ? d.K : 1) }
+        // One dropped copy per adapter (PEFT, torchtune); LitGPT's fused qkv linear has one dropout
+        // for q, k and v together.
+        var inputs = request.targets.projections.reduce(0) { $0 + d.shape($1).in * ($1.isMLP ? d.K : 1) }
+        if request.stack.fusesQKV {
+            let qkv = request.targets.projections.filter { [.q, .k, .v].contains($0) }
+            if qkv.count > 1 { inputs -= (qkv.count - 1) * d.C }
+        }
         let hidden = request.targets.projections.reduce(0) { $0 + d.r * ($1.isMLP ? d.K : 1) }
         if request.loraDropout {
             table.add(PlannedBuffer("act.lora_dropout", .layerActivations, shape: [Ls, d.B, d.T, inputs],
@@ -152,7 +169,7 @@ enum GPUActivationBuffers {
     static let lossChunks = 8
 
     private static func addChunkedLogits(_ table: inout BufferTable, _ d: ModelDims, c: StorageType,
-                                         savesLogSoftmax: Bool) {
+                                         savesLogSoftmax: Bool, compiled: Bool) {
         table.add(PlannedBuffer("logits", .logitsAndLoss, shape: [d.B, d.T, d.V], axes: ["B", "T", "V"], c,
                                 note: "lm_head output in chunks, saved for the loss's backward"))
         if savesLogSoftmax {
@@ -160,10 +177,17 @@ enum GPUActivationBuffers {
                                     .f32, note: "each chunk's f32 log-softmax, saved by cross-entropy"))
         }
         let rows = (d.B * d.T + lossChunks - 1) / lossChunks
-        table.add(PlannedBuffer("loss.chunk_f32", .logitsAndLoss, shape: [2, rows, d.V], axes: ["2", "B·T/8", "V"],
-                                .f32, note: "one chunk upcast to f32 and its gradient"))
+        if compiled {
+            // The compiled loss upcasts inside its fused kernel and writes only the chunk's gradient.
+            table.add(PlannedBuffer("loss.chunk_grad", .logitsAndLoss, shape: [rows, d.V], axes: ["B·T/8", "V"],
+                                    c, note: "one chunk's gradient (the compiled loss fuses the f32 upcast)"))
+        } else {
+            table.add(PlannedBuffer("loss.chunk_f32", .logitsAndLoss, shape: [2, rows, d.V], axes: ["2", "B·T/8", "V"],
+                                    .f32, note: "one chunk upcast to f32 and its gradient"))
+        }
         table.explain(.logitsAndLoss, (savesLogSoftmax ? "(c + 4)·B·T·V chunked logits and their f32 log-softmax"
                                                        : "c·B·T·V chunked logits")
-                      + " + 8·B·T·V/8 for one f32 chunk and its gradient")
+                      + (compiled ? " + c·B·T·V/8 for one chunk's gradient (compiled loss)"
+                                  : " + 8·B·T·V/8 for one f32 chunk and its gradient"))
     }
 }

@@ -131,11 +131,12 @@ enum TrainableBuffers {
         }
     }
 
-    /// Optimizer state bytes for one tensor of `n` elements.
-    static func stateBytes(_ n: Int, _ optimizer: OptimizerKind) -> Int {
+    /// Optimizer state bytes for one tensor of `n` elements; `element` is the bytes of one state
+    /// element (4 for f32 state, the parameter's bytes for `--optimizer-state param`).
+    static func stateBytes(_ n: Int, _ optimizer: OptimizerKind, element: Int = 4) -> Int {
         switch optimizer {
-        case .adamw: return 8 * n
-        case .lion: return 4 * n
+        case .adamw: return 2 * element * n
+        case .lion: return element * n
         case .adamw8bit:
             guard n >= min8BitSize else { return 8 * n }
             return 2 * n + 2 * 4 * ((n + optimizerBlock - 1) / optimizerBlock)
@@ -146,21 +147,25 @@ enum TrainableBuffers {
         to table: inout BufferTable, _ groups: [Group], _ request: PlanRequest, shards: Int
     ) {
         let opt = request.optimizer
+        // torch.optim keeps m and v in the parameter's dtype; 32-bit optimizers in f32.
+        let stateType: StorageType = request.device == .gpu && request.optimizerState == .param
+            ? parameterType(request) : .f32
+        let element = stateType.bits / 8
         var resident = 0
         var paged = 0
         var largestPaged = 0
         for g in groups {
-            let bytes = stateBytes(g.elementsEach, opt) * g.count
+            let bytes = stateBytes(g.elementsEach, opt, element: element) * g.count
             if request.paged && g.elementsEach >= pagingThreshold {
                 paged += bytes
-                largestPaged = max(largestPaged, stateBytes(g.elementsEach, opt))
+                largestPaged = max(largestPaged, stateBytes(g.elementsEach, opt, element: element))
             } else {
                 resident += bytes
             }
         }
         let perParam: String = switch opt {
-        case .adamw: "AdamW m+v f32 = 8 B/param"
-        case .lion: "Lion momentum f32 = 4 B/param"
+        case .adamw: "AdamW m+v \(stateType.rawValue) = \(2 * element) B/param"
+        case .lion: "Lion momentum \(stateType.rawValue) = \(element) B/param"
         case .adamw8bit: "8-bit AdamW m+v u8 + f32 absmax per 256 ≈ 2.03 B/param (< 4096-element tensors 8 B)"
         }
         table.add(PlannedBuffer("optim.state", .optimizerResident, shape: [resident], axes: ["bytes"], .u8,
@@ -188,9 +193,9 @@ enum TrainableBuffers {
             // size of the state's v, alive only inside the step.
             let total = groups.reduce(0) { $0 + $1.elements }
             table.add(PlannedBuffer("optim.step_temporaries", .optimizerResident, shape: [total], axes: ["N_train"],
-                                    .f32, shards: shards, phases: [.optimizerStep],
+                                    stateType, shards: shards, phases: [.optimizerStep],
                                     note: "foreach AdamW's √v list, only during the step"))
-            table.explain(.optimizerResident, "+ 4 B/param during the step (foreach AdamW's √v)")
+            table.explain(.optimizerResident, "+ \(element) B/param during the step (foreach AdamW's √v)")
         }
     }
 }

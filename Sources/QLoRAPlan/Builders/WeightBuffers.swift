@@ -37,6 +37,9 @@ enum WeightBuffers {
     ) {
         var linear = 0
         var tensors = 0
+        // bitsandbytes keeps the constants in quant_state, which FSDP does not manage: every GPU
+        // holds all of them (torchao's NF4Tensor carries them inside the sharded parameter).
+        let constantShards = request.device == .gpu && !request.stack.shardsQuantConstants ? 1 : shards
         for p in projections {
             let (out, inp) = d.shape(p)
             let (prefix, prefixAxes) = d.layerPrefix(p)
@@ -53,16 +56,16 @@ enum WeightBuffers {
                 let nested = (blocks + nestedBlockSize - 1) / nestedBlockSize
                 table.add(PlannedBuffer(
                     "base.\(p.rawValue).qabsmax", .quantConstants, shape: prefix + [blocks],
-                    axes: prefixAxes + ["\(outAxis)·\(inAxis)/64"], .u8, shards: shards,
+                    axes: prefixAxes + ["\(outAxis)·\(inAxis)/64"], .u8, shards: constantShards,
                     note: "8-bit code of each 64-block absmax"))
                 table.add(PlannedBuffer(
                     "base.\(p.rawValue).nested_absmax", .quantConstants, shape: prefix + [nested + 1],
-                    axes: prefixAxes + ["blocks/256+1"], .f32, shards: shards,
+                    axes: prefixAxes + ["blocks/256+1"], .f32, shards: constantShards,
                     note: "f32 absmax per 256 blocks, plus the mean offset"))
             } else {
                 table.add(PlannedBuffer(
                     "base.\(p.rawValue).absmax", .quantConstants, shape: prefix + [blocks],
-                    axes: prefixAxes + ["\(outAxis)·\(inAxis)/64"], .f32, shards: shards,
+                    axes: prefixAxes + ["\(outAxis)·\(inAxis)/64"], .f32, shards: constantShards,
                     note: "f32 absmax per 64-weight block"))
             }
         }
@@ -70,7 +73,7 @@ enum WeightBuffers {
         if request.device == .gpu {
             table.add(PlannedBuffer(
                 "base.code_maps", .quantConstants, shape: [tensors, mapEntries],
-                axes: ["tensors", "maps"], .f32, shards: shards,
+                axes: ["tensors", "maps"], .f32, shards: constantShards,
                 note: "bitsandbytes keeps quant_map (and nested_quant_map) per tensor"))
         } else {
             table.add(PlannedBuffer(

@@ -24,6 +24,7 @@ public struct PlanJSON: Encodable {
         let batch: Int
         let gradCkpt: Bool
         let optimizer: String
+        let optimizerState: String
         let paged: Bool
         let doubleQuant: Bool?
         let computeDtype: String
@@ -84,6 +85,10 @@ public struct PlanJSON: Encodable {
     let budgetLabel: String?
     let budgetBytes: Int?
     let totalBytes: Int
+    /// The peak phase's tensors (PyTorch's max_memory_allocated), and the peak reserved bytes PyTorch
+    /// reports with memory to spare (GPU plans; null on CPU). Neither includes the CUDA context.
+    let allocatedBytes: Int
+    let peakReservedBytes: Int?
     let peakPhase: String
     let phases: [PhaseEntry]
     let offDeviceBytes: Int
@@ -109,7 +114,7 @@ public struct PlanJSON: Encodable {
             rank: r.method.usesLoRA ? r.rank : nil,
             targets: r.method.usesLoRA ? r.targets.projections.map(\.moduleName) : nil,
             seq: r.sequenceLength, batch: r.batchSize, gradCkpt: r.gradientCheckpointing,
-            optimizer: r.optimizer.rawValue, paged: r.paged,
+            optimizer: r.optimizer.rawValue, optimizerState: r.optimizerState.rawValue, paged: r.paged,
             doubleQuant: r.method == .qlora ? r.doubleQuant : nil, computeDtype: r.computeDType.rawValue,
             gpus: r.gpuCount, virtualTokens: r.method.usesVirtualTokens ? r.virtualTokens : nil,
             dora: r.method.usesLoRA ? r.dora : nil, prefixProjection: r.prefixProjectionHidden,
@@ -118,6 +123,8 @@ public struct PlanJSON: Encodable {
         budgetLabel = r.budget?.label
         budgetBytes = plan.budgetBytes
         totalBytes = plan.deviceBytes
+        allocatedBytes = plan.allocatedBytes
+        peakReservedBytes = plan.peakReservedBytes
         peakPhase = plan.peakPhase.rawValue
         phases = plan.phaseBytes.map { PhaseEntry(id: $0.phase.rawValue, title: $0.phase.title, bytes: $0.bytes) }
         offDeviceBytes = plan.offDeviceBytes
@@ -160,7 +167,8 @@ public struct PlanJSON: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case schemaVersion, model, request, budgetLabel, budgetBytes, totalBytes, peakPhase, phases, offDeviceBytes, fits
+        case schemaVersion, model, request, budgetLabel, budgetBytes, totalBytes, allocatedBytes, peakReservedBytes
+        case peakPhase, phases, offDeviceBytes, fits
         case headroomBytes, components, buffers, arenaBytes, reasons, budgetVerdicts, recommendations, notes
     }
 
@@ -173,6 +181,8 @@ public struct PlanJSON: Encodable {
         try c.encode(budgetLabel, forKey: .budgetLabel)
         try c.encode(budgetBytes, forKey: .budgetBytes)
         try c.encode(totalBytes, forKey: .totalBytes)
+        try c.encode(allocatedBytes, forKey: .allocatedBytes)
+        try c.encode(peakReservedBytes, forKey: .peakReservedBytes)
         try c.encode(peakPhase, forKey: .peakPhase)
         try c.encode(phases, forKey: .phases)
         try c.encode(offDeviceBytes, forKey: .offDeviceBytes)

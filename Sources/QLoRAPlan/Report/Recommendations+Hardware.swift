@@ -44,12 +44,13 @@ extension Recommender {
     private static func moreGPUs(_ plan: MemoryPlan, _ budget: PlanBudget) -> [Recommendation] {
         let maxGPUs = 16
         let name = budget.gpu?.name ?? ByteCount.format(budget.bytes) + " devices"
-        func firstCount(paged: Bool) -> (Int, MemoryPlan)? {
+        func firstCount(paged: Bool, offload: Bool = false) -> (Int, MemoryPlan)? {
             guard plan.request.gpuCount < maxGPUs else { return nil }
             for n in (plan.request.gpuCount + 1)...maxGPUs {
                 var v = plan.request
                 v.gpuCount = n
                 v.paged = paged
+                v.offloadBase = v.offloadBase || offload
                 let p = Planner.build(v)
                 if p.fits == true { return (n, p) }
             }
@@ -63,8 +64,15 @@ extension Recommender {
         var out: [Recommendation] = []
         let asIs = firstCount(paged: plan.request.paged)
         if let asIs { out.append(describe(asIs, plan.request.paged ? " and --paged" : "")) }
+        var fewest = asIs?.0
         if !plan.request.paged, let paged = firstCount(paged: true), asIs == nil || paged.0 < asIs!.0 {
             out.append(describe(paged, " and --paged"))
+            fewest = paged.0
+        }
+        // FSDP's CPU offload (answer.ai's route for 70B on two 24 GB cards) when it needs fewer GPUs.
+        if plan.request.quantizedBase && !plan.request.offloadBase,
+           let offload = firstCount(paged: false, offload: true), fewest == nil || offload.0 < fewest! {
+            out.append(describe(offload, " and --offload-base"))
         }
         if out.isEmpty {
             out.append(Recommendation(kind: .moreGPUs, text: "even \(maxGPUs) × \(name) do not fit",

@@ -83,6 +83,12 @@ public enum Report {
         lines.append(pad("peak on device" + perDevice, width) + "  "
                      + pad(ByteCount.format(plan.deviceBytes), 11, right: true) + "          set by "
                      + plan.peakPhase.title + (plan.request.device == .cpu ? " (the CPU trainer holds every buffer for the whole run)" : ""))
+        if let reserved = plan.peakReservedBytes {
+            // What PyTorch's own counters would show (they leave out the CUDA context).
+            lines.append("  PyTorch would count: max_memory_allocated \(ByteCount.format(plan.allocatedBytes)); "
+                         + "max_memory_reserved ≈ \(ByteCount.format(reserved)) with memory to spare "
+                         + "(the allocator's cache; it is returned before an out-of-memory error)")
+        }
         if plan.offDeviceBytes > 0 {
             let place = plan.request.device == .gpu ? "host RAM" : "file-backed"
             lines.append(pad("off device (paged, \(place))", width) + "  "

@@ -28,6 +28,17 @@ public enum OptimizerKind: String, CaseIterable, Sendable, Codable {
     case lion
 }
 
+/// The dtype AdamW's m and v (Lion's momentum) are kept in.
+public enum OptimizerStateDType: String, CaseIterable, Sendable, Codable {
+    /// 32-bit state whatever the parameter dtype: bitsandbytes' 32-bit optimizers (the QLoRA recipe's
+    /// `paged_adamw_32bit`), or torch.optim over f32 parameters.
+    case f32
+    /// The parameter's own dtype: `torch.optim.AdamW` creates its state with `zeros_like(param)`, so
+    /// bf16 adapters get bf16 m and v (answer.ai's `train.py` and torchtune's recipes train bf16
+    /// adapters with torch.optim.AdamW). 2 × the parameter bytes for AdamW, 1 × for Lion.
+    case param
+}
+
 /// Which GPU training stack the plan models: the stacks differ in what the loss keeps alive.
 public enum TrainingStack: String, CaseIterable, Sendable, Codable {
     /// transformers + PEFT + bitsandbytes: full (B, T, V) logits upcast to f32 for the loss; every
@@ -37,11 +48,30 @@ public enum TrainingStack: String, CaseIterable, Sendable, Codable {
     /// linears quantized (the rest stay bf16), no LoRA dropout in its recipes.
     case torchtune
     /// LitGPT: chunked cross-entropy without compile (bf16 logits chunks and each chunk's f32
-    /// log-softmax saved), every linear quantized by bitsandbytes, LoRA dropout as configured.
+    /// log-softmax saved), every linear quantized by bitsandbytes, LoRA dropout as configured, q/k/v
+    /// in one fused linear; its published resource tables ran PyTorch 2.1.
     case litgpt
 
     /// Whether the loss is computed in chunks rather than over full f32 (B, T, V) logits.
     public var chunksLoss: Bool { self != .hf }
+
+    /// torchtune compiles its chunked cross-entropy (the README's numbers have compile on): each
+    /// chunk's f32 upcast stays inside the fused kernel; only the chunk's c-byte gradient is written.
+    public var compilesLoss: Bool { self == .torchtune }
+
+    /// LitGPT's q, k and v are one linear (`attn`) with one LoRA dropout on its input; PEFT and
+    /// torchtune wrap q, k and v separately, one dropout each.
+    public var fusesQKV: Bool { self == .litgpt }
+
+    /// PyTorch before 2.2 saved `mean()`'s input for its backward (fixed by pytorch#109935, 2.2): the
+    /// RMSNorm's f32 x² is kept beside its f32 input. LitGPT's resource tables ran PyTorch 2.1.
+    public var normKeepsSquare: Bool { self == .litgpt }
+
+    /// Whether FSDP manages the 4-bit quantization constants. bitsandbytes keeps them in each
+    /// `Params4bit.quant_state`, which is not a parameter or buffer, so FSDP neither shards nor
+    /// offloads them (every GPU holds all of them); torchao's NF4Tensor carries them inside the
+    /// parameter, so torchtune's FSDP shards them with it.
+    public var shardsQuantConstants: Bool { self == .torchtune }
 }
 
 /// The dtype the forward and backward compute in: the engine's own `ComputeDType` (QLoRACore), so
@@ -94,6 +124,8 @@ public struct PlanRequest: Sendable {
     public var batchSize = 1
     public var gradientCheckpointing = true
     public var optimizer: OptimizerKind = .adamw
+    /// AdamW / Lion state dtype (GPU plans; the CPU trainer keeps f32 state).
+    public var optimizerState: OptimizerStateDType = .f32
     public var paged = false
     public var doubleQuant = true
     public var computeDType: ComputeDType = .bf16
@@ -165,6 +197,8 @@ public struct PlanRequest: Sendable {
             try need((1...1 << 20).contains(h), "--prefix-projection \(h): must be in 1…1048576")
         }
         try need(!offloadBase || (device == .gpu && quantizedBase), "--offload-base applies to an NF4 base on a GPU")
+        try need(optimizerState == .f32 || (optimizer != .adamw8bit && device == .gpu),
+                 "--optimizer-state param applies to adamw and lion on GPU plans (8-bit AdamW keeps its own state)")
         if device == .gpu {
             try need(computeDType != .auto, "--compute-dtype auto applies to --device cpu (GPU plans: bf16 or f32)")
         }

@@ -135,6 +135,11 @@ public struct BufferTable: Sendable {
         buffers.append(buffer)
     }
 
+    /// Removes a buffer (a later builder that replaces it, e.g. offloading replacing FSDP's gathers).
+    public mutating func remove(named name: String) {
+        buffers.removeAll { $0.name == name }
+    }
+
     /// Moves every buffer of a component to another placement (offloading).
     public mutating func move(_ component: Component, to placement: Placement) {
         for i in buffers.indices where buffers[i].component == component { buffers[i].placement = placement }
