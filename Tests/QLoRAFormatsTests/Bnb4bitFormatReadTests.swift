@@ -18,7 +18,7 @@ import Testing
             if e.name.contains(".quant_state."), let json {
                 w.add(e.name, dtype: .u8, shape: [json.utf8.count], bytes: Array(json.utf8))
             } else {
-                w.add(e.name, dtype: e.dtype, shape: e.shape, bytes: e.data)
+                w.add(e.name, dtype: e.dtype, shape: e.shape, bytes: e.data.byteArray)
             }
         }
         return try! SafetensorsFile(file: MappedFile(bytes: w.fileBytes(), path: "q.safetensors"))

@@ -83,7 +83,7 @@ import Testing
     static func quantizedFile(_ entries: [SafetensorsWriter.Entry], json: [UInt8]? = nil) -> [UInt8] {
         var w = SafetensorsWriter()
         for e in entries {
-            let bytes = e.name.contains(".quant_state.") ? json ?? e.data : e.data
+            let bytes = e.name.contains(".quant_state.") ? json ?? e.data.byteArray : e.data.byteArray
             w.add(e.name, dtype: e.dtype, shape: e.name.contains(".quant_state.") ? [bytes.count] : e.shape, bytes: bytes)
         }
         return w.fileBytes()
@@ -185,12 +185,12 @@ import Testing
         Case(name: "quant-state JSON") {
             for doubleQuant in [false, true] {
                 let entries = quantizedEntries(doubleQuant: doubleQuant)
-                let json = entries.first { $0.name.contains(".quant_state.") }!.data
+                let json = entries.first { $0.name.contains(".quant_state.") }!.data.byteArray
                 let report = CorruptionSweep.run("quant-state JSON", bytes: json, everyBelow: json.count, spread: 0,
                                                  expect: Self.json(json)) { b in try readQuantized(quantizedFile(entries, json: b)) }
                 #expect(report.violations.isEmpty, "\(report): \(report.violations.prefix(5))")
             }
-            let json = quantizedEntries(doubleQuant: false).first { $0.name.contains(".quant_state.") }!.data
+            let json = quantizedEntries(doubleQuant: false).first { $0.name.contains(".quant_state.") }!.data.byteArray
             return Sweep(bytes: json, everyBelow: json.count, spread: 0, expect: Self.json(json)) { b in
                 try readQuantized(quantizedFile(quantizedEntries(doubleQuant: false), json: b))
             }

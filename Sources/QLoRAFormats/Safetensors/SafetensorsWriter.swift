@@ -8,7 +8,36 @@ public struct SafetensorsWriter {
         public var name: String
         public var dtype: TensorDType
         public var shape: [Int]
-        public var data: [UInt8]
+        public var data: Payload
+    }
+
+    /// A tensor's bytes as the caller has them: added arrays are kept as they are (a Float array
+    /// shares its storage rather than being copied to bytes), and `borrowing` memory is read only
+    /// when the file is written, so writing an adapter or a checkpoint costs no second copy of the
+    /// trainable parameters.
+    public enum Payload {
+        case bytes([UInt8])
+        case floats([Float])
+        case borrowed(UnsafeRawBufferPointer)
+
+        public var count: Int {
+            switch self {
+            case .bytes(let b): return b.count
+            case .floats(let f): return 4 * f.count
+            case .borrowed(let p): return p.count
+            }
+        }
+
+        /// The bytes as an array (a copy; for tests and small tensors).
+        public var byteArray: [UInt8] { withUnsafeBytes { [UInt8]($0) } }
+
+        public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+            switch self {
+            case .bytes(let b): return try b.withUnsafeBytes(body)
+            case .floats(let f): return try f.withUnsafeBytes(body)
+            case .borrowed(let p): return try body(p)
+            }
+        }
     }
 
     public private(set) var entries: [Entry] = []
@@ -17,12 +46,22 @@ public struct SafetensorsWriter {
     public init() {}
 
     public mutating func add(_ name: String, dtype: TensorDType, shape: [Int], bytes: [UInt8]) {
-        precondition(shape.reduce(1, *) * dtype.size == bytes.count, "\(name): shape and byte count disagree")
-        entries.append(Entry(name: name, dtype: dtype, shape: shape, data: bytes))
+        append(Entry(name: name, dtype: dtype, shape: shape, data: .bytes(bytes)))
     }
 
     public mutating func add(_ name: String, shape: [Int], floats: [Float]) {
-        add(name, dtype: .f32, shape: shape, bytes: floats.withUnsafeBytes { [UInt8]($0) })
+        append(Entry(name: name, dtype: .f32, shape: shape, data: .floats(floats)))
+    }
+
+    /// Adds a tensor whose bytes stay in the caller's memory; they must stay valid and unchanged
+    /// until `write(to:)` or `fileBytes()` has returned.
+    public mutating func add(_ name: String, dtype: TensorDType, shape: [Int], borrowing bytes: UnsafeRawBufferPointer) {
+        append(Entry(name: name, dtype: dtype, shape: shape, data: .borrowed(bytes)))
+    }
+
+    private mutating func append(_ e: Entry) {
+        precondition(e.shape.reduce(1, *) * e.dtype.size == e.data.count, "\(e.name): shape and byte count disagree")
+        entries.append(e)
     }
 
     /// Adds Float32 values stored as f16 or bf16 (round to nearest even) or f32.
@@ -74,7 +113,7 @@ public struct SafetensorsWriter {
         let header = headerBytes()
         var out = withUnsafeBytes(of: UInt64(header.count).littleEndian) { [UInt8]($0) }
         out += header
-        for e in entries { out += e.data }
+        for e in entries { e.data.withUnsafeBytes { out += $0 } }
         return out
     }
 
@@ -88,7 +127,7 @@ public struct SafetensorsWriter {
             var n = UInt64(header.count).littleEndian
             try withUnsafeBytes(of: &n) { try out.write($0) }
             try out.write(header)
-            for e in entries { try out.write(e.data) }
+            for e in entries { try e.data.withUnsafeBytes { try out.write($0) } }
             try out.finish()
             try AtomicOutput.rename(tmp, to: path)
         } catch {

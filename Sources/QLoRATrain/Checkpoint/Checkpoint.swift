@@ -38,7 +38,7 @@ public enum Checkpoint {
             params.metadata = ["format": "pt"]
             for p in optimizer.parameters {
                 params.add(p.name, dtype: .f32, shape: p.shape,
-                           bytes: Array(UnsafeRawBufferPointer(start: p.value, count: 4 * p.count)))
+                           borrowing: UnsafeRawBufferPointer(start: p.value, count: 4 * p.count))
             }
             try params.write(to: dir + "/" + parametersFile)
             try OptimizerStateFile.write(optimizer, to: dir + "/" + OptimizerStateFile.name)
