@@ -94,25 +94,25 @@ public struct LoRAConfig: Equatable, Sendable {
 
     /// The file's text, as PEFT writes it.
     public func json() -> String {
-        func number(_ x: Double) -> OrderedJSON {
-            x == x.rounded() && abs(x) < 1e15 ? .int(Int(x)) : .numberLiteral("\(x)")
+        func number(_ x: Double) -> JSONValue {
+            x == x.rounded() && abs(x) < 1e15 ? .int(Int(x)) : .double(x)
         }
-        let targets: OrderedJSON
+        let targets: JSONValue
         switch targetModules {
         case .list(let names): targets = .array(names.map { .string($0) })
         case .pattern(let p): targets = .string(p)
         }
-        let members: [(String, OrderedJSON)] = [
+        let members: [(String, JSONValue)] = [
             ("alpha_pattern", .object([])), ("auto_mapping", .null),
             ("base_model_name_or_path", .optional(baseModelNameOrPath)), ("bias", .string("none")),
             ("fan_in_fan_out", .bool(false)), ("inference_mode", .bool(true)), ("init_lora_weights", .bool(true)),
             ("layers_pattern", .null), ("layers_to_transform", .null), ("lora_alpha", number(loraAlpha)),
-            ("lora_dropout", .numberLiteral("\(loraDropout)")), ("modules_to_save", .null),
+            ("lora_dropout", .double(loraDropout)), ("modules_to_save", .null),
             ("peft_type", .string("LORA")), ("r", .int(r)), ("rank_pattern", .object([])), ("revision", .null),
             ("target_modules", targets), ("task_type", .string(taskType)), ("use_dora", .bool(useDoRA)),
             ("use_rslora", .bool(useRSLoRA)),
         ]
-        return OrderedJSON.object(members).pretty()
+        return JSONValue.object(members).serialized()
     }
 
     /// Parses `adapter_config.json` text; `path` names the file in errors.

@@ -109,7 +109,7 @@ public struct PromptLearningConfig: Equatable, Sendable {
 
     /// The file's text, as PEFT writes it (sorted keys).
     public func json() -> String {
-        var members: [(String, OrderedJSON)] = [
+        var members: [(String, JSONValue)] = [
             ("auto_mapping", .null), ("base_model_name_or_path", .optional(baseModelNameOrPath)),
             ("inference_mode", .bool(true)), ("num_attention_heads", .int(numAttentionHeads)),
             ("num_layers", .int(numLayers)), ("num_transformer_submodules", .int(numTransformerSubmodules)),
@@ -124,7 +124,7 @@ public struct PromptLearningConfig: Equatable, Sendable {
         case .prefixTuning:
             members += [("encoder_hidden_size", .int(encoderHiddenSize)), ("prefix_projection", .bool(prefixProjection))]
         }
-        return OrderedJSON.object(members.sorted { $0.0 < $1.0 }).pretty()
+        return JSONValue.object(members).serialized(JSONStyle(indent: 2, sortKeys: true))
     }
 
     /// Parses `adapter_config.json` text of either method; `path` names the file in errors.
