@@ -69,8 +69,7 @@ struct HFTokenizerFile {
 
         /// The members of the object at `path`.
         func object(_ value: JSONValue, _ path: String) throws -> [(String, JSONValue)] {
-            guard let members = value.members else { throw mistyped(value, path, "an object") }
-            return members
+            try typed(value, path, "an object", \.members)
         }
 
         func required(_ object: JSONValue, _ key: String, _ path: String) throws -> JSONValue {
@@ -84,30 +83,17 @@ struct HFTokenizerFile {
             return try read(value, path.isEmpty ? key : path + "." + key)
         }
 
-        func string(_ value: JSONValue, _ path: String) throws -> String {
-            guard let s = value.string else { throw mistyped(value, path, "a string") }
-            return s
+        /// `get` of the value, or a mistyped error naming `expected`.
+        func typed<T>(_ value: JSONValue, _ path: String, _ expected: String, _ get: (JSONValue) -> T?) throws -> T {
+            guard let v = get(value) else { throw mistyped(value, path, expected) }
+            return v
         }
 
-        func bool(_ value: JSONValue, _ path: String) throws -> Bool {
-            guard let b = value.bool else { throw mistyped(value, path, "a boolean") }
-            return b
-        }
-
-        func int(_ value: JSONValue, _ path: String) throws -> Int {
-            guard let i = value.int else { throw mistyped(value, path, "an integer") }
-            return i
-        }
-
-        func number(_ value: JSONValue, _ path: String) throws -> Double {
-            guard let d = value.double else { throw mistyped(value, path, "a number") }
-            return d
-        }
-
-        func array(_ value: JSONValue, _ path: String) throws -> [JSONValue] {
-            guard let a = value.array else { throw mistyped(value, path, "an array") }
-            return a
-        }
+        func string(_ value: JSONValue, _ path: String) throws -> String { try typed(value, path, "a string", \.string) }
+        func bool(_ value: JSONValue, _ path: String) throws -> Bool { try typed(value, path, "a boolean", \.bool) }
+        func int(_ value: JSONValue, _ path: String) throws -> Int { try typed(value, path, "an integer", \.int) }
+        func number(_ value: JSONValue, _ path: String) throws -> Double { try typed(value, path, "a number", \.double) }
+        func array(_ value: JSONValue, _ path: String) throws -> [JSONValue] { try typed(value, path, "an array", \.array) }
 
         func document(_ root: JSONValue) throws -> Document {
             _ = try object(root, "")
