@@ -45,7 +45,7 @@ struct JSONWriter {
 
     mutating func newline(_ level: Int) {
         guard let indent = style.indent else { return }
-        out += "\n" + String(repeating: " ", count: max(0, indent * level))
+        out += "\n" + String(repeating: " ", count: max(0, indent) * level)
     }
 
     mutating func write(_ value: JSONValue, level: Int) {

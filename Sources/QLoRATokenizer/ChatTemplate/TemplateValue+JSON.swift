@@ -10,11 +10,19 @@ extension TemplateValue {
            case .string(let item) = pair[0], case .string(let key) = pair[1] {
             separators = (item, key)
         }
-        let style = JSONStyle(indent: try args.int(1, "indent"), separators: separators,
+        let indent = try args.int(1, "indent")
+        if let indent, indent > Self.maxJSONIndent {
+            throw TemplateBuiltins.error("tojson: indent \(indent) is larger than \(Self.maxJSONIndent)")
+        }
+        let style = JSONStyle(indent: indent, separators: separators,
                               ensureASCII: args.get(0, "ensure_ascii", default: .bool(false)).isTrue,
                               sortKeys: args.get(3, "sort_keys", default: .bool(false)).isTrue)
         return try jsonValue(level: 0).serialized(style)
     }
+
+    /// The widest `tojson` indent: Python takes any, but a hostile template's `indent=10**12` would
+    /// make every line a terabyte (a negative one indents nothing, as in Python).
+    static let maxJSONIndent = 1024
 
     /// This value as JSON; undefined, namespaces and functions are not serializable, as in Python.
     func jsonValue(level: Int) throws -> JSONValue {
