@@ -7,7 +7,7 @@
 #   tools/fuzz.sh list                                  the target names
 #
 # Targets: safetensors sharded-index gguf config tokenizer-json gguf-tokenizer jsonl peft-adapter
-# quant-state. Seeds: Fuzz/corpus/TARGET (committed, read only); inputs libFuzzer finds go to
+# quant-state json. Seeds: Fuzz/corpus/TARGET (committed, read only); inputs libFuzzer finds go to
 # .build-fuzz/corpus/TARGET, crashes to .build-fuzz/artifacts/TARGET/, the run's log to
 # .build-fuzz/logs/TARGET.log. Every run has -rss_limit_mb=2048 -malloc_limit_mb=2048 (a header that
 # makes the parser allocate more fails the run) and -timeout=10 (a hang fails it). Extra flags go to
@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-TARGETS=(safetensors sharded-index gguf config tokenizer-json gguf-tokenizer jsonl peft-adapter quant-state)
+TARGETS=(safetensors sharded-index gguf config tokenizer-json gguf-tokenizer jsonl peft-adapter quant-state json)
 SCRATCH=$ROOT/.build-fuzz
 BIN=$SCRATCH/release/qlora-fuzz
 

@@ -67,15 +67,15 @@ public enum Bnb4bitFormat {
         }
         let type: FourBitType = stateKeys[0].hasSuffix("nf4") ? .nf4 : .fp4
         let json = try file.bytes(stateKeys[0])
-        guard let obj = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any] else {
+        guard let obj = try? JSONValue.parse(Data(json)), case .object = obj else {
             throw QLoRAError.format(path, "'\(stateKeys[0])' is not a JSON object")
         }
-        guard (obj["quant_type"] as? String) == type.rawValue,
+        guard obj["quant_type"]?.string == type.rawValue,
               let blockSize = obj["blocksize"].flatMap(jsonInt), FourBitCodec.allowedBlockSizes.contains(blockSize),
-              let shapeAny = obj["shape"] as? [Any] else {
+              let shapeAny = obj["shape"]?.array else {
             throw QLoRAError.format(path, "'\(stateKeys[0])' has an invalid quant_type, blocksize or shape")
         }
-        let shape = try shapeAny.map { (d: Any) -> Int in
+        let shape = try shapeAny.map { (d: JSONValue) -> Int in
             guard let n = jsonInt(d), n > 0 else { throw QLoRAError.format(path, "'\(prefix)': invalid shape in quant state") }
             return n
         }
@@ -98,9 +98,9 @@ public enum Bnb4bitFormat {
             throw QLoRAError.format(path, "'\(prefix).weight.absmax' has \(absInfo.elementCount) entries, expected \(nb)")
         }
         var state = QuantState(quantType: type, blockSize: blockSize, shape: shape,
-                               dtype: obj["dtype"] as? String ?? "float32", absmax: [], nested: nil)
+                               dtype: obj["dtype"]?.string ?? "float32", absmax: [], nested: nil)
         if absInfo.dtype == .u8 {
-            guard let offset = (obj["nested_offset"] as? NSNumber)?.floatValue,
+            guard let offset = obj["nested_offset"]?.double.map(Float.init),
                   let nbs = obj["nested_blocksize"].flatMap(jsonInt), nbs > 0 else {
                 throw QLoRAError.format(path, "'\(prefix)': 8-bit absmax without nested_offset/nested_blocksize")
             }

@@ -69,15 +69,17 @@ public final class HFCheckpoint: CheckpointSource {
     /// The `weight_map` (tensor name → shard file name) of `model.safetensors.index.json` text;
     /// `index` names the file in errors. Shard names are not checked here (see `containedPath`).
     public static func parseIndex(_ data: Data, path index: String) throws -> [String: String] {
-        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw QLoRAError.format(index, "not a JSON object")
+        let obj: JSONValue
+        do { obj = try JSONValue.parse(data) } catch {
+            throw QLoRAError.format(index, "not a JSON object (not valid JSON: \(error))")
         }
-        guard let map = obj["weight_map"] as? [String: Any] else {
+        guard case .object = obj else { throw QLoRAError.format(index, "not a JSON object") }
+        guard let map = obj["weight_map"]?.members else {
             throw QLoRAError.format(index, "missing weight_map")
         }
         var out: [String: String] = [:]
         for (k, v) in map {
-            guard let s = v as? String else { throw QLoRAError.format(index, "weight_map['\(k)'] is not a file name") }
+            guard let s = v.string else { throw QLoRAError.format(index, "weight_map['\(k)'] is not a file name") }
             out[k] = s
         }
         guard Set(out.values).count <= maxShards else {

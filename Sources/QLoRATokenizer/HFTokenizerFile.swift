@@ -4,22 +4,15 @@ import QLoRACore
 /// A parsed `tokenizer.json` (the `tokenizers` library's format), with readers for the parts a
 /// byte-level BPE tokenizer uses; anything else is refused with a one-line error naming the file.
 struct HFTokenizerFile {
-    struct Document: Decodable {
+    struct Document {
         var model: Model
         var addedTokens: [AddedTokenEntry]?
         var normalizer: JSONValue?
         var preTokenizer: JSONValue?
         var postProcessor: JSONValue?
-
-        enum CodingKeys: String, CodingKey {
-            case model, normalizer
-            case addedTokens = "added_tokens"
-            case preTokenizer = "pre_tokenizer"
-            case postProcessor = "post_processor"
-        }
     }
 
-    struct Model: Decodable {
+    struct Model {
         var type: String?
         var vocab: [String: Int]
         var merges: [Merge]
@@ -28,47 +21,21 @@ struct HFTokenizerFile {
         var ignoreMerges: Bool?
         var continuingSubwordPrefix: String?
         var endOfWordSuffix: String?
-
-        enum CodingKeys: String, CodingKey {
-            case type, vocab, merges, dropout
-            case byteFallback = "byte_fallback"
-            case ignoreMerges = "ignore_merges"
-            case continuingSubwordPrefix = "continuing_subword_prefix"
-            case endOfWordSuffix = "end_of_word_suffix"
-        }
     }
 
     /// A merge, written "left right" (older files) or ["left", "right"].
-    struct Merge: Decodable {
+    struct Merge {
         var left: String
         var right: String
-
-        init(from decoder: Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if let pair = try? container.decode([String].self), pair.count == 2 {
-                (left, right) = (pair[0], pair[1])
-                return
-            }
-            let parts = try container.decode(String.self).split(separator: " ", omittingEmptySubsequences: false)
-            guard parts.count == 2 else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "a merge is not two tokens")
-            }
-            (left, right) = (String(parts[0]), String(parts[1]))
-        }
     }
 
-    struct AddedTokenEntry: Decodable {
+    struct AddedTokenEntry {
         var id: Int
         var content: String
         var special: Bool?
         var lstrip: Bool?
         var rstrip: Bool?
         var singleWord: Bool?
-
-        enum CodingKeys: String, CodingKey {
-            case id, content, special, lstrip, rstrip
-            case singleWord = "single_word"
-        }
     }
 
     let json: Document
@@ -76,15 +43,11 @@ struct HFTokenizerFile {
 
     init(data: Data, source: String) throws {
         self.source = source
-        do {
-            json = try JSONDecoder().decode(Document.self, from: data)
-        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
-            throw QLoRAError.format(source, "not valid JSON")
-        } catch let error as DecodingError {
-            throw QLoRAError.format(source, "not a tokenizers BPE file: \(Self.describe(error))")
-        } catch {
-            throw QLoRAError.format(source, "not valid JSON")
+        let root: JSONValue
+        do { root = try JSONValue.parse(data) } catch {
+            throw QLoRAError.format(source, "not valid JSON: \(error)")
         }
+        json = try Fields(source: source).document(root)
         let model = json.model
         try require((model.type ?? "BPE") == "BPE", "model type '\(model.type ?? "")' is not supported (only byte-level BPE)")
         try require(model.byteFallback != true, "byte_fallback BPE (sentencepiece-style) is not supported")
@@ -93,14 +56,90 @@ struct HFTokenizerFile {
                     "BPE subword prefixes and suffixes are not supported")
     }
 
-    /// A decoding error in one line: where in the document, and what.
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ keys: [CodingKey]) -> String { keys.map(\.stringValue).joined(separator: ".") }
-        switch error {
-        case .keyNotFound(let key, let context): return "'\(path(context.codingPath + [key]))' is missing"
-        case .valueNotFound(_, let context), .typeMismatch(_, let context), .dataCorrupted(let context):
-            return "at '\(path(context.codingPath))': \(context.debugDescription)"
-        @unknown default: return "\(error)"
+    /// Typed members of the document; a missing or mistyped one is a one-line error that names
+    /// where it is ("'model.vocab' is missing", "at 'model.merges.3': a merge is not two tokens").
+    struct Fields {
+        let source: String
+
+        func fail(_ problem: String) -> QLoRAError { QLoRAError.format(source, "not a tokenizers BPE file: \(problem)") }
+
+        func mistyped(_ value: JSONValue, _ path: String, _ expected: String) -> QLoRAError {
+            fail("\(path.isEmpty ? "at the top level" : "at '\(path)'"): expected \(expected), found \(value.typeName)")
+        }
+
+        /// The members of the object at `path`.
+        func object(_ value: JSONValue, _ path: String) throws -> [(String, JSONValue)] {
+            try typed(value, path, "an object", \.members)
+        }
+
+        func required(_ object: JSONValue, _ key: String, _ path: String) throws -> JSONValue {
+            guard let value = object[key] else { throw fail("'\(path.isEmpty ? key : path + "." + key)' is missing") }
+            return value
+        }
+
+        /// An optional member: nil when absent or null, else `read` of it.
+        func optional<T>(_ object: JSONValue, _ key: String, _ path: String, _ read: (JSONValue, String) throws -> T) throws -> T? {
+            guard let value = object[key], !value.isNull else { return nil }
+            return try read(value, path.isEmpty ? key : path + "." + key)
+        }
+
+        /// `get` of the value, or a mistyped error naming `expected`.
+        func typed<T>(_ value: JSONValue, _ path: String, _ expected: String, _ get: (JSONValue) -> T?) throws -> T {
+            guard let v = get(value) else { throw mistyped(value, path, expected) }
+            return v
+        }
+
+        func string(_ value: JSONValue, _ path: String) throws -> String { try typed(value, path, "a string", \.string) }
+        func bool(_ value: JSONValue, _ path: String) throws -> Bool { try typed(value, path, "a boolean", \.bool) }
+        func int(_ value: JSONValue, _ path: String) throws -> Int { try typed(value, path, "an integer", \.int) }
+        func number(_ value: JSONValue, _ path: String) throws -> Double { try typed(value, path, "a number", \.double) }
+        func array(_ value: JSONValue, _ path: String) throws -> [JSONValue] { try typed(value, path, "an array", \.array) }
+
+        func document(_ root: JSONValue) throws -> Document {
+            _ = try object(root, "")
+            func raw(_ key: String) -> JSONValue? { root[key] }
+            return Document(
+                model: try model(try required(root, "model", ""), "model"),
+                addedTokens: try optional(root, "added_tokens", "") { list, path in
+                    try array(list, path).enumerated().map { try addedToken($1, "\(path).\($0)") }
+                },
+                normalizer: raw("normalizer"), preTokenizer: raw("pre_tokenizer"), postProcessor: raw("post_processor"))
+        }
+
+        func model(_ node: JSONValue, _ path: String) throws -> Model {
+            var vocab: [String: Int] = [:]
+            let entries = try object(try required(node, "vocab", path), path + ".vocab")
+            vocab.reserveCapacity(entries.count)
+            for (token, id) in entries { vocab[token] = try int(id, "\(path).vocab.\(token)") }
+            let merges = try array(try required(node, "merges", path), path + ".merges").enumerated().map { i, merge in
+                try self.merge(merge, "\(path).merges.\(i)")
+            }
+            return Model(
+                type: try optional(node, "type", path, string), vocab: vocab, merges: merges,
+                dropout: try optional(node, "dropout", path, number),
+                byteFallback: try optional(node, "byte_fallback", path, bool),
+                ignoreMerges: try optional(node, "ignore_merges", path, bool),
+                continuingSubwordPrefix: try optional(node, "continuing_subword_prefix", path, string),
+                endOfWordSuffix: try optional(node, "end_of_word_suffix", path, string))
+        }
+
+        func merge(_ value: JSONValue, _ path: String) throws -> Merge {
+            if let pair = value.array, pair.count == 2, let left = pair[0].string, let right = pair[1].string {
+                return Merge(left: left, right: right)
+            }
+            guard let text = value.string else { throw mistyped(value, path, "a merge (\"left right\" or [\"left\", \"right\"])") }
+            let parts = text.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == 2 else { throw fail("at '\(path)': a merge is not two tokens") }
+            return Merge(left: String(parts[0]), right: String(parts[1]))
+        }
+
+        func addedToken(_ node: JSONValue, _ path: String) throws -> AddedTokenEntry {
+            _ = try object(node, path)
+            return AddedTokenEntry(
+                id: try int(try required(node, "id", path), path + ".id"),
+                content: try string(try required(node, "content", path), path + ".content"),
+                special: try optional(node, "special", path, bool), lstrip: try optional(node, "lstrip", path, bool),
+                rstrip: try optional(node, "rstrip", path, bool), singleWord: try optional(node, "single_word", path, bool))
         }
     }
 

@@ -29,7 +29,7 @@ extension Tokenizer {
         let configSource = source.replacingLastPathComponent("tokenizer_config.json")
         let config = try tokenizerConfigJSON.map { data -> JSONValue in
             do { return try JSONValue.parse(data) } catch {
-                throw QLoRAError.format(configSource, "not valid JSON")
+                throw QLoRAError.format(configSource, "not valid JSON: \(error)")
             }
         }
         let model = file.json.model

@@ -116,12 +116,12 @@ import Testing
         #expect(!ByteLevelBPE.isSpelledByteLevel("e\u{301}") && ByteLevelBPE.isSpelledByteLevel("é"))
     }
 
-    @Test func orderedJSONPrintsLikeSerdeAndPython() {
-        let value: OrderedJSON = .object([
+    @Test func jsonValuePrintsLikeSerdeAndPython() {
+        let value: JSONValue = .object([
             ("s", .string("q\"b\\n\n\t\u{1}\u{7F}é")), ("a", .array([])), ("o", .object([])),
-            ("n", .array([.int(-1), .null, .bool(false), .numberLiteral("1000000000000000019884624838656")])),
+            ("n", .array([.int(-1), .null, .bool(false), .bigInt("1000000000000000019884624838656")])),
         ])
-        #expect(value.pretty() == """
+        #expect(value.serialized() == """
             {
               "s": "q\\"b\\\\n\\n\\t\\u0001\u{7F}é",
               "a": [],

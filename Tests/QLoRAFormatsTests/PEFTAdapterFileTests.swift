@@ -146,7 +146,7 @@ import Testing
     }
 
     static let badConfigs: [(String, String)] = [
-        ("not json", "cfg: not a JSON object"),
+        ("not json", "cfg: not a JSON object (not valid JSON: unexpected 'n', expected a value at line 1, column 1)"),
         ("[1, 2]", "cfg: not a JSON object"),
         (#"{"r": 8, "target_modules": ["q_proj"]}"#, "cfg: no peft_type"),
         (#"{"peft_type": "PREFIX_TUNING", "r": 8}"#, "cfg: peft_type 'PREFIX_TUNING' is not supported (only LORA)"),
@@ -233,7 +233,7 @@ import Testing
         let e2 = try Self.readError { dir, _ in try FileManager.default.removeItem(atPath: dir + "/adapter_config.json") }
         #expect(e2.hasSuffix("/adapter_config.json: missing"))
         let e3 = try Self.readError { dir, _ in try Data("{".utf8).write(to: URL(fileURLWithPath: dir + "/adapter_config.json")) }
-        #expect(e3.hasSuffix("/adapter_config.json: not a JSON object"))
+        #expect(e3.hasSuffix("/adapter_config.json: not a JSON object (not valid JSON: unexpected end of input in an object, expected a string key at line 1, column 2)"))
         #expect(throws: QLoRAError.io("/nonexistent-qlora-adapter", "no such adapter directory")) {
             try PEFTLoRAAdapter.read(from: "/nonexistent-qlora-adapter", model: Self.model)
         }

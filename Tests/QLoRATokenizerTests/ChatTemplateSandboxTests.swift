@@ -56,6 +56,16 @@ import Testing
         #expect(failure("{% for i in range(50) %}0123456789{% endfor %}", limits: limits) == nil)
     }
 
+    /// `tojson(indent=N)` with a huge N would build terabyte lines before the output bound sees
+    /// them: refused; a negative one indents nothing, as in Python.
+    @Test func tojsonIndentIsBounded() throws {
+        let list: TemplateValue = [1, 2]
+        #expect(failure("{{ x | tojson(indent=1000000000000) }}", variables: ["x": list])
+                == "t.jinja: line 1: tojson: indent 1000000000000 is larger than 1024")
+        let rendered = try ChatTemplate("{{ x | tojson(indent=-2) }}|{{ x | tojson(indent=1) }}", name: "t.jinja").render(["x": list])
+        #expect(rendered == "[\n1,\n2\n]|[\n 1,\n 2\n]")
+    }
+
     @Test func stringsBuiltByTheTemplateAreBounded() {
         // Doubling a string 40 times would need a terabyte.
         let source = "{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}"

@@ -105,7 +105,7 @@ import Testing
          "t/tokenizer.json: added token 'x' has single_word, which is not supported"),
         (tokenizerJSON(mergesAsPairs: true).replacing("[\"Ġ\", \"a\"]", with: "[\"Ġ\", \"zz\"]"),
          "t/tokenizer.json: merge 0 'Ġ zz' needs 'zz', which is not in the vocabulary"),
-        (Data("{\"model\": ".utf8), "t/tokenizer.json: not valid JSON"),
+        (Data("{\"model\": ".utf8), "t/tokenizer.json: not valid JSON: unexpected end of input, expected a value at line 1, column 11"),
         (Data("{\"version\": \"1.0\"}".utf8), "t/tokenizer.json: not a tokenizers BPE file: 'model' is missing"),
     ] as [(Data, String)])
     func unsupportedFilesAreRefusedInOneLine(json: Data, message: String) {

@@ -301,6 +301,10 @@ def main():
     put("jsonl", "template.bin", b"\x04" + template)
     put("jsonl", "auto_chat_skip.bin", b"\x08\xef\xbb\xbf" + chat + b"not json\n")
 
+    # json: any document; the tokenizer config fixture (wide int, ordered keys) and the escapes.
+    put("json", "tokenizer_config.json", fixture("gguf", "tokenizer_reference", "tiny_llama", "tokenizer_config.json"))
+    put("json", "escapes.json", b'{"s": "q\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00", "n": [0, -0, 1.5e-3, -2E+2, 9223372036854775808], "e": [{}, []], "x": null}')
+
     # PEFT adapter: adapter_config.json + NUL + adapter_model.safetensors (r = 2, q_proj and down_proj
     # of layer 0 of the 2-layer, hidden-64 model the target checks against).
     config = {"alpha_pattern": {}, "auto_mapping": None, "base_model_name_or_path": "tiny", "bias": "none",

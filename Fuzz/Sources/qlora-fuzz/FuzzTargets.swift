@@ -13,6 +13,7 @@ enum FuzzTargets {
         "jsonl": JSONLTarget.run,
         "peft-adapter": PEFTAdapterTarget.run,
         "quant-state": QuantStateTarget.run,
+        "json": JSONTarget.run,
     ]
 
     /// The target `main.swift` chose (libFuzzer's callback cannot capture it).

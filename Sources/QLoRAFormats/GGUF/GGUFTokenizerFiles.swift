@@ -78,7 +78,7 @@ public struct GGUFTokenizerFiles: Sendable, Equatable {
 
         let addBOS = (t.addBOSToken ?? false) && t.bosToken != nil
         let addEOS = (t.addEOSToken ?? false) && t.eosToken != nil
-        let tokenizer: OrderedJSON = .object([
+        let tokenizer: JSONValue = .object([
             ("version", .string("1.0")),
             ("truncation", .null),
             ("padding", .null),
@@ -96,14 +96,14 @@ public struct GGUFTokenizerFiles: Sendable, Equatable {
                 ("merges", .array(merges.map { .array([.string($0.0), .string($0.1)]) })),
             ])),
         ])
-        tokenizerJSON = tokenizer.pretty()
+        tokenizerJSON = tokenizer.serialized()
 
         // The config files as transformers writes them: json.dumps(indent=2, sort_keys=True) + "\n".
-        var config: [(String, OrderedJSON)] = [
+        var config: [(String, JSONValue)] = [
             ("backend", .string("tokenizers")),
             ("bos_token", .optional(t.bosToken)),
             ("eos_token", .optional(t.eosToken)),
-            ("model_max_length", .numberLiteral(Self.unlimitedModelMaxLength)),
+            ("model_max_length", .bigInt(Self.unlimitedModelMaxLength)),
             ("pad_token", .optional(t.paddingToken)),
             ("tokenizer_class", .string("PreTrainedTokenizerFast")),
             ("unk_token", .optional(t.unknownToken)),
@@ -111,13 +111,13 @@ public struct GGUFTokenizerFiles: Sendable, Equatable {
         if let b = t.addBOSToken { config.append(("add_bos_token", .bool(b))) }
         if let e = t.addEOSToken { config.append(("add_eos_token", .bool(e))) }
         if let template = t.chatTemplate { config.append(("chat_template", .string(template))) }
-        tokenizerConfigJSON = OrderedJSON.object(Self.sortedByKey(config)).pretty() + "\n"
+        tokenizerConfigJSON = JSONValue.object(config).serialized(Self.sortedKeys) + "\n"
 
-        var generation: [(String, OrderedJSON)] = [("_from_model_config", .bool(true))]
+        var generation: [(String, JSONValue)] = [("_from_model_config", .bool(true))]
         if let id = t.bosTokenID { generation.append(("bos_token_id", .int(id))) }
         if let id = t.eosTokenID { generation.append(("eos_token_id", .int(id))) }
         if let id = t.paddingTokenID { generation.append(("pad_token_id", .int(id))) }
-        generationConfigJSON = OrderedJSON.object(Self.sortedByKey(generation)).pretty() + "\n"
+        generationConfigJSON = JSONValue.object(generation).serialized(Self.sortedKeys) + "\n"
     }
 
     /// "left right" merges as pairs, each part and their concatenation a vocabulary token (the
@@ -135,23 +135,23 @@ public struct GGUFTokenizerFiles: Sendable, Equatable {
         }
     }
 
-    static func addedToken(_ id: Int, _ content: String, special: Bool) -> OrderedJSON {
+    static func addedToken(_ id: Int, _ content: String, special: Bool) -> JSONValue {
         .object([("id", .int(id)), ("content", .string(content)), ("single_word", .bool(false)),
                  ("lstrip", .bool(false)), ("rstrip", .bool(false)), ("normalized", .bool(false)),
                  ("special", .bool(special))])
     }
 
-    static func byteLevel(addPrefixSpace: Bool, useRegex: Bool) -> OrderedJSON {
+    static func byteLevel(addPrefixSpace: Bool, useRegex: Bool) -> JSONValue {
         .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(addPrefixSpace)),
                  ("trim_offsets", .bool(true)), ("use_regex", .bool(useRegex))])
     }
 
     /// `ByteLevel` with GPT-2's own split, or an isolating `Split` on the declared regex first.
-    static func preTokenizer(_ name: String?) -> OrderedJSON {
+    static func preTokenizer(_ name: String?) -> JSONValue {
         guard let regex = ByteLevelBPE.splitRegex(forPreTokenizer: name) else {
             return byteLevel(addPrefixSpace: false, useRegex: true)
         }
-        let split: OrderedJSON = .object([
+        let split: JSONValue = .object([
             ("type", .string("Split")), ("pattern", .object([("Regex", .string(regex))])),
             ("behavior", .string("Isolated")), ("invert", .bool(false)),
         ])
@@ -161,14 +161,14 @@ public struct GGUFTokenizerFiles: Sendable, Equatable {
 
     /// `TemplateProcessing` as `TokenizersBackend.update_post_processor` builds it: single
     /// `[bos:0] $A:0 [eos:0]`, pair `single [bos:1] $B:1 [eos:1]`; special tokens keyed in byte order.
-    static func templateProcessing(bos: (String, Int)?, eos: (String, Int)?) -> OrderedJSON {
-        func special(_ token: String, _ typeID: Int) -> OrderedJSON {
+    static func templateProcessing(bos: (String, Int)?, eos: (String, Int)?) -> JSONValue {
+        func special(_ token: String, _ typeID: Int) -> JSONValue {
             .object([("SpecialToken", .object([("id", .string(token)), ("type_id", .int(typeID))]))])
         }
-        func sequence(_ name: String, _ typeID: Int) -> OrderedJSON {
+        func sequence(_ name: String, _ typeID: Int) -> JSONValue {
             .object([("Sequence", .object([("id", .string(name)), ("type_id", .int(typeID))]))])
         }
-        var single: [OrderedJSON] = []
+        var single: [JSONValue] = []
         if let bos { single.append(special(bos.0, 0)) }
         single.append(sequence("A", 0))
         if let eos { single.append(special(eos.0, 0)) }
@@ -179,15 +179,13 @@ public struct GGUFTokenizerFiles: Sendable, Equatable {
         var specials: [String: Int] = [:]
         for (token, id) in [bos, eos].compactMap({ $0 }) { specials[token] = id }
         let entries = specials.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }.map { token in
-            (token, OrderedJSON.object([("id", .string(token)), ("ids", .array([.int(specials[token]!)])),
+            (token, JSONValue.object([("id", .string(token)), ("ids", .array([.int(specials[token]!)])),
                                         ("tokens", .array([.string(token)]))]))
         }
         return .object([("type", .string("TemplateProcessing")), ("single", .array(single)),
                          ("pair", .array(pair)), ("special_tokens", .object(entries))])
     }
 
-    /// Members sorted by key in code point order, as Python's `sort_keys=True`.
-    static func sortedByKey(_ members: [(String, OrderedJSON)]) -> [(String, OrderedJSON)] {
-        members.sorted { $0.0.unicodeScalars.map(\.value).lexicographicallyPrecedes($1.0.unicodeScalars.map(\.value)) }
-    }
+    /// `json.dumps(indent=2, sort_keys=True)`: keys in code point order, as transformers writes configs.
+    static let sortedKeys = JSONStyle(indent: 2, sortKeys: true)
 }

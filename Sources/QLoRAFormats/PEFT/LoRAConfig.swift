@@ -90,62 +90,58 @@ public struct LoRAConfig: Equatable, Sendable {
 
     // MARK: adapter_config.json
 
-    public static let fileName = "adapter_config.json"
+    public static let fileName = PEFTFiles.configFileName
 
     /// The file's text, as PEFT writes it.
     public func json() -> String {
-        func number(_ x: Double) -> OrderedJSON {
-            x == x.rounded() && abs(x) < 1e15 ? .int(Int(x)) : .numberLiteral("\(x)")
+        func number(_ x: Double) -> JSONValue {
+            x == x.rounded() && abs(x) < 1e15 ? .int(Int(x)) : .double(x)
         }
-        let targets: OrderedJSON
+        let targets: JSONValue
         switch targetModules {
         case .list(let names): targets = .array(names.map { .string($0) })
         case .pattern(let p): targets = .string(p)
         }
-        let members: [(String, OrderedJSON)] = [
+        let members: [(String, JSONValue)] = [
             ("alpha_pattern", .object([])), ("auto_mapping", .null),
             ("base_model_name_or_path", .optional(baseModelNameOrPath)), ("bias", .string("none")),
             ("fan_in_fan_out", .bool(false)), ("inference_mode", .bool(true)), ("init_lora_weights", .bool(true)),
             ("layers_pattern", .null), ("layers_to_transform", .null), ("lora_alpha", number(loraAlpha)),
-            ("lora_dropout", .numberLiteral("\(loraDropout)")), ("modules_to_save", .null),
+            ("lora_dropout", .double(loraDropout)), ("modules_to_save", .null),
             ("peft_type", .string("LORA")), ("r", .int(r)), ("rank_pattern", .object([])), ("revision", .null),
             ("target_modules", targets), ("task_type", .string(taskType)), ("use_dora", .bool(useDoRA)),
             ("use_rslora", .bool(useRSLoRA)),
         ]
-        return OrderedJSON.object(members).pretty()
+        return JSONValue.object(members).serialized()
     }
 
     /// Parses `adapter_config.json` text; `path` names the file in errors.
     public static func parse(_ data: Data, path: String) throws -> LoRAConfig {
-        guard let any = try? JSONSerialization.jsonObject(with: data), let o = any as? [String: Any] else {
-            throw QLoRAError.format(path, "not a JSON object")
-        }
+        let o = try PEFTFiles.configObject(data, path: path)
         func string(_ key: String) throws -> String? {
-            guard let v = o[key], !(v is NSNull) else { return nil }
-            guard let s = v as? String else { throw QLoRAError.format(path, "\(key) must be a string") }
+            guard let v = o[key], !v.isNull else { return nil }
+            guard let s = v.string else { throw QLoRAError.format(path, "\(key) must be a string") }
             return s
         }
         func number(_ key: String, default d: Double) throws -> Double {
-            guard let v = o[key], !(v is NSNull) else { return d }
-            guard let n = v as? NSNumber, !isBool(n) else { throw QLoRAError.format(path, "\(key) must be a number") }
-            return n.doubleValue
+            guard let v = o[key], !v.isNull else { return d }
+            guard let n = v.double else { throw QLoRAError.format(path, "\(key) must be a number") }
+            return n
         }
         func flag(_ key: String) throws -> Bool {
-            guard let v = o[key], !(v is NSNull) else { return false }
-            guard let n = v as? NSNumber, isBool(n) else { throw QLoRAError.format(path, "\(key) must be true or false") }
-            return n.boolValue
+            guard let v = o[key], !v.isNull else { return false }
+            guard let b = v.bool else { throw QLoRAError.format(path, "\(key) must be true or false") }
+            return b
         }
         func empty(_ key: String) -> Bool {
-            guard let v = o[key], !(v is NSNull) else { return true }
-            if let d = v as? [String: Any] { return d.isEmpty }
-            if let a = v as? [Any] { return a.isEmpty }
-            return false
+            guard let v = o[key], !v.isNull else { return true }
+            return v.members?.isEmpty ?? v.array?.isEmpty ?? false
         }
         guard let type = try string("peft_type") else { throw QLoRAError.format(path, "no peft_type") }
         guard type == "LORA" else {
             throw QLoRAError.unsupported(path, "peft_type '\(type)' is not supported (only LORA)")
         }
-        guard let rAny = o["r"], let rNum = rAny as? NSNumber, !isBool(rNum), let r = jsonInt(rNum) else {
+        guard let r = o["r"].flatMap(PEFTFiles.integer) else {
             throw QLoRAError.format(path, "r must be a positive integer")
         }
         for (key, what) in [("fan_in_fan_out", "fan_in_fan_out"), ("lora_bias", "LoRA biases")]
@@ -159,9 +155,9 @@ public struct LoRAConfig: Equatable, Sendable {
         }
         let targets: TargetModules
         switch o["target_modules"] {
-        case let s as String: targets = .pattern(s)
-        case let a as [Any]:
-            let names = a.compactMap { $0 as? String }
+        case .string(let s)?: targets = .pattern(s)
+        case .array(let a)?:
+            let names = a.compactMap(\.string)
             guard names.count == a.count, !names.isEmpty else {
                 throw QLoRAError.format(path, "target_modules must be a non-empty list of module names")
             }
@@ -181,6 +177,4 @@ public struct LoRAConfig: Equatable, Sendable {
         if case .pattern(let p) = targets, p != "all-linear" { config.compiledPattern = try? PyRegex(p) }
         return config
     }
-
-    private static func isBool(_ n: NSNumber) -> Bool { String(describing: type(of: n)).contains("Boolean") }
 }

@@ -26,7 +26,7 @@ public struct LoRAModuleWeights: Equatable, Sendable {
 /// (r, in) and `….lora_B.weight` (out, r), as `PeftModel.save_pretrained` writes them; with
 /// `use_dora` also `….lora_magnitude_vector` (out).
 public struct PEFTLoRAAdapter: Equatable, Sendable {
-    public static let weightsFileName = "adapter_model.safetensors"
+    public static let weightsFileName = PEFTFiles.weightsFileName
 
     public var config: LoRAConfig
     /// Keyed by Hugging Face module path (`model.layers.3.mlp.up_proj`).
@@ -39,27 +39,20 @@ public struct PEFTLoRAAdapter: Equatable, Sendable {
 
     /// Writes both files into `dir` (created if needed), each atomically.
     public func write(to dir: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        } catch {
-            throw QLoRAError.io(dir, "cannot create the adapter directory")
-        }
-        var writer = SafetensorsWriter()
-        writer.metadata = ["format": "pt"]
-        for path in modules.keys.sorted() {
-            let m = modules[path]!
-            precondition(m.a.count == config.r * m.inFeatures && m.b.count == m.outFeatures * config.r,
-                         "\(path): LoRA matrices do not match r = \(config.r)")
-            writer.add(PEFTKeys.loraA(path), shape: [config.r, m.inFeatures], floats: m.a)
-            writer.add(PEFTKeys.loraB(path), shape: [m.outFeatures, config.r], floats: m.b)
-            precondition((m.magnitude != nil) == config.useDoRA, "\(path): DoRA magnitude and use_dora disagree")
-            if let mag = m.magnitude {
-                precondition(mag.count == m.outFeatures, "\(path): DoRA magnitude does not match out features")
-                writer.add(PEFTKeys.magnitude(path), shape: [m.outFeatures], floats: mag)
+        try PEFTFiles.write(to: dir, configJSON: config.json()) { writer in
+            for path in modules.keys.sorted() {
+                let m = modules[path]!
+                precondition(m.a.count == config.r * m.inFeatures && m.b.count == m.outFeatures * config.r,
+                             "\(path): LoRA matrices do not match r = \(config.r)")
+                writer.add(PEFTKeys.loraA(path), shape: [config.r, m.inFeatures], floats: m.a)
+                writer.add(PEFTKeys.loraB(path), shape: [m.outFeatures, config.r], floats: m.b)
+                precondition((m.magnitude != nil) == config.useDoRA, "\(path): DoRA magnitude and use_dora disagree")
+                if let mag = m.magnitude {
+                    precondition(mag.count == m.outFeatures, "\(path): DoRA magnitude does not match out features")
+                    writer.add(PEFTKeys.magnitude(path), shape: [m.outFeatures], floats: mag)
+                }
             }
         }
-        try writer.write(to: dir + "/" + Self.weightsFileName)
-        try AtomicOutput.write(config.json() + "\n", to: dir + "/" + LoRAConfig.fileName)
     }
 
     /// Reads the adapter in `dir` and checks it against the base model `model`: every tensor must
@@ -67,11 +60,8 @@ public struct PEFTLoRAAdapter: Equatable, Sendable {
     /// every part present, of the model's dimensions and the config's rank, and a module the config
     /// targets.
     public static func read(from dir: String, model: LlamaConfig) throws -> PEFTLoRAAdapter {
-        let configPath = try fileInside(dir, LoRAConfig.fileName)
+        let (configPath, data) = try PEFTFiles.readConfig(in: dir)
         let weightsPath = try fileInside(dir, weightsFileName)
-        guard let data = try MetadataFile.read(configPath, limit: MetadataFile.configLimit) else {
-            throw QLoRAError.io(configPath, "cannot read")
-        }
         let config = try LoRAConfig.parse(data, path: configPath)
         return try read(config: config, weights: SafetensorsFile(path: weightsPath), model: model)
     }

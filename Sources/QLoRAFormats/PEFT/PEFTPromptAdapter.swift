@@ -21,23 +21,15 @@ public struct PEFTPromptAdapter: Equatable, Sendable {
 
     /// Writes both files into `dir` (created if needed), each atomically.
     public func write(to dir: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        } catch {
-            throw QLoRAError.io(dir, "cannot create the adapter directory")
+        try PEFTFiles.write(to: dir, configJSON: config.json()) { writer in
+            writer.add(Self.tensorName, shape: config.savedShape, floats: embeddings)
         }
-        var writer = SafetensorsWriter()
-        writer.metadata = ["format": "pt"]
-        writer.add(Self.tensorName, shape: config.savedShape, floats: embeddings)
-        try writer.write(to: dir + "/" + PEFTLoRAAdapter.weightsFileName)
-        try AtomicOutput.write(config.json() + "\n", to: dir + "/" + LoRAConfig.fileName)
     }
 
     /// Reads the adapter in `dir` and checks it against the base model `model`.
     public static func read(from dir: String, model: LlamaConfig) throws -> PEFTPromptAdapter {
-        let configPath = try PEFTLoRAAdapter.fileInside(dir, LoRAConfig.fileName)
-        let weightsPath = try PEFTLoRAAdapter.fileInside(dir, PEFTLoRAAdapter.weightsFileName)
-        guard let data = try MetadataFile.read(configPath) else { throw QLoRAError.io(configPath, "cannot read") }
+        let (configPath, data) = try PEFTFiles.readConfig(in: dir)
+        let weightsPath = try PEFTLoRAAdapter.fileInside(dir, PEFTFiles.weightsFileName)
         let config = try PromptLearningConfig.parse(data, path: configPath)
         try config.check(against: model, path: configPath)
         let file = try SafetensorsFile(path: weightsPath)
@@ -60,12 +52,8 @@ public struct PEFTPromptAdapter: Equatable, Sendable {
 public enum PEFTAdapterType {
     /// `peft_type` of `dir/adapter_config.json` (LORA, PROMPT_TUNING, …), as written.
     public static func peftType(directory dir: String) throws -> String {
-        let path = try PEFTLoRAAdapter.fileInside(dir, LoRAConfig.fileName)
-        guard let data = try MetadataFile.read(path) else { throw QLoRAError.io(path, "cannot read") }
-        guard let o = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw QLoRAError.format(path, "not a JSON object")
-        }
-        guard let type = o["peft_type"] as? String else { throw QLoRAError.format(path, "no peft_type") }
+        let (path, data) = try PEFTFiles.readConfig(in: dir)
+        guard let type = try PEFTFiles.configObject(data, path: path)["peft_type"]?.string else { throw QLoRAError.format(path, "no peft_type") }
         return type
     }
 }

@@ -109,7 +109,7 @@ public struct PromptLearningConfig: Equatable, Sendable {
 
     /// The file's text, as PEFT writes it (sorted keys).
     public func json() -> String {
-        var members: [(String, OrderedJSON)] = [
+        var members: [(String, JSONValue)] = [
             ("auto_mapping", .null), ("base_model_name_or_path", .optional(baseModelNameOrPath)),
             ("inference_mode", .bool(true)), ("num_attention_heads", .int(numAttentionHeads)),
             ("num_layers", .int(numLayers)), ("num_transformer_submodules", .int(numTransformerSubmodules)),
@@ -124,23 +124,20 @@ public struct PromptLearningConfig: Equatable, Sendable {
         case .prefixTuning:
             members += [("encoder_hidden_size", .int(encoderHiddenSize)), ("prefix_projection", .bool(prefixProjection))]
         }
-        return OrderedJSON.object(members.sorted { $0.0 < $1.0 }).pretty()
+        return JSONValue.object(members).serialized(JSONStyle(indent: 2, sortKeys: true))
     }
 
     /// Parses `adapter_config.json` text of either method; `path` names the file in errors.
     public static func parse(_ data: Data, path: String) throws -> PromptLearningConfig {
-        guard let any = try? JSONSerialization.jsonObject(with: data), let o = any as? [String: Any] else {
-            throw QLoRAError.format(path, "not a JSON object")
-        }
-        func isBool(_ n: NSNumber) -> Bool { String(describing: type(of: n)).contains("Boolean") }
+        let o = try PEFTFiles.configObject(data, path: path)
         func string(_ key: String) throws -> String? {
-            guard let v = o[key], !(v is NSNull) else { return nil }
-            guard let s = v as? String else { throw QLoRAError.format(path, "\(key) must be a string") }
+            guard let v = o[key], !v.isNull else { return nil }
+            guard let s = v.string else { throw QLoRAError.format(path, "\(key) must be a string") }
             return s
         }
         func int(_ key: String) throws -> Int? {
-            guard let v = o[key], !(v is NSNull) else { return nil }
-            guard let n = v as? NSNumber, !isBool(n), let i = jsonInt(n) else {
+            guard let v = o[key], !v.isNull else { return nil }
+            guard let i = PEFTFiles.integer(v) else {
                 throw QLoRAError.format(path, "\(key) must be an integer")
             }
             return i
@@ -169,9 +166,9 @@ public struct PromptLearningConfig: Equatable, Sendable {
             c.promptTuningInit = i
             c.promptTuningInitText = try string("prompt_tuning_init_text")
             c.tokenizerNameOrPath = try string("tokenizer_name_or_path")
-        } else if let v = o["prefix_projection"], !(v is NSNull) {
-            guard let n = v as? NSNumber, isBool(n) else { throw QLoRAError.format(path, "prefix_projection must be true or false") }
-            c.prefixProjection = n.boolValue
+        } else if let v = o["prefix_projection"], !v.isNull {
+            guard let b = v.bool else { throw QLoRAError.format(path, "prefix_projection must be true or false") }
+            c.prefixProjection = b
         }
         try c.validate(path: path)
         return c

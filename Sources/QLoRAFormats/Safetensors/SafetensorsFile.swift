@@ -53,14 +53,13 @@ public final class SafetensorsFile: @unchecked Sendable {
         guard 8 + n <= file.count else {
             throw QLoRAError.format(path, "truncated safetensors file: header claims \(n) bytes, file has \(file.count - 8)")
         }
-        let headerData = Data(file.bytes(at: 8, count: n))
-        let json: Any
+        let json: JSONValue
         do {
-            json = try JSONSerialization.jsonObject(with: headerData, options: [])
+            json = try JSONValue.parse(file.bytes(at: 8, count: n))
         } catch {
-            throw QLoRAError.format(path, "safetensors header is not valid JSON")
+            throw QLoRAError.format(path, "safetensors header is not valid JSON: \(error)")
         }
-        guard let object = json as? [String: Any] else {
+        guard let object = json.members else {
             throw QLoRAError.format(path, "safetensors header is not a JSON object")
         }
         let dataStart = 8 + n
@@ -69,11 +68,11 @@ public final class SafetensorsFile: @unchecked Sendable {
         var meta: [String: String] = [:]
         for (key, value) in object {
             if key == "__metadata__" {
-                guard let m = value as? [String: Any] else {
+                guard let m = value.members else {
                     throw QLoRAError.format(path, "__metadata__ is not an object")
                 }
                 for (k, v) in m {
-                    guard let s = v as? String else { throw QLoRAError.format(path, "__metadata__.\(k) is not a string") }
+                    guard let s = v.string else { throw QLoRAError.format(path, "__metadata__.\(k) is not a string") }
                     meta[k] = s
                 }
                 continue
@@ -93,15 +92,15 @@ public final class SafetensorsFile: @unchecked Sendable {
         metadata = meta
     }
 
-    static func parseEntry(_ name: String, _ value: Any, dataStart: Int, dataCount: Int, path: String) throws -> TensorInfo {
-        guard let entry = value as? [String: Any] else {
+    static func parseEntry(_ name: String, _ entry: JSONValue, dataStart: Int, dataCount: Int, path: String) throws -> TensorInfo {
+        guard case .object = entry else {
             throw QLoRAError.format(path, "tensor '\(name)' entry is not an object")
         }
-        guard let ds = entry["dtype"] as? String else { throw QLoRAError.format(path, "tensor '\(name)' has no dtype") }
+        guard let ds = entry["dtype"]?.string else { throw QLoRAError.format(path, "tensor '\(name)' has no dtype") }
         guard let dtype = TensorDType(rawValue: ds) else {
             throw QLoRAError.unsupported(path, "tensor '\(name)' has unknown dtype '\(ds)'")
         }
-        guard let shapeAny = entry["shape"] as? [Any] else { throw QLoRAError.format(path, "tensor '\(name)' has no shape") }
+        guard let shapeAny = entry["shape"]?.array else { throw QLoRAError.format(path, "tensor '\(name)' has no shape") }
         guard shapeAny.count <= maxDims else {
             throw QLoRAError.format(path, "tensor '\(name)' has \(shapeAny.count) dimensions (at most \(maxDims) are read)")
         }
@@ -114,7 +113,7 @@ public final class SafetensorsFile: @unchecked Sendable {
             guard !o, p <= 1 << 48 else { throw QLoRAError.format(path, "tensor '\(name)' shape is too large") }
             elements = p
         }
-        guard let offs = entry["data_offsets"] as? [Any], offs.count == 2,
+        guard let offs = entry["data_offsets"]?.array, offs.count == 2,
               let begin = jsonInt(offs[0]), let end = jsonInt(offs[1]) else {
             throw QLoRAError.format(path, "tensor '\(name)' has invalid data_offsets")
         }
@@ -167,13 +166,11 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 }
 
-/// A JSON number that is an exact non-fractional integer, or nil.
-public func jsonInt(_ any: Any) -> Int? {
-    if let n = any as? NSNumber {
-        if String(describing: type(of: n)).contains("Boolean") { return nil }
-        let d = n.doubleValue
-        guard d.isFinite, d == d.rounded(), abs(d) < 9.0e15 else { return nil }
-        return n.intValue
+/// A JSON number that is an exact non-fractional integer (`8` or `8.0`), or nil; never a boolean.
+public func jsonInt(_ value: JSONValue) -> Int? {
+    switch value {
+    case .int(let i): return abs(Double(i)) < 9.0e15 ? i : nil
+    case .double(let d) where d == d.rounded() && abs(d) < 9.0e15: return Int(d)
+    default: return nil
     }
-    return nil
 }

@@ -137,23 +137,6 @@ public struct SafetensorsWriter {
     }
 }
 
-/// A JSON string literal for `s` (quotes, backslashes and control characters escaped).
-public func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 {
-                out += String(format: "\\u%04x", u.value)
-            } else {
-                out.unicodeScalars.append(u)
-            }
-        }
-    }
-    return out + "\""
-}
+/// A JSON string literal for `s` (quotes, backslashes and control characters escaped, as
+/// `serde_json` writes safetensors headers).
+public func jsonString(_ s: String) -> String { JSONValue.string(s).serialized() }

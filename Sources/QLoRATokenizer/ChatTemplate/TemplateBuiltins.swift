@@ -42,7 +42,7 @@ enum TemplateBuiltins {
         "trim": { v, a, _ in .string(strip(v.printed, chars: try a.string(0, "chars"), left: true, right: true)) },
         "length": { v, _, _ in .int(try length(v)) },
         "count": { v, _, _ in .int(try length(v)) },
-        "tojson": { v, a, _ in .string(try TemplateJSON.dumps(v, args: a)) },
+        "tojson": { v, a, _ in .string(try v.toJSON(a)) },
         "upper": { v, _, _ in .string(v.printed.uppercased()) },
         "lower": { v, _, _ in .string(v.printed.lowercased()) },
         "capitalize": { v, _, _ in .string(capitalize(v.printed)) },

@@ -55,9 +55,13 @@ public enum JSONLReader {
                     throw RecordError("longer than \(limits.maxLineBytes) bytes (the line-length limit)")
                 }
                 guard !bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) else { return }
-                guard let object = RecordJSON.object(bytes) else { throw RecordError("not a JSON object") }
+                let object: JSONValue
+                do { object = try JSONValue.parse(bytes) } catch {
+                    throw RecordError("not a JSON object (not valid JSON: \(error))")
+                }
+                guard let members = object.members else { throw RecordError("not a JSON object (\(object.typeName))") }
                 if resolved == .auto {
-                    guard let detected = DataFormat.detect(keys: Set(object.keys)) else {
+                    guard let detected = DataFormat.detect(keys: Set(members.map(\.0))) else {
                         throw RecordError("no \"text\", \"instruction\" or \"messages\" field to tell the form by")
                     }
                     resolved = detected

@@ -13,8 +13,7 @@ enum EvalData {
         for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any],
-                  let t = obj["text"] as? String else {
+            guard let t = (try? JSONValue.parse(trimmed))?["text"]?.string else {
                 throw QLoRAError.format(path, "line \(n + 1): expected a JSON object with a \"text\" string")
             }
             out.append(t)
