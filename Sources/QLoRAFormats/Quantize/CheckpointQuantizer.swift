@@ -264,8 +264,7 @@ public enum CheckpointQuantizer {
         let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
         // Foundation writes 6.0 as 6; transformers' BitsAndBytesConfig insists on a float there
         // ("llm_int8_threshold must be a float"), so keep the decimal point.
-        let text = String(decoding: data, as: UTF8.self).replacingOccurrences(
-            of: #""llm_int8_threshold" : 6\b(?!\.)"#, with: "\"llm_int8_threshold\" : 6.0", options: .regularExpression)
+        let text = ConfigJSONFloats.restore(String(decoding: data, as: UTF8.self))
         return Array(text.utf8) + [0x0A]
     }
 
