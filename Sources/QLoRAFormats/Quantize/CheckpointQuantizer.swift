@@ -269,9 +269,12 @@ public enum CheckpointQuantizer {
     }
 
     /// `llm_int8_skip_modules` for the output config: the user's, plus (for the Gemma 3 wrapper) the
-    /// vision tower and projector this engine leaves 16-bit, so transformers does not expect them 4-bit.
+    /// vision tower and projector this engine leaves 16-bit, so transformers does not expect them 4-bit
+    /// (transformers 5 matches a pattern from the start of the live module name, `model.vision_tower…`,
+    /// or as its suffix; transformers 4 as a substring: both spellings are written).
     static func skipModulesRecorded(_ config: LlamaConfig, _ user: [String]) -> [String]? {
-        let all = user + (config.wrapper == "gemma3" ? ["vision_tower", "multi_modal_projector", "lm_head"] : [])
+        let wrapper = ["model.vision_tower", "model.multi_modal_projector", "vision_tower", "multi_modal_projector", "lm_head"]
+        let all = user + (config.wrapper == "gemma3" ? wrapper : [])
         return all.isEmpty ? nil : all
     }
 }
