@@ -90,6 +90,22 @@ import Testing
         }
     }
 
+    /// Under the wrapper a list of target names becomes a pattern over the text model's layers, so PEFT
+    /// does not also put adapters on the vision tower's q/k/v; a plain causal LM keeps its list.
+    @Test func wrapperTargetsOnlyTheTextModel() throws {
+        let json = #"{"model_type": "gemma3", "text_config": {\#(Self.shape), "head_dim": 16}}"#
+        let wrapped = try LlamaConfig.decode(Data(json.utf8))
+        var lora = try LoRAConfig(r: 2, loraAlpha: 4, targets: [.q, .down])
+        try lora.scope(to: wrapped)
+        #expect(lora.targets(modulePath: "model.language_model.layers.3.self_attn.q_proj"))
+        #expect(lora.targets(modulePath: "model.language_model.layers.0.mlp.down_proj"))
+        #expect(!lora.targets(modulePath: "model.language_model.layers.0.self_attn.k_proj"))
+        #expect(!lora.targets(modulePath: "model.vision_tower.vision_model.encoder.layers.0.self_attn.q_proj"))
+        var plain = try LoRAConfig(r: 2, loraAlpha: 4, targets: [.q])
+        try plain.scope(to: try Self.config("gemma2"))
+        #expect(plain.targetModules == .list(["q_proj"]))
+    }
+
     @Test func wrapperFinalSoftcappingIsRefused() throws {
         let json = #"{"model_type": "gemma3", "text_config": {\#(Self.shape), "final_logit_softcapping": 30.0}}"#
         do {
