@@ -40,8 +40,12 @@ public enum QuantizationTargets {
 
     /// True for a block linear weight that is not excluded by `skipModules` (substring match on the
     /// module name, as `llm_int8_skip_modules`).
+    /// Where decoder layers live: a causal LM's, and the Gemma 3 wrapper's text model (transformers 5
+    /// and 4 layouts); a vision tower's linears are not block linears and stay 16-bit.
+    static let layerPrefixes = ["model.layers.", "model.language_model.layers.", "language_model.model.layers."]
+
     public static func isQuantized(_ name: String, shape: [Int], skipModules: [String]) -> Bool {
-        guard shape.count == 2, name.hasPrefix("model.layers."),
+        guard shape.count == 2, layerPrefixes.contains(where: { name.hasPrefix($0) }),
               linearSuffixes.contains(where: { name.hasSuffix($0) }) else { return false }
         let module = String(name.dropLast(".weight".count))
         return !skipModules.contains { module.contains($0) }

@@ -102,14 +102,29 @@ extension LlamaConfig {
         func refuse(_ k: String, _ why: String = "is not implemented") throws -> Never {
             throw QLoRAError(.format, "config: key '\(k)' \(why)")
         }
-        for k in ["hidden_act", "hidden_activation"] where present(k) {
+        let gemma = LlamaConfig.gemmaModelTypes.contains(modelType)
+        // Gemma's MLP reads `hidden_activation` (checked where it is decoded); its `hidden_act` is unused.
+        for k in gemma ? [] : ["hidden_act", "hidden_activation"] where present(k) {
             let act = try raw.decode(String.self, forKey: AnyCodingKey(k))
             if act != "silu" && act != "swish" { try refuse(k, "= '\(act)' is not implemented (only silu)") }
+        }
+        // The keys Gemma implements (LlamaConfig+Gemma.swift) are math keys of no other family.
+        let gemmaKeys: Set<String> = modelType == "gemma2"
+            ? ["attn_logit_softcapping", "final_logit_softcapping", "query_pre_attn_scalar"]
+            : modelType == "gemma3_text"
+            ? ["attn_logit_softcapping", "final_logit_softcapping", "query_pre_attn_scalar", "rope_local_base_freq",
+               "sliding_window_pattern"] : []
+        for k in ["use_bidirectional_attention"] where present(k) {
+            if let b = try? raw.decode(Bool.self, forKey: AnyCodingKey(k)), b == false { continue }
+            try refuse(k, "= true is not implemented (causal attention only)")
+        }
+        if gemma, present("attention_bias"), try raw.decode(Bool.self, forKey: AnyCodingKey("attention_bias")) {
+            try refuse("attention_bias", "= true is not implemented for Gemma (its o_proj bias)")
         }
         for k in ["attn_logit_softcapping", "final_logit_softcapping", "query_pre_attn_scalar", "rope_local_base_freq",
                   "no_rope_layers", "no_rope_layer_interval", "embedding_multiplier", "residual_multiplier",
                   "logits_scaling", "attention_multiplier", "qk_layernorm", "use_qk_norm", "sliding_window_pattern"]
-            where present(k) {
+            where present(k) && !gemmaKeys.contains(k) {
             if let b = try? raw.decode(Bool.self, forKey: AnyCodingKey(k)), b == false { continue }
             try refuse(k)
         }

@@ -42,6 +42,17 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     public var partialRotaryFactor: Double = 1
     /// Phi-3's top-level pretraining context, which longrope and yarn use over their own field.
     public var originalMaxPositionEmbeddings: Int?
+    /// The MLP's gate activation: `silu` (SwiGLU) or `gelu_pytorch_tanh` (Gemma's GeGLU).
+    public var hiddenActivation: String = "silu"
+    /// Gemma: attention scores are scaled by 1/√query_pre_attn_scalar instead of 1/√head_dim.
+    public var queryPreAttnScalar: Double?
+    /// Gemma 2: scores become cap · tanh(score / cap) before the mask and softmax.
+    public var attnLogitSoftcapping: Double?
+    /// Gemma 2 (and Gemma 3 text when set): logits become cap · tanh(logit / cap).
+    public var finalLogitSoftcapping: Double?
+    /// The wrapper the text model sits in (`gemma3`: config under `text_config`, weights under
+    /// `model.language_model.` or `language_model.model.`), or nil.
+    public var wrapper: String?
 
     enum CodingKeys: String, CodingKey {
         case modelType = "model_type", architectures
@@ -58,15 +69,23 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         case partialRotaryFactor = "partial_rotary_factor"
         case originalMaxPositionEmbeddings = "original_max_position_embeddings"
         case useSlidingWindow = "use_sliding_window", maxWindowLayers = "max_window_layers"
+        case hiddenActivation = "hidden_activation", queryPreAttnScalar = "query_pre_attn_scalar"
+        case attnLogitSoftcapping = "attn_logit_softcapping", finalLogitSoftcapping = "final_logit_softcapping"
+        case ropeLocalBaseFreq = "rope_local_base_freq", slidingWindowPattern = "sliding_window_pattern"
+        case textConfig = "text_config"
     }
 
     /// Model types whose decoder this engine runs (or plans for).
     public static let supportedModelTypes: Set<String> = ["llama", "mistral", "qwen2", "qwen3", "phi3", "mixtral",
-                                                          "gemma3_text"]
+                                                          "gemma2", "gemma3_text"]
 
     /// Model types the planner sizes but the decoder does not run (their math is not implemented:
-    /// mixture-of-experts routing; Gemma's (1 + w) norms, GeGLU, scaled embeddings and soft-capping).
-    public static let planOnlyModelTypes: Set<String> = ["mixtral", "gemma3_text"]
+    /// mixture-of-experts routing).
+    public static let planOnlyModelTypes: Set<String> = ["mixtral"]
+
+    /// Gemma 2 and Gemma 3 text (the `gemma3` wrapper's text model is `gemma3_text`).
+    public static let gemmaModelTypes: Set<String> = ["gemma2", "gemma3_text"]
+    public var isGemma: Bool { Self.gemmaModelTypes.contains(modelType) }
 
     /// Throws, naming the model type, when the decoder cannot run this config.
     public func checkRunnable(_ path: String) throws {
@@ -110,7 +129,26 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        modelType = try c.decodeIfPresent(String.self, forKey: .modelType) ?? "llama"
+        if try c.decodeIfPresent(String.self, forKey: .modelType) == "gemma3" {
+            // The multimodal wrapper: the text model's config is nested; only the text model runs.
+            guard c.contains(.textConfig) else { throw QLoRAError(.format, "config: model_type 'gemma3' without text_config") }
+            self = try LlamaConfig(decoder: c.superDecoder(forKey: .textConfig), defaultModelType: "gemma3_text")
+            guard modelType == "gemma3_text" else {
+                throw QLoRAError(.format, "config: gemma3 text_config has model_type '\(modelType)' (expected gemma3_text)")
+            }
+            wrapper = "gemma3"
+            if let top = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) { tieWordEmbeddings = top }
+            if finalLogitSoftcapping != nil {  // Gemma3ForConditionalGeneration does not apply it
+                throw QLoRAError(.format, "config: key 'final_logit_softcapping' in a gemma3 wrapper is not applied by transformers' Gemma3ForConditionalGeneration; refused")
+            }
+            return
+        }
+        self = try LlamaConfig(decoder: decoder, defaultModelType: "llama")
+    }
+
+    init(decoder: Decoder, defaultModelType: String) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        modelType = try c.decodeIfPresent(String.self, forKey: .modelType) ?? defaultModelType
         architectures = try c.decodeIfPresent([String].self, forKey: .architectures)
         vocabSize = try c.decode(Int.self, forKey: .vocabSize)
         hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
@@ -143,7 +181,10 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         }
         torchDtype = try c.decodeIfPresent(String.self, forKey: .torchDtype)
             ?? c.decodeIfPresent(String.self, forKey: .dtype)
-        if let rp = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters) {
+        let ropeParameters = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)
+        if isGemma {
+            try decodeGemma(c, topTheta: topTheta, headDimGiven: hd != nil, ropeParameters: ropeParameters)
+        } else if let rp = ropeParameters {
             try applyRopeParameters(rp, topLevelTheta: topTheta)
         }
         if modelType == "qwen2" || modelType == "qwen3" {
@@ -192,7 +233,15 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         try c.encodeIfPresent(layerTypes, forKey: .layerTypes)
         if partialRotaryFactor != 1 { try c.encode(partialRotaryFactor, forKey: .partialRotaryFactor) }
         try c.encodeIfPresent(originalMaxPositionEmbeddings, forKey: .originalMaxPositionEmbeddings)
-        if let slidingRope {  // only the per-layer-type form can say it
+        if isGemma {  // every Gemma key written, so a default never stands in for a missing one
+            try c.encode(hiddenActivation, forKey: .hiddenActivation)
+            try c.encodeIfPresent(queryPreAttnScalar, forKey: .queryPreAttnScalar)
+            if let v = attnLogitSoftcapping { try c.encode(v, forKey: .attnLogitSoftcapping) } else { try c.encodeNil(forKey: .attnLogitSoftcapping) }
+            if let v = finalLogitSoftcapping { try c.encode(v, forKey: .finalLogitSoftcapping) } else { try c.encodeNil(forKey: .finalLogitSoftcapping) }
+            if slidingWindow == nil { try c.encodeNil(forKey: .slidingWindow) }
+        }
+        // Only the per-layer-type form can say it (Gemma 3: always, so its local layers' default θ never stands in).
+        if let slidingRope = slidingRope ?? (modelType == "gemma3_text" ? LayerRope(theta: ropeTheta, scaling: ropeScaling) : nil) {
             var all: [String: RopeParameters.Single] = [:]
             all["full_attention"] = .init(theta: ropeTheta, scaling: ropeScaling)
             all["sliding_attention"] = .init(theta: slidingRope.theta, scaling: slidingRope.scaling)
@@ -229,6 +278,10 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
             try slidingRope.scaling?.validate("sliding_attention rope", rotaryDim: rotaryDim)
         }
         if let slidingWindow { try need(slidingWindow >= 1, "sliding_window \(slidingWindow) out of range") }
+        if let q = queryPreAttnScalar { try need(q > 0 && q.isFinite, "query_pre_attn_scalar \(q) out of range") }
+        for (key, cap) in [("attn_logit_softcapping", attnLogitSoftcapping), ("final_logit_softcapping", finalLogitSoftcapping)] {
+            if let cap { try need(cap > 0 && cap.isFinite, "\(key) \(cap) out of range") }
+        }
         if let layerTypes {
             try need(layerTypes.count == numHiddenLayers,
                      "layer_types has \(layerTypes.count) entries for \(numHiddenLayers) layers")
@@ -284,7 +337,8 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     /// transformers' class for this model type (what `architectures` names in a written config.json).
     public var causalLMArchitecture: String {
         ["llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
-         "qwen3": "Qwen3ForCausalLM", "phi3": "Phi3ForCausalLM", "mixtral": "MixtralForCausalLM"][modelType]
+         "qwen3": "Qwen3ForCausalLM", "phi3": "Phi3ForCausalLM", "mixtral": "MixtralForCausalLM",
+         "gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM"][modelType]
             ?? "LlamaForCausalLM"
     }
 
@@ -295,7 +349,8 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     }
 
     /// RMSNorm over each head of q and k after projection, before RoPE (Qwen3's `q_norm`, `k_norm`).
-    public var hasQKNorm: Bool { modelType == "qwen3" }
+    /// (Gemma 3's scale by (1 + w), like its other norms.)
+    public var hasQKNorm: Bool { modelType == "qwen3" || modelType == "gemma3_text" }
 
     /// Whether layer `l` attends through a sliding window (`layer_types`, or every layer when the
     /// config sets `sliding_window` without layer types).
@@ -338,7 +393,7 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     public var totalParameters: Int {
         let embed = vocabSize * hiddenSize
         let head = tieWordEmbeddings ? 0 : embed
-        let norms = (2 * numHiddenLayers + 1) * hiddenSize
+        let norms = ((isGemma ? 4 : 2) * numHiddenLayers + 1) * hiddenSize
         let bias = attentionBias ? numHiddenLayers * (qDim + 2 * kvDim) : 0
         let qkNorms = hasQKNorm ? numHiddenLayers * 2 * headDim : 0
         return linearParameters + embed + head + norms + bias + qkNorms

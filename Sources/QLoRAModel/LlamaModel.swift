@@ -10,6 +10,8 @@ import QLoRAKernels
 public final class LlamaModel: @unchecked Sendable {
     public let weights: LlamaWeights
     public let config: LlamaConfig
+    /// What sets this family's decoder apart (norm offset, activation, scales, caps): read, never branched on by model type.
+    public let family: DecoderFamily
     public var threads: Int
     /// One RoPE per layer (shared between layers with the same θ and scaling).
     public let ropes: [RoPE]
@@ -49,6 +51,7 @@ public final class LlamaModel: @unchecked Sendable {
         guard let blas = BLAS.shared else { throw QLoRAError(.notFound, "OpenBLAS not found (install libopenblas-dev)") }
         self.weights = weights
         config = weights.config
+        family = weights.config.family
         self.threads = threads
         self.blas = blas
 
@@ -82,7 +85,7 @@ public final class LlamaModel: @unchecked Sendable {
     public func hidden(_ ids: UnsafePointer<Int32>, B: Int, T: Int, cache: KVCache? = nil,
                        positions: UnsafePointer<Int32>? = nil) -> UnsafePointer<Float> {
         let c = config, C = c.hiddenSize, F = c.intermediateSize, KVD = c.kvDim
-        let eps = Float(c.rmsNormEps)
+        let eps = Float(c.rmsNormEps), f = family, off = family.normOffset
         precondition(cache == nil || B == 1, "a KV cache holds one sequence")
         precondition(cache == nil || positions == nil, "packed rows run without a cache")
         let startsSequence = (cache?.length ?? 0) == 0
@@ -107,19 +110,20 @@ public final class LlamaModel: @unchecked Sendable {
         for b in 0..<B {
             if P > 0 { inputPrefix!.writeEmbeddings(into: buf.x + b * TT * C) }
             Embedding.forward(buf.x + (b * TT + P) * C, ids + b * T, T, weights.embed.ref)
+            if let s = f.embeddingScale { Embedding.scale(buf.x + (b * TT + P) * C, T * C, by: s) }
         }
         // (B, NKVP + TT, KVD) each: the prefix rows, then the sequence's own keys/values.
         let kvScratch = NKVP > 0 ? UnsafeMutablePointer<Float>.allocate(capacity: 2 * B * (NKVP + TT) * KVD) : nil
         defer { kvScratch?.deallocate() }
         for (l, layer) in weights.layers.enumerated() {
             // Attention block
-            RMSNorm.forward(buf.xn, nil, buf.x, layer.attnNorm, M, C, eps: eps)
+            RMSNorm.forward(buf.xn, nil, buf.x, layer.attnNorm, M, C, eps: eps, offset: off)
             linear(l, "q_proj", layer.q, buf.xn, buf.q, M)
             linear(l, "k_proj", layer.k, buf.xn, buf.k, M)
             linear(l, "v_proj", layer.v, buf.xn, buf.v, M)
-            if let qn = layer.qNorm, let kn = layer.kNorm {  // per-head RMSNorm (Qwen3), before RoPE
-                RMSNorm.forward(buf.q, nil, buf.q, qn, M * c.numAttentionHeads, c.headDim, eps: eps)
-                RMSNorm.forward(buf.k, nil, buf.k, kn, M * c.numKeyValueHeads, c.headDim, eps: eps)
+            if let qn = layer.qNorm, let kn = layer.kNorm {  // per-head RMSNorm (Qwen3, Gemma 3), before RoPE
+                RMSNorm.forward(buf.q, nil, buf.q, qn, M * c.numAttentionHeads, c.headDim, eps: eps, offset: off)
+                RMSNorm.forward(buf.k, nil, buf.k, kn, M * c.numKeyValueHeads, c.headDim, eps: eps, offset: off)
             }
             if let segments {
                 segments.ropePositions.withUnsafeBufferPointer { p in
@@ -154,7 +158,8 @@ public final class LlamaModel: @unchecked Sendable {
             }
             var shape = Attention.Shape(B: B, T: TT, L: L, start: start, NH: c.numAttentionHeads,
                                         NKV: c.numKeyValueHeads, HS: c.headDim, kvSequenceStride: seqStride,
-                                        window: c.attentionWindow(layer: l))
+                                        window: c.attentionWindow(layer: l), scale: f.attentionScale,
+                                        softcap: f.attentionSoftcap)
             if let segments {
                 shape.pinned = segments.pinned
                 segments.keyStarts.withUnsafeBufferPointer { starts in
@@ -165,20 +170,22 @@ public final class LlamaModel: @unchecked Sendable {
                 Attention.forward(buf.att, nil, buf.q, keys, values, shape, threads: threads, blas: blas)
             }
             linear(l, "o_proj", layer.o, buf.att, buf.tmp, M)
+            if let pn = layer.postAttnNorm { RMSNorm.forward(buf.tmp, nil, buf.tmp, pn, M, C, eps: eps, offset: off) }
             for i in 0..<(M * C) { buf.x[i] += buf.tmp[i] }
             // MLP block
-            RMSNorm.forward(buf.xn, nil, buf.x, layer.mlpNorm, M, C, eps: eps)
+            RMSNorm.forward(buf.xn, nil, buf.x, layer.mlpNorm, M, C, eps: eps, offset: off)
             linear(l, "gate_proj", layer.gate, buf.xn, buf.gate, M)
             linear(l, "up_proj", layer.up, buf.xn, buf.up, M)
             // Elementwise, so split across the threads for a prompt (same results as one call).
             Parallel.forChunks(M * F, threads: M >= 16 ? threads : 1, granule: 4096) { _, lo, hi in
-                SwiGLU.forward(buf.gate + lo, buf.gate + lo, buf.up + lo, hi - lo)
+                GatedUnit.forward(f.activation, buf.gate + lo, buf.gate + lo, buf.up + lo, hi - lo)
             }
             linear(l, "down_proj", layer.down, buf.gate, buf.tmp, M)
+            if let pn = layer.postMlpNorm { RMSNorm.forward(buf.tmp, nil, buf.tmp, pn, M, C, eps: eps, offset: off) }
             for i in 0..<(M * C) { buf.x[i] += buf.tmp[i] }
         }
         cache?.advance(by: TT)
-        RMSNorm.forward(buf.xn, nil, buf.x, weights.finalNorm, M, C, eps: eps)
+        RMSNorm.forward(buf.xn, nil, buf.x, weights.finalNorm, M, C, eps: eps, offset: off)
         if P > 0 {  // keep the real tokens' rows, packed: (B, T, C)
             for b in 0..<B { memmove(buf.xn + b * T * C, buf.xn + (b * TT + P) * C, T * C * 4) }
         }
@@ -188,8 +195,13 @@ public final class LlamaModel: @unchecked Sendable {
     /// The output layer quantized to int8 per row and 64-block (`--compute-dtype int8`); logits use it when set.
     public var outputInt8: Int8RowMatrix?
 
-    /// logits (rows, V) = hidden (rows, C) · Eᵀ.
+    /// logits (rows, V) = hidden (rows, C) · Eᵀ, soft-capped when the family caps them (Gemma 2).
     public func logits(_ hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+        projectLogits(hidden, rows: rows, into: out)
+        if let cap = family.finalSoftcap { SoftCap.forward(out, rows * config.vocabSize, cap: cap) }
+    }
+
+    func projectLogits(_ hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
         if let outputInt8 {
             Int8Kernels.gemm(outputInt8, X: hidden, ldx: config.hiddenSize, M: rows, Y: out, ldy: config.vocabSize,
                              threads: threads, workspace: workspace)

@@ -51,7 +51,12 @@ public enum TinyCheckpoint {
                 out.append((p + "\(group).\(lin.name).weight", [lin.out, lin.in],
                             randomTensor(lin.out * lin.in, scale: 0.02, rng: &rng)))
             }
-            if c.hasQKNorm {  // Qwen3's per-head norms
+            if c.family.sandwichNorms {  // Gemma's post-attention / pre- and post-feedforward norms
+                for n in ["pre_feedforward_layernorm", "post_feedforward_layernorm"] {
+                    out.append((p + n + ".weight", [c.hiddenSize], (0..<c.hiddenSize).map { _ in 0.1 * rng.nextNormal() }))
+                }
+            }
+            if c.hasQKNorm {  // Qwen3's per-head norms (Gemma 3's)
                 for n in ["q_norm", "k_norm"] {
                     out.append((p + "self_attn.\(n).weight", [c.headDim], (0..<c.headDim).map { _ in 1 + 0.1 * rng.nextNormal() }))
                 }

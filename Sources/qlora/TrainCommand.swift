@@ -119,8 +119,9 @@ struct TrainCommand: ParsableCommand {
             }
             return t
         }
-        let lora = try LoRAConfig(r: rank, loraAlpha: alpha, loraDropout: loraDropout, targets: targetList,
+        var lora = try LoRAConfig(r: rank, loraAlpha: alpha, loraDropout: loraDropout, targets: targetList,
                                   useRSLoRA: rslora, useDoRA: dora, baseModelNameOrPath: modelOptions.model)
+        try lora.scope(to: loaded.model.weights.config)  // a wrapper's vision tower is not a target
         var options = TrainOptions()
         options.steps = steps; options.batch = batch; options.seq = seq; options.gradAccumulation = gradAccum
         options.learningRate = lr; options.weightDecay = weightDecay; options.warmupSteps = warmup

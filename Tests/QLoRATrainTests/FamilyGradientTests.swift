@@ -6,8 +6,11 @@ import Testing
 /// The whole tiny model of each family through the hand-written backward, against central finite
 /// differences of the Double reference (ReferenceLlama, which follows the same config): Qwen3 (per-head
 /// q/k norms, head_dim ≠ hidden / heads, yarn RoPE with its attention factor), Mistral (a sliding
-/// window shorter than the rows), and partial RoPE with longrope (Phi-3/4's rotary settings on an
-/// unfused decoder). NF4 linears, with and without gradient checkpointing.
+/// window shorter than the rows), partial RoPE with longrope (Phi-3/4's rotary settings on an
+/// unfused decoder), Gemma 2 ((1 + w) norms, four per layer, √C embeddings, GeGLU, score scale from
+/// query_pre_attn_scalar, score and logit soft-capping, alternating sliding layers) and Gemma 3 (as
+/// Gemma 2 without the caps, plus (1 + w) q/k norms and a local RoPE beside a scaled global one).
+/// NF4 linears, with and without gradient checkpointing.
 @Suite(.serialized) struct FamilyGradientTests {
     static func config(_ family: String) throws -> LlamaConfig {
         var c = TinyCheckpoint.config(layers: 2, hidden: 64, intermediate: 96, heads: 4, kvHeads: 2, vocab: 40)
@@ -26,6 +29,23 @@ import Testing
             c.originalMaxPositionEmbeddings = 4
             c.ropeScaling = .init(ropeType: "longrope", factor: 1, shortFactor: [1, 1.5, 2, 3], longFactor: [2, 3, 4, 6])
             c.ropeScaling?.factorGiven = false
+        case "gemma2":
+            c.modelType = "gemma2"
+            c.hiddenActivation = "gelu_pytorch_tanh"
+            c.queryPreAttnScalar = 24
+            c.attnLogitSoftcapping = 0.1   // small enough to bite on these weights
+            c.finalLogitSoftcapping = 0.5
+            c.slidingWindow = 3
+            c.layerTypes = ["sliding_attention", "full_attention"]
+        case "gemma3":
+            c.modelType = "gemma3_text"
+            c.hiddenActivation = "gelu_pytorch_tanh"
+            c.queryPreAttnScalar = 12
+            c.slidingWindow = 3
+            c.layerTypes = ["sliding_attention", "full_attention"]
+            c.ropeTheta = 1_000_000
+            c.ropeScaling = .init(ropeType: "linear", factor: 8)
+            c.slidingRope = .init(theta: 10000, scaling: nil)
         default: Issue.record("no family \(family)")
         }
         try c.validate()
@@ -33,9 +53,10 @@ import Testing
     }
 
     static let cases: [(String, Bool)] = [("qwen3", false), ("qwen3", true), ("mistral", false), ("mistral", true),
-                                          ("partial-longrope", false)]
+                                          ("partial-longrope", false), ("gemma2", false), ("gemma2", true), ("gemma3", false),
+                                          ("gemma3", true)]
 
-    @Test(arguments: 0..<5)
+    @Test(arguments: 0..<9)
     func wholeModelGradientsMatchFiniteDifferences(_ index: Int) throws {
         let (family, checkpointing) = Self.cases[index]
         let dir = TempDir()

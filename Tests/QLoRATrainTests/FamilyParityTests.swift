@@ -7,9 +7,10 @@ import Testing
 /// tools/family_fixtures/make_family_fixtures.py (Tests/Fixtures/families/<family>): from both config
 /// forms, Float32 logits within 1e-4, the training forward's loss, the greedy continuation through the
 /// KV cache, and the NF4 path on bitsandbytes' own 4-bit weights within 1e-4 of transformers +
-/// bitsandbytes' Float32 path.
+/// bitsandbytes' Float32 path. Gemma 2, Gemma 3 text and the Gemma 3 wrapper (its text model, weights
+/// under `language_model.model.`, beside a vision tower the engine does not read) included.
 @Suite(.serialized) struct FamilyParityTests {
-    static let families = ["llama3", "qwen3", "qwen3_plain", "mistral"]
+    static let families = ["llama3", "qwen3", "qwen3_plain", "mistral", "gemma2", "gemma3_text", "gemma3"]
     static let logitTolerance: Float = 1e-4
 
     struct Expected: Decodable {
@@ -41,7 +42,7 @@ import Testing
 
     static let cases: [(String, Bool)] = families.flatMap { [($0, false), ($0, true)] }
 
-    @Test(arguments: 0..<8)
+    @Test(arguments: 0..<14)
     func float32LogitsLossAndGreedyMatchTransformers(_ index: Int) throws {
         let (family, legacy) = Self.cases[index]
         let exp = try Self.expected(family)
@@ -126,10 +127,12 @@ import Testing
         let lora = try #require(model.adapter as? LoRAAdapterWeights)
         try lora.save(to: dir.path)
         let file = try SafetensorsFile(path: dir.path + "/adapter_model.safetensors")
-        let q = try file.info("base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight")
-        let k = try file.info("base_model.model.model.layers.1.self_attn.k_proj.lora_B.weight")
-        let o = try file.info("base_model.model.model.layers.0.self_attn.o_proj.lora_A.weight")
-        #expect(q.shape == [c.qDim, 4] && k.shape == [c.kvDim, 4] && o.shape == [4, c.qDim])
+        let p = "base_model.model." + (family == "gemma3" ? "model.language_model." : "model.")  // PEFT on Gemma3ForConditionalGeneration
+        let q = try file.info(p + "layers.1.self_attn.q_proj.lora_B.weight")
+        let k = try file.info(p + "layers.1.self_attn.k_proj.lora_B.weight")
+        let o = try file.info(p + "layers.0.self_attn.o_proj.lora_A.weight")
+        let down = try file.info(p + "layers.0.mlp.down_proj.lora_A.weight")
+        #expect(q.shape == [c.qDim, 4] && k.shape == [c.kvDim, 4] && o.shape == [4, c.qDim] && down.shape == [4, c.intermediateSize])
         #expect(file.names.count == 2 * 7 * c.numHiddenLayers)
     }
 
@@ -147,15 +150,15 @@ import Testing
         } catch let e as QLoRAError {
             #expect(e.message.contains("qkv_proj"), "\(e.message)")
         }
-        let dir = TempDir("gemma")
+        let dir = TempDir("mixtral")
         var c = TinyCheckpoint.config()
-        c.modelType = "gemma3_text"
+        c.modelType = "mixtral"
         try TinyCheckpoint.write(to: dir.path, config: c)
         do {
             _ = try LlamaWeights.load(from: try HFCheckpoint(directory: dir.path), linears: .float32, embeddings: .f32)
-            Issue.record("gemma3_text loaded")
+            Issue.record("mixtral loaded")
         } catch let e as QLoRAError {
-            #expect(e.message.contains("gemma3_text"), "\(e.message)")
+            #expect(e.message.contains("mixtral"), "\(e.message)")
         }
     }
 }

@@ -3,7 +3,9 @@ import QLoRA
 
 /// A straightforward Double-precision LLaMA forward with LoRA, prompt tuning or prefix tuning, for
 /// finite-difference gradient checks: plain loops, no kernels, every weight read element by element
-/// from the engine's own storage.
+/// from the engine's own storage. Gemma (2 and 3) from the config's own keys, written out here again:
+/// (1 + w) norms, √C embeddings, the post-attention and post-feedforward norms, tanh-GELU, the score
+/// scale from query_pre_attn_scalar, and tanh soft-capping of scores and logits.
 struct ReferenceLlama {
     let c: LlamaConfig
     let embed: [Double]                 // (V, C)
@@ -11,6 +13,7 @@ struct ReferenceLlama {
     struct Layer {
         var attnNorm: [Double], mlpNorm: [Double]
         var qNorm: [Double]? = nil, kNorm: [Double]? = nil
+        var postAttnNorm: [Double]? = nil, postMlpNorm: [Double]? = nil
         var w: [String: [Double]]        // module → (out, in)
         var dims: [String: (out: Int, in: Int)]
     }
@@ -49,7 +52,9 @@ struct ReferenceLlama {
                 dims[name] = (lin.outFeatures, lin.inFeatures)
             }
             ls.append(Layer(attnNorm: layer.attnNorm.map(Double.init), mlpNorm: layer.mlpNorm.map(Double.init),
-                            qNorm: layer.qNorm?.map(Double.init), kNorm: layer.kNorm?.map(Double.init), w: w, dims: dims))
+                            qNorm: layer.qNorm?.map(Double.init), kNorm: layer.kNorm?.map(Double.init),
+                            postAttnNorm: layer.postAttnNorm?.map(Double.init), postMlpNorm: layer.postMlpNorm?.map(Double.init),
+                            w: w, dims: dims))
         }
         layers = ls
         var a: [String: [Double]] = [:], b: [String: [Double]] = [:]
@@ -104,7 +109,8 @@ struct ReferenceLlama {
     func rms(_ x: [Double], _ w: [Double]) -> [Double] {
         let ms = x.reduce(0) { $0 + $1 * $1 } / Double(x.count)
         let r = 1 / (ms + Double(Float(c.rmsNormEps))).squareRoot()
-        return (0..<x.count).map { w[$0] * x[$0] * r }
+        let offset = c.isGemma ? 1.0 : 0.0
+        return (0..<x.count).map { (offset + w[$0]) * x[$0] * r }
     }
 
     func linear(_ l: Int, _ name: String, _ x: [Double]) -> [Double] {
@@ -150,11 +156,15 @@ struct ReferenceLlama {
         let NP = prompt.count / C, NK = prefixTokens, TT = NP + batch.T
         let kvd = c.kvDim, O = c.numHiddenLayers * 2 * kvd
         let pre = prefixOutput()
+        let gemma = c.isGemma
+        let embedScale = gemma ? Double(C).squareRoot() : 1
+        let scoreScale = 1 / (c.queryPreAttnScalar ?? Double(hs)).squareRoot()
+        func cap(_ x: Double, _ cap: Double?) -> Double { cap.map { $0 * tanh(x / $0) } ?? x }
         for bi in 0..<batch.B {
             var xs: [[Double]] = (0..<TT).map { t in
                 if t < NP { return Array(prompt[(t * C)..<((t + 1) * C)]) }
                 let id = Int(batch.ids[bi * batch.T + t - NP])
-                return Array(embed[(id * C)..<((id + 1) * C)])
+                return embed[(id * C)..<((id + 1) * C)].map { $0 * embedScale }
             }
             for (l, layer) in layers.enumerated() {
                 let xn = xs.map { rms($0, layer.attnNorm) }
@@ -178,7 +188,9 @@ struct ReferenceLlama {
                     for t in 0..<TT {
                         let lo = window.map { max(0, NK + t + 1 - $0) } ?? 0
                         let seen = Array(lo...(NK + t))
-                        var s = seen.map { j in (0..<hs).reduce(0.0) { $0 + q[t][h * hs + $1] * keys[j][g * hs + $1] } / Double(hs).squareRoot() }
+                        var s = seen.map { j in
+                            cap((0..<hs).reduce(0.0) { $0 + q[t][h * hs + $1] * keys[j][g * hs + $1] } * scoreScale, c.attnLogitSoftcapping)
+                        }
                         let mx = s.max()!
                         s = s.map { exp($0 - mx) }
                         let z = s.reduce(0, +)
@@ -186,12 +198,19 @@ struct ReferenceLlama {
                     }
                 }
                 for t in 0..<TT {
-                    let o = linear(l, "o_proj", att[t])
+                    var o = linear(l, "o_proj", att[t])
+                    if let pn = layer.postAttnNorm { o = rms(o, pn) }
                     let mid = (0..<C).map { xs[t][$0] + o[$0] }
                     let xn2 = rms(mid, layer.mlpNorm)
                     let g = linear(l, "gate_proj", xn2), u = linear(l, "up_proj", xn2)
-                    let hgl = (0..<g.count).map { g[$0] / (1 + exp(-g[$0])) * u[$0] }
-                    let down = linear(l, "down_proj", hgl)
+                    let hgl = (0..<g.count).map { i in
+                        let x = g[i]
+                        let act = gemma ? 0.5 * x * (1 + tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
+                                        : x / (1 + exp(-x))
+                        return act * u[i]
+                    }
+                    var down = linear(l, "down_proj", hgl)
+                    if let pn = layer.postMlpNorm { down = rms(down, pn) }
                     xs[t] = (0..<C).map { mid[$0] + down[$0] }
                 }
             }
@@ -199,7 +218,7 @@ struct ReferenceLlama {
                 let target = Int(batch.targets[bi * batch.T + t])
                 guard target >= 0 else { continue }
                 let xn = rms(xs[NP + t], finalNorm)
-                let logits = (0..<V).map { v in (0..<C).reduce(0.0) { $0 + embed[v * C + $1] * xn[$1] } }
+                let logits = (0..<V).map { v in cap((0..<C).reduce(0.0) { $0 + embed[v * C + $1] * xn[$1] }, c.finalLogitSoftcapping) }
                 let mx = logits.max()!
                 total += log(logits.reduce(0) { $0 + exp($1 - mx) }) + mx - logits[target]
                 count += 1

@@ -2,7 +2,9 @@
 family parity tests (Tests/QLoRAModelTests/FamilyParityTests.swift). Run by hand in a venv with torch, transformers, peft and bitsandbytes
 (torch, transformers 5, bitsandbytes), not by CI:
 
-    VENV/bin/python tools/family_fixtures/make_family_fixtures.py Tests/Fixtures/families
+    VENV/bin/python tools/family_fixtures/make_family_fixtures.py Tests/Fixtures/families [FAMILY ...]
+
+(with FAMILY names, only those are rewritten; the others stay as they are)
 
 Per family, in OUT/<family>/:
   model.safetensors      bf16 weights (exactly representable, read as Float32 by both sides)
@@ -16,7 +18,7 @@ Per family, in OUT/<family>/:
 """
 import json, os, shutil, sys
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, BitsAndBytesConfig
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, BitsAndBytesConfig
 
 torch.manual_seed(0)
 OUT = sys.argv[1] if len(sys.argv) > 1 else "Tests/Fixtures/families"
@@ -48,6 +50,30 @@ FAMILIES = {
                  rope_parameters=dict(rope_type="longrope", rope_theta=10000.0, partial_rotary_factor=0.75,
                                       short_factor=[1.0 + 0.1 * i for i in range(6)],
                                       long_factor=[1.5 + 0.5 * i for i in range(6)])),
+    # Gemma 2: (1 + w) norms, four per layer, √hidden embeddings, GeGLU (tanh GELU), attention scale
+    # from query_pre_attn_scalar (≠ head_dim), attention and final-logit soft-capping small enough to
+    # bite, alternating sliding (window 4) / full layers, tied.
+    "gemma2": dict(model_type="gemma2", tie_word_embeddings=True, head_dim=16, query_pre_attn_scalar=24,
+                   attn_logit_softcapping=2.0, final_logit_softcapping=3.0, sliding_window=4, pad_token_id=0,
+                   hidden_activation="gelu_pytorch_tanh", num_hidden_layers=3,
+                   rope_parameters=dict(rope_type="default", rope_theta=10000.0)),
+    # Gemma 3 text: as Gemma 2 without soft-capping, plus (1 + w) q/k norms; two local layers (window 4,
+    # their own θ) then one global (θ 10⁶, linear scaling 8).
+    "gemma3_text": dict(model_type="gemma3_text", tie_word_embeddings=True, head_dim=16, query_pre_attn_scalar=16,
+                        sliding_window=4, pad_token_id=0, hidden_activation="gelu_pytorch_tanh", num_hidden_layers=3,
+                        layer_types=["sliding_attention", "sliding_attention", "full_attention"],
+                        rope_parameters={"sliding_attention": dict(rope_type="default", rope_theta=10000.0),
+                                         "full_attention": dict(rope_type="linear", factor=8.0, rope_theta=1000000.0)}),
+}
+
+# The Gemma 3 wrapper (Gemma3ForConditionalGeneration): gemma3_text's text model under `text_config`,
+# with a tiny SigLIP vision tower beside it (its weights are in the file; the engine reads only the
+# language model's).
+WRAPPERS = {
+    "gemma3": dict(text="gemma3_text",
+                   vision_config=dict(model_type="siglip_vision_model", hidden_size=16, intermediate_size=32,
+                                      num_hidden_layers=1, num_attention_heads=2, image_size=28, patch_size=14),
+                   mm_tokens_per_image=4, boi_token_index=157, eoi_token_index=158, image_token_index=159),
 }
 
 SEQUENCES = [[1, 17, 42, 99, 5, 63, 120, 7, 88, 31], [1, 150, 3, 3, 77, 12, 9, 140, 65, 101, 44, 19, 23, 130, 58, 6]]
@@ -56,8 +82,28 @@ NEW_TOKENS = 8
 
 
 def legacy(cfg: dict) -> dict:
-    """The older config form: rope_theta / rope_scaling at the top level."""
+    """The older config form: rope_theta / rope_scaling at the top level (Gemma 3: the local layers'
+    θ as rope_local_base_freq, and sliding_window_pattern instead of layer_types; Gemma 2: the
+    alternating layers implied)."""
     cfg = dict(cfg)
+    if "text_config" in cfg:
+        cfg["text_config"] = legacy(cfg["text_config"])
+        return cfg
+    if cfg.get("model_type") == "gemma3_text":
+        rp = cfg.pop("rope_parameters")
+        full, local = dict(rp["full_attention"]), dict(rp["sliding_attention"])
+        cfg["rope_theta"] = full.pop("rope_theta")
+        cfg["rope_scaling"] = None if full.get("rope_type") == "default" else full
+        assert local.get("rope_type") == "default"
+        cfg["rope_local_base_freq"] = local["rope_theta"]
+        types = cfg.pop("layer_types")
+        n = types.index("full_attention") + 1
+        assert types == ["sliding_attention" if (i + 1) % n else "full_attention" for i in range(len(types))]
+        cfg["sliding_window_pattern"] = n
+        return cfg
+    if cfg.get("model_type") == "gemma2":
+        types = cfg.pop("layer_types")
+        assert types == ["sliding_attention" if (i + 1) % 2 else "full_attention" for i in range(len(types))]
     rp = dict(cfg.pop("rope_parameters"))
     cfg["rope_theta"] = rp.pop("rope_theta")
     prf = rp.pop("partial_rotary_factor", None)
@@ -88,15 +134,25 @@ def answers(model, sequences):
     return out
 
 
+def family_config(fam):
+    """(model_type, the config's keyword arguments, the transformers auto class) of a family or wrapper."""
+    if fam in WRAPPERS:
+        w = dict(WRAPPERS[fam])
+        text = dict(COMMON, **FAMILIES[w.pop("text")])
+        return "gemma3", dict(w, text_config=text), AutoModelForImageTextToText
+    cfg_dict = dict(COMMON, **FAMILIES[fam])
+    return cfg_dict.pop("model_type"), cfg_dict, AutoModelForCausalLM
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
-    for fam, extra in FAMILIES.items():
+    wanted = sys.argv[2:] or list(FAMILIES) + list(WRAPPERS)
+    for fam in wanted:
         d = os.path.join(OUT, fam)
         shutil.rmtree(d, ignore_errors=True)
-        cfg_dict = dict(COMMON, **extra)
-        model_type = cfg_dict.pop("model_type")
+        model_type, cfg_dict, Auto = family_config(fam)
         config = AutoConfig.for_model(model_type, **cfg_dict)
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model = Auto.from_config(config, dtype=torch.float32)
         randomize(model)
         model.eval()
         model.save_pretrained(d, safe_serialization=True)
@@ -114,7 +170,7 @@ def main():
 
         # The legacy form must mean the same thing to transformers (else the fixture would lie).
         legacy_cfg = AutoConfig.for_model(model_type, **{k: v for k, v in legacy(written).items() if k != "model_type"})
-        m2 = AutoModelForCausalLM.from_config(legacy_cfg, dtype=torch.float32)
+        m2 = Auto.from_config(legacy_cfg, dtype=torch.float32)
         m2.load_state_dict(model.state_dict(), strict=False)
         if model.config.tie_word_embeddings:
             m2.tie_weights()
@@ -130,7 +186,7 @@ def main():
         greedy = [int(t) for t in gen[0, len(PROMPT):]]
 
         # NF4: bitsandbytes quantizes the same weights; transformers saves them pre-quantized.
-        q = AutoModelForCausalLM.from_pretrained(
+        q = Auto.from_pretrained(
             d, dtype=torch.float32, device_map="cpu",
             quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                                    bnb_4bit_use_double_quant=True,
@@ -148,7 +204,7 @@ def main():
                 os.remove(p)
         # The answers come from the saved 4-bit directory, loaded back as pre-quantized: exactly the
         # weights the engine reads.
-        q = AutoModelForCausalLM.from_pretrained(os.path.join(d, "nf4"), device_map="cpu", dtype=torch.float32)
+        q = Auto.from_pretrained(os.path.join(d, "nf4"), device_map="cpu", dtype=torch.float32)
         for p in q.parameters():   # transformers keeps the stored bf16 (exact) values in bf16: compute in Float32
             if p.dtype == torch.bfloat16:
                 p.data = p.data.float()

@@ -31,13 +31,21 @@ public enum LlamaLinear: String, CaseIterable, Sendable, Codable, Comparable {
         }
     }
 
-    /// The module path in a transformers `LlamaForCausalLM`: `model.layers.3.mlp.up_proj`.
-    public func modulePath(layer: Int) -> String { "model.layers.\(layer).\(parentName).\(moduleName)" }
+    /// The module path in a transformers `LlamaForCausalLM`: `model.layers.3.mlp.up_proj`; `prefix`
+    /// is the text model's path (`LlamaConfig.modulePrefix`: `model.language_model.` in Gemma 3's wrapper).
+    public func modulePath(layer: Int, prefix: String = "model.") -> String {
+        "\(prefix)layers.\(layer).\(parentName).\(moduleName)"
+    }
+
+    /// The text model's module paths this engine reads: a causal LM's, and the Gemma 3 wrapper's as
+    /// transformers 5 names its modules (and as transformers 4 did).
+    public static let modulePrefixes = ["model.", "model.language_model.", "language_model.model."]
 
     /// Parses a module path back into (layer, linear); nil for anything else (including
     /// non-canonical layer numbers such as `01` or `+1`).
-    public static func parse(modulePath path: String) -> (layer: Int, linear: LlamaLinear)? {
-        let parts = path.split(separator: ".", omittingEmptySubsequences: false)
+    public static func parse(modulePath full: String) -> (layer: Int, linear: LlamaLinear)? {
+        guard let prefix = modulePrefixes.last(where: { full.hasPrefix($0 + "layers.") }) else { return nil }
+        let parts: [Substring] = ["model"] + full.dropFirst(prefix.count).split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 5, parts[0] == "model", parts[1] == "layers",
               let layer = Int(parts[2]), layer >= 0, String(layer) == parts[2],
               let linear = allCases.first(where: { $0.parentName == parts[3] && $0.moduleName == parts[4] })

@@ -52,6 +52,16 @@ public struct LoRAConfig: Equatable, Sendable {
         try validate(path: "LoRA config")
     }
 
+    /// Under a multimodal wrapper (Gemma 3's), PEFT would match plain names such as `q_proj` in the
+    /// vision tower too: a list of names becomes a pattern over the text model's layers
+    /// (`model\.language_model\.layers\.\d+\.(self_attn|mlp)\.(q_proj|…)`). Other models keep the list.
+    public mutating func scope(to model: LlamaConfig) throws {
+        guard model.wrapper != nil, case .list(let names) = targetModules else { return }
+        let prefix = NSRegularExpression.escapedPattern(for: model.modulePrefix)
+        targetModules = .pattern("\(prefix)layers\\.\\d+\\.(self_attn|mlp)\\.(\(names.joined(separator: "|")))")
+        try validate(path: "LoRA config")
+    }
+
     /// The factor on B·A: alpha/r, or alpha/√r with rsLoRA.
     public var scaling: Double { useRSLoRA ? loraAlpha / Double(r).squareRoot() : loraAlpha / Double(r) }
 

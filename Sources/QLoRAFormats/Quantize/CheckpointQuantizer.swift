@@ -260,12 +260,21 @@ public enum CheckpointQuantizer {
         obj["torch_dtype"] = options.keepDType.torchName
         obj["quantization_config"] = Bnb4bitFormat.quantizationConfig(
             type: options.quantType, doubleQuant: options.doubleQuant, computeDType: options.computeDType,
-            skipModules: options.skipModules.isEmpty ? nil : options.skipModules)
+            skipModules: skipModulesRecorded(source.config, options.skipModules))
         let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
         // Foundation writes 6.0 as 6; transformers' BitsAndBytesConfig insists on a float there
         // ("llm_int8_threshold must be a float"), so keep the decimal point.
-        let text = String(decoding: data, as: UTF8.self).replacingOccurrences(
-            of: #""llm_int8_threshold" : 6\b(?!\.)"#, with: "\"llm_int8_threshold\" : 6.0", options: .regularExpression)
+        let text = ConfigJSONFloats.restore(String(decoding: data, as: UTF8.self))
         return Array(text.utf8) + [0x0A]
+    }
+
+    /// `llm_int8_skip_modules` for the output config: the user's, plus (for the Gemma 3 wrapper) the
+    /// vision tower and projector this engine leaves 16-bit, so transformers does not expect them 4-bit
+    /// (transformers 5 matches a pattern from the start of the live module name, `model.vision_tower…`,
+    /// or as its suffix; transformers 4 as a substring: both spellings are written).
+    static func skipModulesRecorded(_ config: LlamaConfig, _ user: [String]) -> [String]? {
+        let wrapper = ["model.vision_tower", "model.multi_modal_projector", "vision_tower", "multi_modal_projector", "lm_head"]
+        let all = user + (config.wrapper == "gemma3" ? wrapper : [])
+        return all.isEmpty ? nil : all
     }
 }

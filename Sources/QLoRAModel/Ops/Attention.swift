@@ -4,7 +4,8 @@ import QLoRAKernels
 
 /// Causal grouped-query attention (Vaswani et al. 2017; GQA: Ainslie et al. 2023): for each sequence
 /// b and head h with key/value head g = h / (NH/NKV),
-/// P = softmax(Q_bh K_bgᵀ / √HS) with query t seeing the keys of `Shape.keyRange` (its own example's
+/// P = softmax(cap(scale · Q_bh K_bgᵀ)) (scale 1/√HS unless the family sets one; cap = soft-capping,
+/// Gemma 2, or none) with query t seeing the keys of `Shape.keyRange` (its own example's
 /// earlier keys, or the last `window` of them with a sliding window), out_bh = P V_bg.
 /// Legend: B = sequences, T = new query positions, L = key positions (start + T), NH = query
 /// heads, NKV = key/value heads, HS = head size.
@@ -23,13 +24,20 @@ public enum Attention {
         /// Keys [0, pinned) are seen by every query after them whatever its segment (the virtual
         /// positions of prompt and prefix tuning).
         public var pinned: Int
+        /// Scores are q·k times this (Gemma: 1/√query_pre_attn_scalar).
+        public var scale: Float
+        /// Scores become softcap · tanh(score / softcap) before the mask (Gemma 2); nil: none.
+        public var softcap: Float?
 
         public init(B: Int, T: Int, L: Int, start: Int, NH: Int, NKV: Int, HS: Int, kvSequenceStride: Int,
-                    segmentStarts: UnsafePointer<Int32>? = nil, pinned: Int = 0, window: Int? = nil) {
+                    segmentStarts: UnsafePointer<Int32>? = nil, pinned: Int = 0, window: Int? = nil,
+                    scale: Float? = nil, softcap: Float? = nil) {
             self.B = B; self.T = T; self.L = L; self.start = start
             self.NH = NH; self.NKV = NKV; self.HS = HS; self.kvSequenceStride = kvSequenceStride
             self.segmentStarts = segmentStarts; self.pinned = pinned
             self.window = window
+            self.scale = scale ?? 1 / Float(HS).squareRoot()
+            self.softcap = softcap
         }
 
         /// The keys query t of sequence b sees: j < hi (causal: start + t) with j < pinned or j ≥ lo, where
@@ -71,7 +79,7 @@ public enum Attention {
                                _ s: Shape, threads: Int, blas: BLAS) {
         let qStride = s.NH * s.HS, kvStride = s.NKV * s.HS
         let group = s.NH / s.NKV
-        let scale = 1 / Float(s.HS).squareRoot()
+        let scale = s.scale
         let scratchPerThread = s.T * s.L
         let scratch = probs == nil ? UnsafeMutablePointer<Float>.allocate(capacity: max(1, threads * scratchPerThread)) : nil
         defer { scratch?.deallocate() }
@@ -85,6 +93,7 @@ public enum Attention {
                 // P = scale · Q Kᵀ   (T, L)
                 blas.sgemm(transA: false, transB: true, M: s.T, N: s.L, K: s.HS, alpha: scale, A: qb, lda: qStride,
                            B: kb, ldb: kvStride, C: P, ldc: s.L)
+                if let cap = s.softcap { SoftCap.forward(P, s.T * s.L, cap: cap) }
                 for t in 0..<s.T { maskedSoftmax(P + t * s.L, s, b: b, t: t) }
                 // out_bh = P V   (T, HS)
                 blas.sgemm(transA: false, transB: false, M: s.T, N: s.HS, K: s.L, A: P, lda: s.L, B: vb, ldb: kvStride,
@@ -95,6 +104,8 @@ public enum Attention {
 
     /// Accumulates dq, dk, dv from dout and the saved probabilities. Per (b, h), with P = probs:
     /// dV += Pᵀ dO; dP = dO Vᵀ; dS = P ⊙ (dP − rowsum(dP ⊙ P)); dQ += scale · dS K; dK += scale · dSᵀ Q.
+    /// With soft-capping, the capped scores are recomputed (scale · Q Kᵀ, capped) and dS is taken
+    /// through the cap first (`SoftCap.backward`).
     /// The mask is in P: keys a query does not see have P = 0, so dS and their dK/dV terms are 0.
     /// Work is split over (sequence, key/value head) so heads sharing a dK/dV never run at once.
     /// - dq: (B·T, NH·HS), dk, dv: per sequence (L, NKV·HS) like keys/values; dout: (B·T, NH·HS).
@@ -104,12 +115,14 @@ public enum Attention {
                                 _ values: UnsafePointer<Float>, _ s: Shape, threads: Int, blas: BLAS) {
         let qStride = s.NH * s.HS, kvStride = s.NKV * s.HS
         let group = s.NH / s.NKV
-        let scale = 1 / Float(s.HS).squareRoot()
+        let scale = s.scale
         let tl = s.T * s.L
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, threads * tl))
+        let perThread = s.softcap == nil ? tl : 2 * tl
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, threads * perThread))
         defer { scratch.deallocate() }
         Parallel.forChunks(s.B * s.NKV, threads: threads) { tIndex, lo, hi in
-            let dP = scratch + tIndex * tl
+            let dP = scratch + tIndex * perThread
+            let capped = dP + tl   // the capped scores, with soft-capping
             for bg in lo..<hi {
                 let b = bg / s.NKV, g = bg % s.NKV
                 let kb = keys + b * s.kvSequenceStride + g * s.HS
@@ -132,6 +145,12 @@ public enum Attention {
                         var dot: Float = 0
                         for j in 0..<s.L { dot += p[j] * d[j] }
                         for j in 0..<s.L { d[j] = p[j] * (d[j] - dot) }
+                    }
+                    if let cap = s.softcap {
+                        blas.sgemm(transA: false, transB: true, M: s.T, N: s.L, K: s.HS, alpha: scale, A: qb, lda: qStride,
+                                   B: kb, ldb: kvStride, C: capped, ldc: s.L)
+                        SoftCap.forward(capped, tl, cap: cap)
+                        SoftCap.backward(dP, capped, tl, cap: cap)
                     }
                     // dQ (T, HS) += scale · dS (T, L) · K (L, HS)
                     blas.sgemm(transA: false, transB: false, M: s.T, N: s.HS, K: s.L, alpha: scale, A: dP, lda: s.L,

@@ -20,4 +20,10 @@ public enum Embedding {
             }
         }
     }
+
+    /// Gemma's scaled embeddings: x ← x · s over `count` floats (s = √hidden in Float32). The table is
+    /// frozen and nothing before it trains, so there is no backward.
+    public static func scale(_ x: UnsafeMutablePointer<Float>, _ count: Int, by s: Float) {
+        for i in 0..<count { x[i] *= s }
+    }
 }

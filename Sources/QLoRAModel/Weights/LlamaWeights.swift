@@ -8,8 +8,8 @@ import QLoRAQuant
 /// Float32. Shapes: C = hidden, F = intermediate, V = vocab, L = layers.
 public final class LlamaWeights: @unchecked Sendable {
     public struct Layer {
-        public var attnNorm: [Float]      // (C)
-        public var mlpNorm: [Float]       // (C)
+        public var attnNorm: [Float]      // (C) input_layernorm
+        public var mlpNorm: [Float]       // (C) the MLP's input norm (Gemma: pre_feedforward_layernorm)
         public var q: FrozenLinear        // (NH·HS, C)
         public var k: FrozenLinear        // (NKV·HS, C)
         public var v: FrozenLinear        // (NKV·HS, C)
@@ -20,6 +20,9 @@ public final class LlamaWeights: @unchecked Sendable {
         /// Qwen3's per-head RMSNorm weights on q and k (HS each), or nil.
         public var qNorm: [Float]? = nil
         public var kNorm: [Float]? = nil
+        /// Gemma's norms on the attention output and the MLP output, before each residual add (C each), or nil.
+        public var postAttnNorm: [Float]? = nil
+        public var postMlpNorm: [Float]? = nil
 
         /// The seven projections by their HF module names.
         public var linears: [(String, FrozenLinear)] {
@@ -105,14 +108,15 @@ extension LlamaWeights {
             }
         }
         let names = Set(source.tensorNames)
-        try refuseFused(names, source.path)
+        let naming = try TensorNaming(config: c, names: names, path: source.path)
+        try refuseFused(names, naming, source.path)
         var layers: [Layer] = []
         for l in 0..<c.numHiddenLayers {
-            let p = "model.layers.\(l)."
+            let p = naming.layer(l)
             let qkvBias = c.attentionBias && names.contains(p + "self_attn.q_proj.bias")
             layers.append(Layer(
                 attnNorm: try tensor(p + "input_layernorm.weight", [c.hiddenSize]),
-                mlpNorm: try tensor(p + "post_attention_layernorm.weight", [c.hiddenSize]),
+                mlpNorm: try tensor(p + naming.mlpNorm, [c.hiddenSize]),
                 q: try linear(p + "self_attn.q_proj", c.qDim, c.hiddenSize, bias: qkvBias),
                 k: try linear(p + "self_attn.k_proj", c.kvDim, c.hiddenSize, bias: qkvBias),
                 v: try linear(p + "self_attn.v_proj", c.kvDim, c.hiddenSize, bias: qkvBias),
@@ -124,27 +128,31 @@ extension LlamaWeights {
                 layers[l].qNorm = try tensor(p + "self_attn.q_norm.weight", [c.headDim])
                 layers[l].kNorm = try tensor(p + "self_attn.k_norm.weight", [c.headDim])
             }
+            if c.family.sandwichNorms {
+                layers[l].postAttnNorm = try tensor(p + "post_attention_layernorm.weight", [c.hiddenSize])
+                layers[l].postMlpNorm = try tensor(p + "post_feedforward_layernorm.weight", [c.hiddenSize])
+            }
         }
         let embed = DenseMatrix(rows: c.vocabSize, cols: c.hiddenSize,
-                                values: try tensor("model.embed_tokens.weight", [c.vocabSize, c.hiddenSize]),
+                                values: try tensor(naming.embed, [c.vocabSize, c.hiddenSize]),
                                 storage: embeddings)
         var head: DenseMatrix?
-        if !c.tieWordEmbeddings || names.contains("lm_head.weight") {
-            if names.contains("lm_head.weight") {
+        if !c.tieWordEmbeddings || names.contains(naming.lmHead) {
+            if names.contains(naming.lmHead) {
                 head = DenseMatrix(rows: c.vocabSize, cols: c.hiddenSize,
-                                   values: try tensor("lm_head.weight", [c.vocabSize, c.hiddenSize]), storage: embeddings)
+                                   values: try tensor(naming.lmHead, [c.vocabSize, c.hiddenSize]), storage: embeddings)
             } else if !c.tieWordEmbeddings {
-                throw QLoRAError.format(source.path, "missing lm_head.weight (embeddings are not tied)")
+                throw QLoRAError.format(source.path, "missing \(naming.lmHead) (embeddings are not tied)")
             }
         }
         return LlamaWeights(config: c, embed: embed, lmHead: head,
-                            finalNorm: try tensor("model.norm.weight", [c.hiddenSize]), layers: layers)
+                            finalNorm: try tensor(naming.finalNorm, [c.hiddenSize]), layers: layers)
     }
 
     /// Phi-3's fused `qkv_proj` / `gate_up_proj` are not implemented yet: refused by name rather than
     /// reported as a missing `q_proj`.
-    static func refuseFused(_ names: Set<String>, _ path: String) throws {
-        for fused in ["self_attn.qkv_proj", "mlp.gate_up_proj"] where names.contains("model.layers.0.\(fused).weight") {
+    static func refuseFused(_ names: Set<String>, _ naming: TensorNaming, _ path: String) throws {
+        for fused in ["self_attn.qkv_proj", "mlp.gate_up_proj"] where names.contains(naming.layer(0) + "\(fused).weight") {
             throw QLoRAError.unsupported(path, "fused '\(fused)' (the Phi-3 layout) is not implemented; only separate q/k/v and gate/up projections load")
         }
     }
@@ -177,7 +185,8 @@ extension LlamaWeights {
             return DenseMatrix(rows: shape[0], cols: shape[1], values: try file.floats(name), storage: .f32)
         }
         let names = Set(ckpt.tensorNames)
-        try refuseFused(names, directory)
+        let naming = try TensorNaming(config: c, names: names, path: directory)
+        try refuseFused(names, naming, directory)
         func linear(_ prefix: String, _ out: Int, _ inn: Int, bias: Bool) throws -> FrozenLinear {
             let b = bias ? try dense(prefix + ".bias", [out]) : nil
             let file = try ckpt.safetensors(for: prefix + ".weight")
@@ -195,11 +204,11 @@ extension LlamaWeights {
         }
         var layers: [Layer] = []
         for l in 0..<c.numHiddenLayers {
-            let p = "model.layers.\(l)."
+            let p = naming.layer(l)
             let qkvBias = names.contains(p + "self_attn.q_proj.bias")
             layers.append(Layer(
                 attnNorm: try dense(p + "input_layernorm.weight", [c.hiddenSize]),
-                mlpNorm: try dense(p + "post_attention_layernorm.weight", [c.hiddenSize]),
+                mlpNorm: try dense(p + naming.mlpNorm, [c.hiddenSize]),
                 q: try linear(p + "self_attn.q_proj", c.qDim, c.hiddenSize, bias: qkvBias),
                 k: try linear(p + "self_attn.k_proj", c.kvDim, c.hiddenSize, bias: qkvBias),
                 v: try linear(p + "self_attn.v_proj", c.kvDim, c.hiddenSize, bias: qkvBias),
@@ -211,15 +220,19 @@ extension LlamaWeights {
                 layers[l].qNorm = try dense(p + "self_attn.q_norm.weight", [c.headDim])
                 layers[l].kNorm = try dense(p + "self_attn.k_norm.weight", [c.headDim])
             }
+            if c.family.sandwichNorms {
+                layers[l].postAttnNorm = try dense(p + "post_attention_layernorm.weight", [c.hiddenSize])
+                layers[l].postMlpNorm = try dense(p + "post_feedforward_layernorm.weight", [c.hiddenSize])
+            }
         }
-        let embed = try matrix("model.embed_tokens.weight")
+        let embed = try matrix(naming.embed)
         var head: DenseMatrix?
-        if names.contains("lm_head.weight") {
-            head = try matrix("lm_head.weight")
+        if names.contains(naming.lmHead) {
+            head = try matrix(naming.lmHead)
         } else if !c.tieWordEmbeddings {
-            throw QLoRAError.format(directory, "missing lm_head.weight (embeddings are not tied)")
+            throw QLoRAError.format(directory, "missing \(naming.lmHead) (embeddings are not tied)")
         }
         return LlamaWeights(config: c, embed: embed, lmHead: head,
-                            finalNorm: try dense("model.norm.weight", [c.hiddenSize]), layers: layers)
+                            finalNorm: try dense(naming.finalNorm, [c.hiddenSize]), layers: layers)
     }
 }

@@ -49,6 +49,10 @@ enum CPUActivationBuffers {
             act("act.kv_with_prefix", [2, Tk, d.KVD], ["2", "T+P", "KVD"],
                 "keys and values behind the prefix positions (attention's input)")
         }
+        if request.model.config.family.sandwichNorms {  // Gemma: o_proj's and down_proj's outputs before their norms
+            act("act.post_norm_inputs", [d.T, 2 * d.C], ["T", "2·C"], "attention and MLP outputs before Gemma's post-norms")
+            act("act.post_norm_rstd", [d.T, 2], ["T", "2"], "1/RMS per row of the two post-norms")
+        }
         act("act.gate", [d.T, d.K * d.FF], ["T", "K·FF"], "gate projection before SiLU")
         act("act.up", [d.T, d.K * d.FF], ["T", "K·FF"], "up projection")
         if d.E > 1 { act("act.router_probs", [d.T, d.E], ["T", "E"], "router probabilities") }
@@ -93,6 +97,12 @@ enum CPUActivationBuffers {
         buf("grad.kv", [2, M, d.KVD], ["2", "B·T", "KVD"], "dK, dV")
         if request.model.config.hasQKNorm {
             buf("grad.qk_prenorm", [M, d.QD + d.KVD], ["B·T", "QD+KVD"], "dq, dk before the per-head RMSNorm (Qwen3)")
+        }
+        if request.model.config.family.sandwichNorms {
+            buf("grad.post_norm", [M, d.C], ["B·T", "C"], "the gradient before a Gemma post-norm")
+        }
+        if request.model.config.family.finalSoftcap != nil {
+            buf("grad.capped_logits", [chunk, d.V], ["chunk", "V"], "the soft-capped logits of a chunk, for their gradient")
         }
         buf("grad.mlp", [4, M, d.K * d.FF], ["4", "B·T", "K·FF"], "dGate, dUp, dSwiGLU and the recomputed SwiGLU")
         buf("grad.att_probs", [2, d.T, Tk], ["threads", "T", "Tk"], "per-thread gradient of one head's probabilities")

@@ -128,7 +128,7 @@ public enum ModelPresets {
         .init(name: "qwen3-32b", family: "qwen3", size: "32b",
               config: llama(5120, 25600, 64, 64, 8, 151936, maxPos: 40960, type: "qwen3", eps: 1e-6,
                             theta: 1e6, headDim: 128)),
-        // Gemma 3 (text decoder; planned, not run: see README "Model families").
+        // Gemma 3 (text decoder).
         .init(name: "gemma-3-1b", family: "gemma-3", size: "1b",
               config: llama(1152, 6912, 26, 4, 1, 262144, maxPos: 32768, tied: true, type: "gemma3_text", eps: 1e-6,
                             theta: 1e6, headDim: 256)),

@@ -34,7 +34,9 @@ public final class LoRAAdapterWeights {
     public var parameters: [Parameter] { orderedModules.flatMap { [$0.a, $0.b] + ($0.magnitude.map { [$0] } ?? []) } }
 
     /// The module adapting `linear` of `layer`, if it is a target.
-    public func module(layer: Int, _ linear: LlamaLinear) -> Module? { modules[linear.modulePath(layer: layer)] }
+    public func module(layer: Int, _ linear: LlamaLinear) -> Module? {
+        orderedModules.first { $0.layer == layer && $0.linear == linear }
+    }
 
     /// A new adapter on every linear of `model` that `config` targets, initialized as PEFT does:
     /// A ~ Kaiming-uniform with a = √5, i.e. U(−1/√in, 1/√in), drawn from `rng` module by module
@@ -43,9 +45,10 @@ public final class LoRAAdapterWeights {
     public convenience init(config: LoRAConfig, model: LlamaConfig, rng: inout SeededRNG) throws {
         var found: [Module] = []
         for layer in 0..<model.numHiddenLayers {
-            for linear in LlamaLinear.allCases where config.targets(modulePath: linear.modulePath(layer: layer)) {
+            for linear in LlamaLinear.allCases
+            where config.targets(modulePath: linear.modulePath(layer: layer, prefix: model.modulePrefix)) {
                 let (inF, outF) = linear.features(model)
-                let path = linear.modulePath(layer: layer)
+                let path = linear.modulePath(layer: layer, prefix: model.modulePrefix)
                 let a = Parameter(name: PEFTKeys.loraA(path), shape: [config.r, inF])
                 let bound = 1 / Float(inF).squareRoot()
                 for i in 0..<a.count { a.value[i] = (rng.nextUnitFloat() * 2 - 1) * bound }

@@ -41,7 +41,8 @@ public enum AdapterMerge {
         config["architectures"] = [source.config.causalLMArchitecture]
         config["torch_dtype"] = dtype.torchName
         config["hidden_act"] = "silu"
-        let configBytes = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+        let configBytes = Array(ConfigJSONFloats.restore(String(decoding: try JSONSerialization.data(
+            withJSONObject: config, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)).utf8)
         try AtomicOutput.directory(at: output) { dir in
             try writer.write(to: dir + "/model.safetensors")
             try AtomicOutput.write([UInt8](configBytes) + [0x0A], to: dir + "/config.json")

@@ -44,6 +44,10 @@ public final class MergedCheckpointSource: CheckpointSource, @unchecked Sendable
             let p = "model.layers.\(l)."
             add(p + "input_layernorm.weight", [c.hiddenSize])
             add(p + "post_attention_layernorm.weight", [c.hiddenSize])
+            if layer.postMlpNorm != nil {  // Gemma: the MLP's input norm is pre_feedforward_layernorm
+                add(p + "pre_feedforward_layernorm.weight", [c.hiddenSize])
+                add(p + "post_feedforward_layernorm.weight", [c.hiddenSize])
+            }
             if layer.qNorm != nil { add(p + "self_attn.q_norm.weight", [c.headDim]) }
             if layer.kNorm != nil { add(p + "self_attn.k_norm.weight", [c.headDim]) }
             for (name, lin) in layer.linears {
@@ -85,7 +89,9 @@ public final class MergedCheckpointSource: CheckpointSource, @unchecked Sendable
         let layer = weights.layers[l]
         switch parts[3] {
         case "input_layernorm": return layer.attnNorm
-        case "post_attention_layernorm": return layer.mlpNorm
+        case "post_attention_layernorm": return layer.postAttnNorm ?? layer.mlpNorm
+        case "pre_feedforward_layernorm" where layer.postMlpNorm != nil: return layer.mlpNorm
+        case "post_feedforward_layernorm": if let w = layer.postMlpNorm { return w }
         default: break
         }
         if parts[4] == "q_norm", let w = layer.qNorm { return w }

@@ -11,9 +11,13 @@ final class LayerActivations {
     /// With per-head q/k norms (Qwen3): q and k before the norm, and the norms' inverse RMS per head.
     let qPre, kPre: UnsafeMutablePointer<Float>?           // (M, QD), (M, KVD)
     let qInv, kInv: UnsafeMutablePointer<Float>?           // (M·NH), (M·NKV)
+    /// With Gemma's sandwich norms: o_proj's and down_proj's outputs before their norms, and the norms' inverse RMS.
+    let attnOut, mlpOut: UnsafeMutablePointer<Float>?      // (M, C)
+    let invPostAttn, invPostMlp: UnsafeMutablePointer<Float>?  // (M)
     let all: [UnsafeMutablePointer<Float>]
 
-    init(M: Int, B: Int, T: Int, C: Int, QD: Int, KVD: Int, F: Int, NH: Int, prefix: Int = 0, qkNorm: (heads: Int, kvHeads: Int)? = nil) {
+    init(M: Int, B: Int, T: Int, C: Int, QD: Int, KVD: Int, F: Int, NH: Int, prefix: Int = 0, qkNorm: (heads: Int, kvHeads: Int)? = nil,
+         sandwichNorms: Bool = false) {
         func alloc(_ n: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, n))
             p.initialize(repeating: 0, count: max(1, n))
@@ -31,7 +35,12 @@ final class LayerActivations {
         kPre = qkNorm != nil ? alloc(M * KVD) : nil
         qInv = qkNorm.map { alloc(M * $0.heads) }
         kInv = qkNorm.map { alloc(M * $0.kvHeads) }
-        all = [xn1, xmid, xn2, inv1, inv2, q, att, k, v, probs, gate, up] + [kAll, vAll, qPre, kPre, qInv, kInv].compactMap { $0 }
+        attnOut = sandwichNorms ? alloc(M * C) : nil
+        mlpOut = sandwichNorms ? alloc(M * C) : nil
+        invPostAttn = sandwichNorms ? alloc(M) : nil
+        invPostMlp = sandwichNorms ? alloc(M) : nil
+        all = [xn1, xmid, xn2, inv1, inv2, q, att, k, v, probs, gate, up]
+            + [kAll, vAll, qPre, kPre, qInv, kInv, attnOut, mlpOut, invPostAttn, invPostMlp].compactMap { $0 }
     }
 
     deinit { for p in all { p.deallocate() } }

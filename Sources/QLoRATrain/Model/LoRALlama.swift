@@ -21,6 +21,8 @@ import QLoRAModel
 public final class LoRALlama: @unchecked Sendable {
     public let weights: LlamaWeights
     public let config: LlamaConfig
+    /// The family's differences from LLaMA (norm offset, gate activation, sandwich norms, scales, caps).
+    public let family: DecoderFamily
     /// The adapter being trained (its Parameters hold the values and their gradients).
     public let adapter: any TrainableAdapter
     /// LoRA's config, when the adapter is LoRA.
@@ -54,11 +56,14 @@ public final class LoRALlama: @unchecked Sendable {
     /// The current batch's packed rows (examples that do not see each other), or nil: one sequence per row.
     private var segments: PackedSegments?
     private var dqPre, dkPre: UnsafeMutablePointer<Float>?   // (M, QD), (M, KVD) with q/k norms
+    private var dpost: UnsafeMutablePointer<Float>?          // (M, C): the gradient before a sandwich norm
+    private var cappedLogits: UnsafeMutablePointer<Float>?   // (chunk, V): soft-capped logits, for their backward
 
     public init(weights: LlamaWeights, adapter: any TrainableAdapter, threads: Int, gradientCheckpointing: Bool) throws {
         guard let blas = BLAS.shared else { throw QLoRAError(.notFound, "OpenBLAS not found (install libopenblas-dev)") }
         self.weights = weights
         config = weights.config
+        family = weights.config.family
         self.adapter = adapter
         self.threads = threads
         self.gradientCheckpointing = gradientCheckpointing
@@ -146,9 +151,12 @@ public final class LoRALlama: @unchecked Sendable {
         acts = (0..<n).map { _ in
             LayerActivations(M: M, B: B, T: T, C: c.hiddenSize, QD: c.qDim, KVD: c.kvDim, F: c.intermediateSize,
                              NH: c.numAttentionHeads, prefix: NKVP,
-                             qkNorm: c.hasQKNorm ? (c.numAttentionHeads, c.numKeyValueHeads) : nil)
+                             qkNorm: c.hasQKNorm ? (c.numAttentionHeads, c.numKeyValueHeads) : nil,
+                             sandwichNorms: family.sandwichNorms)
         }
         if c.hasQKNorm { dqPre = alloc(M * c.qDim); dkPre = alloc(M * c.kvDim) }
+        if family.sandwichNorms { dpost = alloc(M * c.hiddenSize) }
+        if family.finalSoftcap != nil { cappedLogits = alloc(min(logitsChunk, M) * c.vocabSize) }
         finalNormed = alloc(M * c.hiddenSize); finalInv = alloc(M)
         dx = alloc(M * c.hiddenSize); dxn = alloc(M * c.hiddenSize); tmp = alloc(M * c.hiddenSize)
         dq = alloc(M * c.qDim); datt = alloc(M * c.qDim); dk = alloc(M * c.kvDim); dv = alloc(M * c.kvDim)
@@ -180,7 +188,8 @@ public final class LoRALlama: @unchecked Sendable {
     private func withAttentionShape(_ l: Int, _ body: (Attention.Shape) -> Void) {
         var shape = Attention.Shape(B: B, T: T, L: NKVP + T, start: NKVP, NH: config.numAttentionHeads,
                                     NKV: config.numKeyValueHeads, HS: config.headDim, kvSequenceStride: (NKVP + T) * config.kvDim,
-                                    window: config.attentionWindow(layer: l))
+                                    window: config.attentionWindow(layer: l), scale: family.attentionScale,
+                                    softcap: family.attentionSoftcap)
         guard let segments else { return body(shape) }
         segments.keyStarts.withUnsafeBufferPointer { starts in
             shape.segmentStarts = starts.baseAddress
@@ -207,14 +216,14 @@ public final class LoRALlama: @unchecked Sendable {
     // MARK: Forward
 
     private func layerForward(_ l: Int, _ a: LayerActivations, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
-        let c = config, M = B * T, C = c.hiddenSize, eps = Float(c.rmsNormEps)
+        let c = config, M = B * T, C = c.hiddenSize, eps = Float(c.rmsNormEps), off = family.normOffset
         let w = weights.layers[l]
-        RMSNorm.forward(a.xn1, a.inv1, x, w.attnNorm, M, C, eps: eps)
-        if let qn = w.qNorm, let kn = w.kNorm, let qPre = a.qPre, let kPre = a.kPre {  // per-head RMSNorm (Qwen3)
+        RMSNorm.forward(a.xn1, a.inv1, x, w.attnNorm, M, C, eps: eps, offset: off)
+        if let qn = w.qNorm, let kn = w.kNorm, let qPre = a.qPre, let kPre = a.kPre {  // per-head RMSNorm (Qwen3, Gemma 3)
             linear(l, "q_proj", w.q, a.xn1, qPre, M)
             linear(l, "k_proj", w.k, a.xn1, kPre, M)
-            RMSNorm.forward(a.q, a.qInv, qPre, qn, M * c.numAttentionHeads, c.headDim, eps: eps)
-            RMSNorm.forward(a.k, a.kInv, kPre, kn, M * c.numKeyValueHeads, c.headDim, eps: eps)
+            RMSNorm.forward(a.q, a.qInv, qPre, qn, M * c.numAttentionHeads, c.headDim, eps: eps, offset: off)
+            RMSNorm.forward(a.k, a.kInv, kPre, kn, M * c.numKeyValueHeads, c.headDim, eps: eps, offset: off)
         } else {
             linear(l, "q_proj", w.q, a.xn1, a.q, M)
             linear(l, "k_proj", w.k, a.xn1, a.k, M)
@@ -231,13 +240,23 @@ public final class LoRALlama: @unchecked Sendable {
             }
         }
         withAttentionShape(l) { Attention.forward(a.att, a.probs, a.q, a.kAll ?? a.k, a.vAll ?? a.v, $0, threads: threads, blas: blas) }
-        linear(l, "o_proj", w.o, a.att, tmp!, M)
+        if let pn = w.postAttnNorm, let attnOut = a.attnOut {  // Gemma: norm the attention output
+            linear(l, "o_proj", w.o, a.att, attnOut, M)
+            RMSNorm.forward(tmp!, a.invPostAttn, attnOut, pn, M, C, eps: eps, offset: off)
+        } else {
+            linear(l, "o_proj", w.o, a.att, tmp!, M)
+        }
         for i in 0..<(M * C) { a.xmid[i] = x[i] + tmp![i] }
-        RMSNorm.forward(a.xn2, a.inv2, a.xmid, w.mlpNorm, M, C, eps: eps)
+        RMSNorm.forward(a.xn2, a.inv2, a.xmid, w.mlpNorm, M, C, eps: eps, offset: off)
         linear(l, "gate_proj", w.gate, a.xn2, a.gate, M)
         linear(l, "up_proj", w.up, a.xn2, a.up, M)
-        SwiGLU.forward(h!, a.gate, a.up, M * c.intermediateSize)
-        linear(l, "down_proj", w.down, h!, tmp!, M)
+        GatedUnit.forward(family.activation, h!, a.gate, a.up, M * c.intermediateSize)
+        if let pn = w.postMlpNorm, let mlpOut = a.mlpOut {      // Gemma: norm the MLP output
+            linear(l, "down_proj", w.down, h!, mlpOut, M)
+            RMSNorm.forward(tmp!, a.invPostMlp, mlpOut, pn, M, C, eps: eps, offset: off)
+        } else {
+            linear(l, "down_proj", w.down, h!, tmp!, M)
+        }
         for i in 0..<(M * C) { out[i] = a.xmid[i] + tmp![i] }
     }
 
@@ -251,13 +270,14 @@ public final class LoRALlama: @unchecked Sendable {
         prepare(B: batch.B, T: batch.T)
         let c = config, M = B * T
         batch.ids.withUnsafeBufferPointer { Embedding.forward(layerInputs[0], $0.baseAddress!, M, weights.embed.ref) }
+        if let s = family.embeddingScale { Embedding.scale(layerInputs[0], M * c.hiddenSize, by: s) }
         if let prompt { for b in 0..<B { prompt.writeEmbeddings(into: layerInputs[0] + b * T * c.hiddenSize) } }
         prefix?.forward()
         for l in 0..<c.numHiddenLayers {
             layerForward(l, acts[gradientCheckpointing ? 0 : l], layerInputs[l], layerInputs[l + 1])
         }
         RMSNorm.forward(finalNormed!, finalInv, layerInputs[c.numHiddenLayers], weights.finalNorm, M, c.hiddenSize,
-                        eps: Float(c.rmsNormEps))
+                        eps: Float(c.rmsNormEps), offset: family.normOffset)
         return batch
     }
 
@@ -297,7 +317,14 @@ public final class LoRALlama: @unchecked Sendable {
                 let n = min(logitsChunk, M - r0)
                 DenseKernels.gemm(head, X: finalNormed! + r0 * C, ldx: C, M: n, Y: logits!, ldy: V, threads: threads,
                                   dtype: weights.computeDType, workspace: workspace)
+                if let cap = family.finalSoftcap, let capped = cappedLogits {
+                    SoftCap.forward(logits!, n * V, cap: cap)
+                    if backward { capped.update(from: logits!, count: n * V) }
+                }
                 total += CrossEntropy.forwardBackward(logits!, tgt.baseAddress! + r0, n, V, scale: scale)
+                if backward, let cap = family.finalSoftcap, let capped = cappedLogits {
+                    SoftCap.backward(logits!, capped, n * V, cap: cap)
+                }
                 if backward {
                     DenseKernels.gemmT(head, dY: logits!, lddy: V, M: n, dX: dxn! + r0 * C, lddx: C, threads: threads,
                                        dtype: weights.computeDType, workspace: workspace)
@@ -311,22 +338,34 @@ public final class LoRALlama: @unchecked Sendable {
     // MARK: Backward
 
     private func layerBackward(_ l: Int, _ a: LayerActivations, _ x: UnsafePointer<Float>) {
-        let c = config, M = B * T, C = c.hiddenSize, F = c.intermediateSize
+        let c = config, M = B * T, C = c.hiddenSize, F = c.intermediateSize, off = family.normOffset
         let w = weights.layers[l]
-        // MLP: out = xmid + down(swiglu(gate(xn2), up(xn2)))
-        SwiGLU.forward(h!, a.gate, a.up, M * F)  // h is not stored: recomputed (cheap) for down's LoRA input
+        // MLP: out = xmid + postNorm(down(act(gate(xn2)) ⊙ up(xn2)))  (postNorm: Gemma's, else identity)
+        GatedUnit.forward(family.activation, h!, a.gate, a.up, M * F)  // h is not stored: recomputed (cheap) for down's LoRA input
+        var dDown = UnsafePointer(dx!)
+        if let pn = w.postMlpNorm, let mlpOut = a.mlpOut, let dpost {
+            dpost.initialize(repeating: 0, count: M * C)
+            RMSNorm.backward(dpost, dx!, mlpOut, pn, a.invPostMlp!, M, C, offset: off)
+            dDown = UnsafePointer(dpost)
+        }
         dh!.initialize(repeating: 0, count: M * F)
-        linearBackward(l, "down_proj", w.down, dx!, h!, dh!, M)
+        linearBackward(l, "down_proj", w.down, dDown, h!, dh!, M)
         dgate!.initialize(repeating: 0, count: M * F)
         dup!.initialize(repeating: 0, count: M * F)
-        SwiGLU.backward(dgate!, dup!, dh!, a.gate, a.up, M * F)
+        GatedUnit.backward(family.activation, dgate!, dup!, dh!, a.gate, a.up, M * F)
         dxn!.initialize(repeating: 0, count: M * C)
         linearBackward(l, "gate_proj", w.gate, dgate!, a.xn2, dxn!, M)
         linearBackward(l, "up_proj", w.up, dup!, a.xn2, dxn!, M)
-        RMSNorm.backward(dx!, dxn!, a.xmid, w.mlpNorm, a.inv2, M, C)          // dx = d xmid
-        // Attention: xmid = x + o(attention(rope(q(xn1)), rope(k(xn1)), v(xn1)))
+        RMSNorm.backward(dx!, dxn!, a.xmid, w.mlpNorm, a.inv2, M, C, offset: off)  // dx = d xmid
+        // Attention: xmid = x + postNorm(o(attention(rope(q(xn1)), rope(k(xn1)), v(xn1))))
+        var dO = UnsafePointer(dx!)
+        if let pn = w.postAttnNorm, let attnOut = a.attnOut, let dpost {
+            dpost.initialize(repeating: 0, count: M * C)
+            RMSNorm.backward(dpost, dx!, attnOut, pn, a.invPostAttn!, M, C, offset: off)
+            dO = UnsafePointer(dpost)
+        }
         datt!.initialize(repeating: 0, count: M * c.qDim)
-        linearBackward(l, "o_proj", w.o, dx!, a.att, datt!, M)
+        linearBackward(l, "o_proj", w.o, dO, a.att, datt!, M)
         dq!.initialize(repeating: 0, count: M * c.qDim)
         dk!.initialize(repeating: 0, count: M * c.kvDim)
         dv!.initialize(repeating: 0, count: M * c.kvDim)
@@ -350,15 +389,15 @@ public final class LoRALlama: @unchecked Sendable {
         if let qn = w.qNorm, let kn = w.kNorm, let qPre = a.qPre, let kPre = a.kPre, let dqPre, let dkPre {
             dqPre.initialize(repeating: 0, count: M * c.qDim)
             dkPre.initialize(repeating: 0, count: M * c.kvDim)
-            RMSNorm.backward(dqPre, dq!, qPre, qn, a.qInv!, M * c.numAttentionHeads, c.headDim)
-            RMSNorm.backward(dkPre, dk!, kPre, kn, a.kInv!, M * c.numKeyValueHeads, c.headDim)
+            RMSNorm.backward(dqPre, dq!, qPre, qn, a.qInv!, M * c.numAttentionHeads, c.headDim, offset: off)
+            RMSNorm.backward(dkPre, dk!, kPre, kn, a.kInv!, M * c.numKeyValueHeads, c.headDim, offset: off)
             (dqIn, dkIn) = (dqPre, dkPre)
         }
         dxn!.initialize(repeating: 0, count: M * C)
         linearBackward(l, "q_proj", w.q, dqIn, a.xn1, dxn!, M)
         linearBackward(l, "k_proj", w.k, dkIn, a.xn1, dxn!, M)
         linearBackward(l, "v_proj", w.v, dv!, a.xn1, dxn!, M)
-        RMSNorm.backward(dx!, dxn!, x, w.attnNorm, a.inv1, M, C)              // dx = d x
+        RMSNorm.backward(dx!, dxn!, x, w.attnNorm, a.inv1, M, C, offset: off)  // dx = d x
     }
 
     /// One forward and backward pass: accumulates adapter gradients of Σ loss × `lossScale`
@@ -369,7 +408,8 @@ public final class LoRALlama: @unchecked Sendable {
         let result = lossAndLogitGradient(batch, scale: lossScale, backward: true)
         let c = config, M = B * T, C = c.hiddenSize
         dx!.initialize(repeating: 0, count: M * C)
-        RMSNorm.backward(dx!, dxn!, layerInputs[c.numHiddenLayers], weights.finalNorm, finalInv!, M, C)
+        RMSNorm.backward(dx!, dxn!, layerInputs[c.numHiddenLayers], weights.finalNorm, finalInv!, M, C,
+                         offset: family.normOffset)
         for l in stride(from: c.numHiddenLayers - 1, through: 0, by: -1) {
             let a = acts[gradientCheckpointing ? 0 : l]
             if gradientCheckpointing { layerForward(l, a, layerInputs[l], tmp2()) }
