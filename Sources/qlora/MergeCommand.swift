@@ -15,7 +15,9 @@ struct MergeCommand: ParsableCommand {
             `qlora quantize` writes, reports the error that adds per tensor and the held-out loss of base + \
             adapter against the merged model (--eval-data; default datasets/eval.jsonl when present), and \
             writes both to OUT.merge.json. --format gguf --dtype f16|q8_0 writes a GGUF file for \
-            llama.cpp-based tools (the base must be a GGUF file: its metadata and tokenizer are copied). \
+            llama.cpp-based tools: from a GGUF base its metadata and tokenizer are copied; from a Hugging \
+            Face base (llama, mistral, qwen2) the metadata, Llama 3 RoPE factors and tokenizer are built \
+            as llama.cpp's converter builds them. \
             OUT appears complete or not at all.
             """
     )
@@ -67,11 +69,19 @@ struct MergeCommand: ParsableCommand {
         let kind = adapter.config.useDoRA ? "DoRA" : "LoRA"
         switch (format, dtype) {
         case (.gguf, _):
-            guard modelOptions.model.hasSuffix(".gguf") else {
-                throw QLoRAError.unsupported(modelOptions.model, "--format gguf copies the tokenizer and metadata from a GGUF base; pass the base as a .gguf file")
+            let type = GGUFExport.WeightType(rawValue: dtype)!
+            if modelOptions.model.hasSuffix(".gguf") {
+                try GGUFExport.write(source, base: try GGUFFile(path: modelOptions.model), to: output, type: type)
+            } else {
+                let dir = modelOptions.model
+                let vocab = loaded.model.config.vocabSize
+                let tokenizer = try GGUFTokenizerMetadata(
+                    huggingFace: loaded.tokenizer, vocabularySize: vocab,
+                    specialIDs: try HFSpecialTokenIDs(directory: dir, tokenizer: loaded.tokenizer, vocabularySize: vocab),
+                    source: loaded.tokenizer.source)
+                let name = URL(fileURLWithPath: dir).standardizedFileURL.lastPathComponent
+                try GGUFExport.write(source, name: name, tokenizer: tokenizer, to: output, type: type)
             }
-            try GGUFExport.write(source, base: try GGUFFile(path: modelOptions.model), to: output,
-                                 type: GGUFExport.WeightType(rawValue: dtype)!)
             print("merged \(adapter.orderedModules.count) \(kind) linears into \(output) (GGUF, \(dtype))")
         case (.hf, "nf4"):
             try mergeQuantized(loaded, adapterDir, adapter, source)

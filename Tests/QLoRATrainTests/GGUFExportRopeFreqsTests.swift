@@ -3,7 +3,7 @@ import QLoRA
 import QLoRATestSupport
 import Testing
 
-/// GGUF export keeps the base's `rope_freqs.weight`: llama.cpp keeps Llama 3.1's RoPE scaling in
+/// Our GGUF reader applies `rope_freqs.weight`, and GGUF export keeps the base's: llama.cpp keeps Llama 3.1's RoPE scaling in
 /// that tensor (its converter writes no rope-scaling metadata for rope_type llama3), so dropping it
 /// makes llama.cpp rotate every position with unscaled frequencies.
 @Suite struct GGUFExportRopeFreqsTests {
@@ -42,6 +42,16 @@ import Testing
         }
 
         let baseFile = try GGUFFile(path: base)
+        // Our reader rotates as llama.cpp does: θ^(−2i/d) ÷ factor[i], and ÷ the fixture's linear 2
+        // (llama.cpp's freq_scale applies too).
+        let config = try LlamaConfig(gguf: baseFile)
+        var unscaled = config
+        unscaled.ropeScaling = nil
+        let unscaledFreq = RoPE.inverseFrequencies(unscaled), scaled = RoPE.inverseFrequencies(config)
+        for i in 0..<headDim / 2 {
+            let expected = unscaledFreq[i] / (factors[i] * 2)
+            #expect(abs(scaled[i] - expected) <= 1e-6 * expected, "frequency \(i): \(scaled[i]) vs \(expected)")
+        }
         let out = dir.path + "/out.gguf"
         try GGUFExport.write(try GGUFCheckpoint(path: base), base: baseFile, to: out, type: .f16)
         let exported = try GGUFFile(path: out)

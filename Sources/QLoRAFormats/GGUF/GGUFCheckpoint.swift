@@ -28,8 +28,8 @@ public final class GGUFCheckpoint: CheckpointSource, @unchecked Sendable {
     public let config: LlamaConfig
     /// Tensors in file order.
     public let tensors: [Tensor]
-    /// GGUF tensors with no Hugging Face counterpart that were skipped (llama.cpp's precomputed
-    /// `rope_freqs.weight`, which transformers recomputes from the config).
+    /// GGUF tensors with no Hugging Face counterpart that were skipped (llama.cpp's
+    /// `rope_freqs.weight`, which `LlamaConfig(gguf:)` has already read into the config's RoPE).
     public let skippedTensorNames: [String]
     private let index: [String: Int]
 

@@ -19,6 +19,7 @@ extension LlamaConfig {
     /// | `rope.scaling.type`, `.factor`, `.original_context_length` | rope_scaling (absent or "none": no scaling) |
     /// | `expert_count`, `expert_used_count` | num_local_experts, num_experts_per_tok ("mixtral" when > 1) |
     /// | `vocab_size`, else the tokenizer's token count, else `token_embd` rows | vocab_size |
+    /// | tensor `rope_freqs.weight` (llama) | per-frequency RoPE divisors (Llama 3 scaling), kept as `RopeScaling.frequencyFactors` |
     ///
     /// Embeddings are tied when the file has no `output.weight`; q/k/v carry a bias when
     /// `blk.0.attn_q.bias` exists (always for qwen2); bos/eos come from `tokenizer.ggml.*_token_id`.
@@ -69,9 +70,38 @@ extension LlamaConfig {
         } catch let e as QLoRAError where e.kind == .format && e.message.hasPrefix("config: ") {
             throw QLoRAError.format(path, "GGUF metadata gives an invalid " + e.message)
         }
+        try applyRopeFrequencyFactors(gguf, arch: arch)
         architectures = [["llama": "LlamaForCausalLM", "mixtral": "MixtralForCausalLM", "qwen2": "Qwen2ForCausalLM"][modelType]!]
         if let embedding = try? gguf.tensor("token_embd.weight"), embedding.dims != [hidden, vocab] {
             throw QLoRAError.format(path, "token_embd.weight has dims \(embedding.dims), expected [\(hidden), \(vocab)] from the metadata")
+        }
+    }
+
+    /// llama.cpp's `rope_freqs.weight`: θ^(−2i/d) ÷ factor[i] at every position (how its converter
+    /// stores Llama 3.1's scaling). Read into the config, so the model rotates as llama.cpp does
+    /// (with linear scaling metadata too, llama.cpp applies both: the factors take it in).
+    mutating func applyRopeFrequencyFactors(_ gguf: GGUFFile, arch: String) throws {
+        let name = "rope_freqs.weight"
+        guard gguf.hasTensor(name) else { return }
+        let path = gguf.path
+        guard arch == "llama" else {
+            throw QLoRAError.unsupported(path, "tensor '\(name)' is not implemented for the \(arch) architecture")
+        }
+        // llama.cpp multiplies the frequencies by 1/linear factor as well (`freq_scale`).
+        var linear: Float = 1
+        if let s = ropeScaling {
+            guard s.ropeType == "linear" else {
+                throw QLoRAError.unsupported(path, "tensor '\(name)' together with rope scaling '\(s.ropeType)' is not implemented")
+            }
+            linear = Float(s.factor)
+        }
+        let factors = try gguf.floats(name)
+        guard factors.count == rotaryDim / 2, factors.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw QLoRAError.format(path, "tensor '\(name)' must hold \(rotaryDim / 2) positive factors (one per rotary frequency), it holds \(factors.count)")
+        }
+        ropeScaling = .frequencyFactors(factors.map { $0 * linear }, context: maxPositionEmbeddings)
+        do { try validate() } catch let e as QLoRAError {
+            throw QLoRAError.format(path, "GGUF metadata gives an invalid " + e.message)
         }
     }
 

@@ -4,14 +4,19 @@ import QLoRAFormats
 
 /// Writes a merged model as a GGUF file that llama.cpp-based tools run: tensors under llama.cpp's
 /// names, Q/K rows permuted into llama.cpp's RoPE layout (LLaMA architecture), 2-D weights in F16 or
-/// Q8_0 and vectors in F32 (as `convert_hf_to_gguf.py --outtype f16|q8_0` does), and the source
-/// GGUF's metadata — architecture, hyperparameters and tokenizer — copied, with `general.file_type`
-/// set to the new type. Tensors of the base that are not weights of the model — `rope_freqs.weight`,
-/// where llama.cpp keeps Llama 3.1's RoPE scaling (without it every position gets the wrong rotary
-/// frequencies) — are copied unchanged in F32.
+/// Q8_0 and vectors in F32 (as `convert_hf_to_gguf.py --outtype f16|q8_0` does), and the metadata:
+///
+/// - from a GGUF base: its metadata — architecture, hyperparameters and tokenizer — copied, with
+///   `general.file_type` set to the new type;
+/// - from a Hugging Face base: the architecture's hyperparameters from the config
+///   (`LlamaConfig.ggufModelMetadata`) and the tokenizer metadata built from `tokenizer.json` as
+///   llama.cpp's converter builds it (`GGUFTokenizerMetadata(huggingFace:…)`).
+///
+/// Per-frequency RoPE factors (Llama 3 scaling, or the `rope_freqs.weight` a GGUF base had) are
+/// written as llama.cpp's `rope_freqs.weight` F32 tensor: without it llama.cpp rotates every
+/// position with the unscaled frequencies.
 public enum GGUFExport {
-    /// Base tensors the export copies as they are (the merged checkpoint does not carry them).
-    public static let copiedTensors = ["rope_freqs.weight"]
+    public static let ropeFrequenciesTensor = "rope_freqs.weight"
 
     public enum WeightType: String, CaseIterable, Sendable {
         case f16, q8_0
@@ -22,12 +27,38 @@ public enum GGUFExport {
 
     /// Writes `source` to `output` (atomically) with the metadata of `base`, the GGUF the base came from.
     public static func write(_ source: CheckpointSource, base: GGUFFile, to output: String, type: WeightType) throws {
-        var writer = GGUFWriter()
+        var metadata: [(String, GGUFValue)] = []
         for key in base.metadataKeys where key != "general.alignment" {
-            writer.metadata.append((key, key == "general.file_type" ? .uint32(type.fileType) : base.metadata[key]!))
+            metadata.append((key, key == "general.file_type" ? .uint32(type.fileType) : base.metadata[key]!))
         }
-        if base.metadata["general.file_type"] == nil { writer.metadata.append(("general.file_type", .uint32(type.fileType))) }
-        let permutes = base.architecture == "llama"
+        if base.metadata["general.file_type"] == nil { metadata.append(("general.file_type", .uint32(type.fileType))) }
+        // The base's scaling metadata stays, and so does its rope_freqs tensor, unchanged (the
+        // config holds their product; writing that beside the metadata would apply linear twice).
+        let factors = base.hasTensor(ropeFrequenciesTensor) ? try base.floats(ropeFrequenciesTensor) : nil
+        try writeFile(source, metadata: metadata, permutesRoPE: base.architecture == "llama",
+                      ropeFrequencies: factors, to: output, type: type)
+    }
+
+    /// Writes `source` to `output` (atomically) as llama.cpp's converter would write the Hugging
+    /// Face checkpoint: `name` is `general.name`, `tokenizer` the tokenizer metadata.
+    public static func write(_ source: CheckpointSource, name: String, tokenizer: GGUFTokenizerMetadata,
+                             to output: String, type: WeightType) throws {
+        let config = source.config
+        var metadata = try config.ggufModelMetadata(output)
+        metadata.insert(("general.type", .string("model")), at: 1)
+        metadata.insert(("general.name", .string(name)), at: 2)
+        metadata.append(("general.file_type", .uint32(type.fileType)))
+        metadata += tokenizer.ggufMetadata
+        metadata.append(("general.quantization_version", .uint32(2)))
+        let arch = try config.ggufExportArchitecture(output)
+        try writeFile(source, metadata: metadata, permutesRoPE: arch == "llama",
+                      ropeFrequencies: try config.ggufRopeFrequencyFactors(output), to: output, type: type)
+    }
+
+    static func writeFile(_ source: CheckpointSource, metadata: [(String, GGUFValue)], permutesRoPE: Bool,
+                          ropeFrequencies: [Float]?, to output: String, type: WeightType) throws {
+        var writer = GGUFWriter()
+        writer.metadata = metadata
         let config = source.config
         var plan: [(hf: String, heads: Int?)] = []
         for name in source.tensorNames {
@@ -38,16 +69,13 @@ public enum GGUFExport {
             let dims = Array(shape.reversed())
             let ggml: GGMLType = shape.count == 2 && dims[0] % type.ggml.blockSize == 0 ? type.ggml : (shape.count == 2 ? .f16 : .f32)
             writer.tensors.append(GGUFWriter.Tensor(name: gguf, dims: dims, type: ggml))
-            plan.append((name, permutes ? GGUFTensorNames.ropePermutationHeads(gguf, config: config) : nil))
+            plan.append((name, permutesRoPE ? GGUFTensorNames.ropePermutationHeads(gguf, config: config) : nil))
         }
-        var copied: [String] = []
-        for name in copiedTensors where base.hasTensor(name) {
-            let info = try base.tensor(name)
-            writer.tensors.append(GGUFWriter.Tensor(name: name, dims: info.dims, type: .f32))
-            copied.append(name)
+        if let ropeFrequencies {
+            writer.tensors.append(GGUFWriter.Tensor(name: ropeFrequenciesTensor, dims: [ropeFrequencies.count], type: .f32))
         }
         try writer.write(to: output) { i in
-            if i >= plan.count { return GGMLEncode.f32(try base.floats(copied[i - plan.count])) }
+            if i >= plan.count { return GGMLEncode.f32(ropeFrequencies!) }
             var values = try source.floats(plan[i].hf)
             if !values.allSatisfy(\.isFinite) {
                 throw QLoRAError(.numeric, "merged tensor '\(plan[i].hf)' has a non-finite value")
