@@ -6,8 +6,10 @@ import Testing
 /// The whole tiny model of each family through the hand-written backward, against central finite
 /// differences of the Double reference (ReferenceLlama, which follows the same config): Qwen3 (per-head
 /// q/k norms, head_dim ≠ hidden / heads, yarn RoPE with its attention factor), Mistral (a sliding
-/// window shorter than the rows), and partial RoPE with longrope (Phi-3/4's rotary settings on an
-/// unfused decoder). NF4 linears, with and without gradient checkpointing.
+/// window shorter than the rows), partial RoPE with longrope (Phi-3/4's rotary settings on an
+/// unfused decoder), and Phi-3 itself (fused qkv_proj and gate_up_proj with LoRA and DoRA on the fused
+/// modules, partial RoPE, longrope past its original context, a sliding window). NF4 linears, with and
+/// without gradient checkpointing.
 @Suite(.serialized) struct FamilyGradientTests {
     static func config(_ family: String) throws -> LlamaConfig {
         var c = TinyCheckpoint.config(layers: 2, hidden: 64, intermediate: 96, heads: 4, kvHeads: 2, vocab: 40)
@@ -26,6 +28,14 @@ import Testing
             c.originalMaxPositionEmbeddings = 4
             c.ropeScaling = .init(ropeType: "longrope", factor: 1, shortFactor: [1, 1.5, 2, 3], longFactor: [2, 3, 4, 6])
             c.ropeScaling?.factorGiven = false
+        case "phi3":
+            c.modelType = "phi3"
+            c.partialRotaryFactor = 0.75
+            c.originalMaxPositionEmbeddings = 4
+            c.slidingWindow = 3
+            c.ropeScaling = .init(ropeType: "longrope", factor: 1, shortFactor: [1, 1.5, 2, 3, 1.2, 1.1],
+                                  longFactor: [2, 3, 4, 6, 1.5, 1.3])
+            c.ropeScaling?.factorGiven = false
         default: Issue.record("no family \(family)")
         }
         try c.validate()
@@ -33,15 +43,18 @@ import Testing
     }
 
     static let cases: [(String, Bool)] = [("qwen3", false), ("qwen3", true), ("mistral", false), ("mistral", true),
-                                          ("partial-longrope", false)]
+                                          ("partial-longrope", false), ("phi3", false), ("phi3", true), ("phi3-dora", false)]
 
-    @Test(arguments: 0..<5)
+    @Test(arguments: 0..<8)
     func wholeModelGradientsMatchFiniteDifferences(_ index: Int) throws {
-        let (family, checkpointing) = Self.cases[index]
+        var (family, checkpointing) = Self.cases[index]
+        let dora = family.hasSuffix("-dora")
+        if dora { family = String(family.dropLast("-dora".count)) }
         let dir = TempDir()
         try TinyCheckpoint.write(to: dir.path, config: try Self.config(family), seed: 11)
         let weights = try LlamaWeights.load(from: try HFCheckpoint(directory: dir.path), linears: .qlora, embeddings: .f32)
-        let model = try LoRALlama(weights: weights, lora: LoRAConfig(r: 4, loraAlpha: 8, loraDropout: 0),
+        let model = try LoRALlama(weights: weights, lora: LoRAConfig(r: 4, loraAlpha: 8, loraDropout: 0,
+                                                                     targets: LlamaLinear.modules(of: weights.config), useDoRA: dora),
                                   threads: 2, gradientCheckpointing: checkpointing, seed: 3)
         var rng = SeededRNG(seed: 9)
         for ad in model.allAdapters { for i in 0..<(ad.outFeatures * ad.rank) { ad.b[i] = rng.nextNormal() * 0.05 } }
@@ -73,6 +86,6 @@ import Testing
             }
         }
         #expect(largest > 1e-3, "largest finite-difference gradient \(largest)")
-        #expect(checked > 80)
+        #expect(checked >= 8 * model.allAdapters.count)
     }
 }

@@ -9,7 +9,7 @@ import Testing
 /// KV cache, and the NF4 path on bitsandbytes' own 4-bit weights within 1e-4 of transformers +
 /// bitsandbytes' Float32 path.
 @Suite(.serialized) struct FamilyParityTests {
-    static let families = ["llama3", "qwen3", "qwen3_plain", "mistral"]
+    static let families = ["llama3", "qwen3", "qwen3_plain", "mistral", "phi3", "phi4"]
     static let logitTolerance: Float = 1e-4
 
     struct Expected: Decodable {
@@ -41,7 +41,7 @@ import Testing
 
     static let cases: [(String, Bool)] = families.flatMap { [($0, false), ($0, true)] }
 
-    @Test(arguments: 0..<8)
+    @Test(arguments: 0..<12)
     func float32LogitsLossAndGreedyMatchTransformers(_ index: Int) throws {
         let (family, legacy) = Self.cases[index]
         let exp = try Self.expected(family)
@@ -54,7 +54,8 @@ import Testing
             let diff = Self.maxDifference(ours, row.logits)
             #expect(diff <= Self.logitTolerance, "\(family) legacy=\(legacy) T=\(row.ids.count): max |Δlogit| \(diff)")
             // The training forward (LoRA with B = 0 changes nothing) gives transformers' mean loss.
-            let train = try LoRALlama(weights: weights, lora: LoRAConfig(r: 2, loraAlpha: 4, loraDropout: 0), threads: 2,
+            let train = try LoRALlama(weights: weights, lora: LoRAConfig(r: 2, loraAlpha: 4, loraDropout: 0,
+                                                                         targets: LlamaLinear.modules(of: weights.config)), threads: 2,
                                       gradientCheckpointing: false, seed: 1)
             let T = row.ids.count
             let batch = TrainingBatch(B: 1, T: T, ids: row.ids.map(Int32.init),
@@ -80,7 +81,9 @@ import Testing
     static func checkNF4(_ family: String) throws {
         let exp = try Self.expected(family)
         let weights = try LlamaWeights.loadQuantized(directory: Self.fixture(family) + "/nf4")
-        if case .nf4 = weights.layers[0].q.storage {} else { Issue.record("\(family): q_proj was not loaded as NF4") }
+        for (name, lin) in weights.layers[0].linears {
+            if case .nf4 = lin.storage {} else { Issue.record("\(family): \(name) was not loaded as NF4") }
+        }
         let model = try LlamaModel(weights: weights, threads: 2)
         for row in exp.nf4 {
             let ours = model.logits(tokens: row.ids.map(Int32.init), B: 1, T: row.ids.count)
@@ -98,8 +101,9 @@ import Testing
         let exp = try Self.expected(family)
         let weights = try LlamaWeights.loadQuantized(directory: Self.fixture(family) + "/nf4")
         let c = weights.config
-        let model = try LoRALlama(weights: weights, lora: LoRAConfig(r: 4, loraAlpha: 8, loraDropout: 0), threads: 2,
-                                  gradientCheckpointing: true, seed: 2)
+        let modules = LlamaLinear.modules(of: c)
+        let model = try LoRALlama(weights: weights, lora: LoRAConfig(r: 4, loraAlpha: 8, loraDropout: 0, targets: modules),
+                                  threads: 2, gradientCheckpointing: true, seed: 2)
         let rows = exp.sequences.map { Array($0.ids.prefix(10)) }
         let T = 10
         let ids = rows.flatMap { $0.map(Int32.init) }
@@ -121,27 +125,26 @@ import Testing
         let lora = try #require(model.adapter as? LoRAAdapterWeights)
         try lora.save(to: dir.path)
         let file = try SafetensorsFile(path: dir.path + "/adapter_model.safetensors")
-        let q = try file.info("base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight")
-        let k = try file.info("base_model.model.model.layers.1.self_attn.k_proj.lora_B.weight")
-        let o = try file.info("base_model.model.model.layers.0.self_attn.o_proj.lora_A.weight")
-        #expect(q.shape == [c.qDim, 4] && k.shape == [c.kvDim, 4] && o.shape == [4, c.qDim])
-        #expect(file.names.count == 2 * 7 * c.numHiddenLayers)
+        if c.fusedProjections {  // Phi-3: PEFT's names for the fused modules, lora_B of the fused output size
+            let qkv = try file.info("base_model.model.model.layers.1.self_attn.qkv_proj.lora_B.weight")
+            let gateUp = try file.info("base_model.model.model.layers.0.mlp.gate_up_proj.lora_B.weight")
+            let a = try file.info("base_model.model.model.layers.0.self_attn.qkv_proj.lora_A.weight")
+            #expect(qkv.shape == [c.qDim + 2 * c.kvDim, 4] && gateUp.shape == [2 * c.intermediateSize, 4] && a.shape == [4, c.hiddenSize])
+            #expect(!file.names.contains { $0.contains("q_proj") || $0.contains(".up_proj") })
+        } else {
+            let q = try file.info("base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight")
+            let k = try file.info("base_model.model.model.layers.1.self_attn.k_proj.lora_B.weight")
+            let o = try file.info("base_model.model.model.layers.0.self_attn.o_proj.lora_A.weight")
+            #expect(q.shape == [c.qDim, 4] && k.shape == [c.kvDim, 4] && o.shape == [4, c.qDim])
+        }
+        #expect(file.names.count == 2 * modules.count * c.numHiddenLayers)
+        // Read back against the model: the names and shapes are the ones the loader expects.
+        let back = try LoRAAdapterWeights.load(from: dir.path, model: c)
+        #expect(back.orderedModules.map(\.linear) == Array((0..<c.numHiddenLayers).map { _ in modules }.joined()))
     }
 
-    /// What is not implemented is refused by name: Phi-3's fused projections, a plan-only model type.
+    /// What is not implemented is refused by name: a plan-only model type.
     @Test func unimplementedFamiliesAreRefusedByName() throws {
-        do {
-            _ = try LlamaWeights.load(from: try HFCheckpoint(directory: Self.fixture("phi3")), linears: .float32, embeddings: .f32)
-            Issue.record("phi3 loaded")
-        } catch let e as QLoRAError {
-            #expect(e.message.contains("qkv_proj"), "\(e.message)")
-        }
-        do {
-            _ = try LlamaWeights.loadQuantized(directory: Self.fixture("phi3") + "/nf4")
-            Issue.record("phi3 nf4 loaded")
-        } catch let e as QLoRAError {
-            #expect(e.message.contains("qkv_proj"), "\(e.message)")
-        }
         let dir = TempDir("gemma")
         var c = TinyCheckpoint.config()
         c.modelType = "gemma3_text"
