@@ -25,9 +25,12 @@ public enum AdapterMerge {
         }
     }
 
-    /// Writes the merged checkpoint into `output` (config.json, model.safetensors, extra files).
+    /// Writes the merged checkpoint into `output` (config.json, model.safetensors, extra files). The
+    /// config is the base's own `config.json` when there is one (merging changes no architecture key;
+    /// keys this engine does not model, such as Phi-3's `pad_token_id`, stay), less its
+    /// `quantization_config`; otherwise the engine's config.
     public static func write(_ source: MergedCheckpointSource, to output: String, dtype: TensorDType,
-                             extraFiles: [String: [UInt8]]) throws {
+                             extraFiles: [String: [UInt8]], baseConfigJSON: [String: Any]? = nil) throws {
         var writer = SafetensorsWriter()
         writer.metadata = ["format": "pt"]
         for name in source.tensorNames {
@@ -37,10 +40,17 @@ public enum AdapterMerge {
             }
             writer.add(name, shape: try source.shape(of: name), floats: values, as: dtype)
         }
-        var config = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(source.config)) as? [String: Any] ?? [:]
+        var config: [String: Any]
+        if let base = baseConfigJSON {
+            config = base
+            config["quantization_config"] = nil
+            config["dtype"] = nil
+        } else {
+            config = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(source.config)) as? [String: Any] ?? [:]
+            config["hidden_act"] = "silu"
+        }
         config["architectures"] = [source.config.causalLMArchitecture]
         config["torch_dtype"] = dtype.torchName
-        config["hidden_act"] = "silu"
         let configBytes = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
         try AtomicOutput.directory(at: output) { dir in
             try writer.write(to: dir + "/model.safetensors")
@@ -54,7 +64,7 @@ public enum AdapterMerge {
     public static func baseQuantOptions(_ weights: LlamaWeights, threads: Int) -> CheckpointQuantizer.Options {
         var options = CheckpointQuantizer.Options()
         options.threads = threads
-        if case .nf4(let m) = weights.layers.first?.q.storage {
+        if case .nf4(let m) = weights.layers.first?.linears.first?.1.storage {
             options.quantType = m.state.quantType
             options.blockSize = m.state.blockSize
             options.doubleQuant = m.state.nested != nil
