@@ -36,6 +36,7 @@ public enum QuantizationTargets {
     static let linearSuffixes = [
         "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
         "self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight",
+        "self_attn.qkv_proj.weight", "mlp.gate_up_proj.weight",   // Phi-3's fused layout
     ]
 
     /// True for a block linear weight that is not excluded by `skipModules` (substring match on the

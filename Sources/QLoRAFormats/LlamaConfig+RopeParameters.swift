@@ -129,5 +129,10 @@ extension LlamaConfig {
             try refuse(k)
         }
         if present("mlp_bias"), try raw.decode(Bool.self, forKey: AnyCodingKey("mlp_bias")) { try refuse("mlp_bias", "= true is not implemented") }
+        // Dropout inside the base model (Phi-3's residual and embedding dropout, attention dropout)
+        // changes training; only 0 is implemented.
+        for k in ["resid_pdrop", "embd_pdrop", "attention_dropout"] where present(k) {
+            if let v = try? raw.decode(Double.self, forKey: AnyCodingKey(k)), v != 0 { try refuse(k, "= \(v) is not implemented (only 0)") }
+        }
     }
 }

@@ -169,7 +169,8 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         layerTypes = try c.decodeIfPresent([String].self, forKey: .layerTypes)
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false
         let bias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? false
-        attentionBias = bias || modelType == "qwen2"
+        // Phi-3's fused qkv_proj never has a bias (transformers' Phi3Attention ignores the key).
+        attentionBias = (bias || modelType == "qwen2") && modelType != "phi3"
         mlpBias = try c.decodeIfPresent(Bool.self, forKey: .mlpBias) ?? false
         numLocalExperts = try c.decodeIfPresent(Int.self, forKey: .numLocalExperts) ?? 1
         numExpertsPerToken = try c.decodeIfPresent(Int.self, forKey: .numExpertsPerToken) ?? 1
@@ -186,6 +187,9 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
             try decodeGemma(c, topTheta: topTheta, headDimGiven: hd != nil, ropeParameters: ropeParameters)
         } else if let rp = ropeParameters {
             try applyRopeParameters(rp, topLevelTheta: topTheta)
+        }
+        if modelType == "phi3", let t = ropeScaling?.ropeType, t == "su" || t == "yarn" {
+            ropeScaling!.ropeType = "longrope"   // Phi3Config renames both ("su" is longrope's old name)
         }
         if modelType == "qwen2" || modelType == "qwen3" {
             // Qwen keeps `sliding_window` in every config but uses it only with `use_sliding_window`,
@@ -348,6 +352,10 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         originalMaxPositionEmbeddings ?? s.originalMaxPositionEmbeddings ?? maxPositionEmbeddings
     }
 
+    /// Phi-3's layout: one `qkv_proj` (q, k, v rows stacked) and one `gate_up_proj` (gate rows, then
+    /// up rows) per layer, kept fused as the checkpoint and PEFT have them.
+    public var fusedProjections: Bool { modelType == "phi3" }
+
     /// RMSNorm over each head of q and k after projection, before RoPE (Qwen3's `q_norm`, `k_norm`).
     /// (Gemma 3's scale by (1 + w), like its other norms.)
     public var hasQKNorm: Bool { modelType == "qwen3" || modelType == "gemma3_text" }
@@ -374,17 +382,23 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     /// k_proj / v_proj output features.
     public var kvDim: Int { numKeyValueHeads * headDim }
 
-    /// The seven linears of one decoder layer as (name, out, in), in HF order.
+    /// The linears of one decoder layer as (name, out, in), in HF order: the seven separate ones, or
+    /// Phi-3's four (`qkv_proj`, `o_proj`, `gate_up_proj`, `down_proj`).
     public var layerLinears: [(name: String, out: Int, in: Int)] {
-        [("q_proj", qDim, hiddenSize), ("k_proj", kvDim, hiddenSize), ("v_proj", kvDim, hiddenSize),
-         ("o_proj", hiddenSize, qDim), ("gate_proj", intermediateSize, hiddenSize),
-         ("up_proj", intermediateSize, hiddenSize), ("down_proj", hiddenSize, intermediateSize)]
+        if fusedProjections {
+            return [("qkv_proj", qDim + 2 * kvDim, hiddenSize), ("o_proj", hiddenSize, qDim),
+                    ("gate_up_proj", 2 * intermediateSize, hiddenSize), ("down_proj", hiddenSize, intermediateSize)]
+        }
+        return [("q_proj", qDim, hiddenSize), ("k_proj", kvDim, hiddenSize), ("v_proj", kvDim, hiddenSize),
+                ("o_proj", hiddenSize, qDim), ("gate_proj", intermediateSize, hiddenSize),
+                ("up_proj", intermediateSize, hiddenSize), ("down_proj", hiddenSize, intermediateSize)]
     }
 
     /// Parameters in all transformer-block linears (what QLoRA quantizes), experts included.
     public var linearParameters: Int {
-        let attn = layerLinears[0..<4].reduce(0) { $0 + $1.out * $1.in }
-        let mlp = layerLinears[4..<7].reduce(0) { $0 + $1.out * $1.in } * numLocalExperts
+        let h = hiddenSize
+        let attn = h * (qDim + 2 * kvDim) + qDim * h
+        let mlp = 3 * h * intermediateSize * numLocalExperts
         let router = numLocalExperts > 1 ? numLocalExperts * hiddenSize : 0
         return numHiddenLayers * (attn + mlp + router)
     }

@@ -23,6 +23,8 @@ public final class LlamaModel: @unchecked Sendable {
     final class Buffers {
         let capacity: Int
         let x, xn, q, k, v, att, tmp, gate, up: UnsafeMutablePointer<Float>
+        /// A fused projection's output before `FusedProjection.split` (Phi-3 only; 1 float otherwise).
+        let fused: UnsafeMutablePointer<Float>
 
         init(capacity M: Int, _ c: LlamaConfig) {
             capacity = M
@@ -31,9 +33,10 @@ public final class LlamaModel: @unchecked Sendable {
             q = alloc(M * c.qDim); att = alloc(M * c.qDim)
             k = alloc(M * c.kvDim); v = alloc(M * c.kvDim)
             gate = alloc(M * c.intermediateSize); up = alloc(M * c.intermediateSize)
+            fused = alloc(c.fusedProjections ? M * max(c.qDim + 2 * c.kvDim, 2 * c.intermediateSize) : 0)
         }
 
-        deinit { for p in [x, xn, q, k, v, att, tmp, gate, up] { p.deallocate() } }
+        deinit { for p in [x, xn, q, k, v, att, tmp, gate, up, fused] { p.deallocate() } }
     }
     var buffers: Buffers?
 
@@ -118,9 +121,14 @@ public final class LlamaModel: @unchecked Sendable {
         for (l, layer) in weights.layers.enumerated() {
             // Attention block
             RMSNorm.forward(buf.xn, nil, buf.x, layer.attnNorm, M, C, eps: eps, offset: off)
-            linear(l, "q_proj", layer.q, buf.xn, buf.q, M)
-            linear(l, "k_proj", layer.k, buf.xn, buf.k, M)
-            linear(l, "v_proj", layer.v, buf.xn, buf.v, M)
+            if let qkv = layer.qkv {
+                linear(l, "qkv_proj", qkv, buf.xn, buf.fused, M)
+                FusedProjection.split(buf.fused, M: M, into: [(buf.q, c.qDim), (buf.k, KVD), (buf.v, KVD)])
+            } else {
+                linear(l, "q_proj", layer.q, buf.xn, buf.q, M)
+                linear(l, "k_proj", layer.k, buf.xn, buf.k, M)
+                linear(l, "v_proj", layer.v, buf.xn, buf.v, M)
+            }
             if let qn = layer.qNorm, let kn = layer.kNorm {  // per-head RMSNorm (Qwen3, Gemma 3), before RoPE
                 RMSNorm.forward(buf.q, nil, buf.q, qn, M * c.numAttentionHeads, c.headDim, eps: eps, offset: off)
                 RMSNorm.forward(buf.k, nil, buf.k, kn, M * c.numKeyValueHeads, c.headDim, eps: eps, offset: off)
@@ -174,8 +182,13 @@ public final class LlamaModel: @unchecked Sendable {
             for i in 0..<(M * C) { buf.x[i] += buf.tmp[i] }
             // MLP block
             RMSNorm.forward(buf.xn, nil, buf.x, layer.mlpNorm, M, C, eps: eps, offset: off)
-            linear(l, "gate_proj", layer.gate, buf.xn, buf.gate, M)
-            linear(l, "up_proj", layer.up, buf.xn, buf.up, M)
+            if let gateUp = layer.gateUp {
+                linear(l, "gate_up_proj", gateUp, buf.xn, buf.fused, M)
+                FusedProjection.split(buf.fused, M: M, into: [(buf.gate, F), (buf.up, F)])
+            } else {
+                linear(l, "gate_proj", layer.gate, buf.xn, buf.gate, M)
+                linear(l, "up_proj", layer.up, buf.xn, buf.up, M)
+            }
             // Elementwise, so split across the threads for a prompt (same results as one call).
             Parallel.forChunks(M * F, threads: M >= 16 ? threads : 1, granule: 4096) { _, lo, hi in
                 GatedUnit.forward(f.activation, buf.gate + lo, buf.gate + lo, buf.up + lo, hi - lo)

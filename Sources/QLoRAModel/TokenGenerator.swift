@@ -8,6 +8,8 @@ public final class TokenGenerator {
     public let cache: KVCache
     /// Logits of the last position fed.
     public private(set) var logits: [Float]  // (V)
+    /// The tokens of the sequence so far (to recompute the cache when longrope switches factors).
+    private var history: [Int32] = []
 
     /// A generator for sequences of up to `capacity` tokens (prompt and generated together), plus the
     /// model's virtual tokens (a prompt-learning adapter's prefix), which the cache holds first.
@@ -25,13 +27,20 @@ public final class TokenGenerator {
     public func prefill(_ prompt: [Int]) {
         precondition(!prompt.isEmpty && prompt.count + model.virtualTokens <= cache.capacity, "prompt must fit the generator")
         cache.reset()
-        feed(prompt.map(Int32.init))
+        history = prompt.map(Int32.init)
+        feed(history)
     }
 
     /// Feeds one more token.
     public func append(_ token: Int) {
         precondition(cache.length < cache.capacity, "generator full")
-        feed([Int32(token)])
+        history.append(Int32(token))
+        if model.ropes.contains(where: { $0.rotatesEarlierPositions(growingTo: cache.length + 1) }) {
+            cache.reset()   // every cached key was rotated with the short factors: recompute them all
+            feed(history)
+        } else {
+            feed([Int32(token)])
+        }
     }
 
     /// The next token by `sampler` (greedy at temperature 0) from the current logits.

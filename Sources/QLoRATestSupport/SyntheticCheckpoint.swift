@@ -14,7 +14,7 @@ public enum SyntheticCheckpoint {
             out.append((p + "input_layernorm.weight", [c.hiddenSize]))
             out.append((p + "post_attention_layernorm.weight", [c.hiddenSize]))
             for lin in c.layerLinears {
-                let group = ["q_proj", "k_proj", "v_proj", "o_proj"].contains(lin.name) ? "self_attn" : "mlp"
+                let group = ["q_proj", "k_proj", "v_proj", "qkv_proj", "o_proj"].contains(lin.name) ? "self_attn" : "mlp"
                 out.append((p + "\(group).\(lin.name).weight", [lin.out, lin.in]))
             }
         }

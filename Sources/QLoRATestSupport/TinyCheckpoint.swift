@@ -47,7 +47,7 @@ public enum TinyCheckpoint {
             out.append((p + "input_layernorm.weight", [c.hiddenSize], (0..<c.hiddenSize).map { _ in 1 + 0.1 * rng.nextNormal() }))
             out.append((p + "post_attention_layernorm.weight", [c.hiddenSize], (0..<c.hiddenSize).map { _ in 1 + 0.1 * rng.nextNormal() }))
             for lin in c.layerLinears {
-                let group = ["q_proj", "k_proj", "v_proj", "o_proj"].contains(lin.name) ? "self_attn" : "mlp"
+                let group = ["q_proj", "k_proj", "v_proj", "qkv_proj", "o_proj"].contains(lin.name) ? "self_attn" : "mlp"
                 out.append((p + "\(group).\(lin.name).weight", [lin.out, lin.in],
                             randomTensor(lin.out * lin.in, scale: 0.02, rng: &rng)))
             }

@@ -88,7 +88,7 @@ struct MergeCommand: ParsableCommand {
         default:
             let input = try ModelInput.open(modelOptions.model)
             try AdapterMerge.write(source, to: output, dtype: AdapterMerge.supportedDTypes[dtype]!,
-                                   extraFiles: input.tokenizerFiles)
+                                   extraFiles: input.tokenizerFiles, baseConfigJSON: input.configJSON)
             print("merged \(adapter.orderedModules.count) \(kind) linears into \(output) (\(dtype))")
         }
     }

@@ -113,9 +113,11 @@ struct TrainCommand: ParsableCommand {
         let evalSource: EvalSource = evalData.map { .file($0) } ?? evalSplit.map { .split($0) } ?? .none
         let trainingData = try TrainingData.load(train: data, eval: evalSource, tokenizer: tok,
                                                  options: try dataInput.dataOptions(trainOnPrompt: trainOnPrompt), seed: seed)
-        let targetList: [LlamaLinear] = targets == "all-linear" ? LlamaLinear.allCases : try targets.split(separator: ",").map {
-            guard let t = LlamaLinear(rawValue: $0.replacingOccurrences(of: "_proj", with: "")) else {
-                throw QLoRAError.invalid("--targets: unknown module '\($0)' (use q,k,v,o,gate,up,down or all-linear)")
+        let modelLinears = LlamaLinear.modules(of: loaded.model.weights.config)
+        let targetList: [LlamaLinear] = targets == "all-linear" ? modelLinears : try targets.split(separator: ",").map {
+            guard let t = LlamaLinear(rawValue: $0.replacingOccurrences(of: "_proj", with: "")), modelLinears.contains(t) else {
+                let names = modelLinears.map { $0.rawValue }.joined(separator: ",")
+                throw QLoRAError.invalid("--targets: unknown module '\($0)' for this model (use \(names) or all-linear)")
             }
             return t
         }

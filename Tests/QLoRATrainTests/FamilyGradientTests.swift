@@ -7,10 +7,11 @@ import Testing
 /// differences of the Double reference (ReferenceLlama, which follows the same config): Qwen3 (per-head
 /// q/k norms, head_dim ≠ hidden / heads, yarn RoPE with its attention factor), Mistral (a sliding
 /// window shorter than the rows), partial RoPE with longrope (Phi-3/4's rotary settings on an
-/// unfused decoder), Gemma 2 ((1 + w) norms, four per layer, √C embeddings, GeGLU, score scale from
-/// query_pre_attn_scalar, score and logit soft-capping, alternating sliding layers) and Gemma 3 (as
-/// Gemma 2 without the caps, plus (1 + w) q/k norms and a local RoPE beside a scaled global one).
-/// NF4 linears, with and without gradient checkpointing.
+/// unfused decoder), Phi-3 itself (fused qkv_proj and gate_up_proj with LoRA and DoRA on the fused
+/// modules, partial RoPE, longrope past its original context, a sliding window), Gemma 2 ((1 + w) norms,
+/// four per layer, √C embeddings, GeGLU, score scale from query_pre_attn_scalar, score and logit
+/// soft-capping, alternating sliding layers) and Gemma 3 (as Gemma 2 without the caps, plus (1 + w) q/k
+/// norms and a local RoPE beside a scaled global one). NF4 linears, with and without gradient checkpointing.
 @Suite(.serialized) struct FamilyGradientTests {
     static func config(_ family: String) throws -> LlamaConfig {
         var c = TinyCheckpoint.config(layers: 2, hidden: 64, intermediate: 96, heads: 4, kvHeads: 2, vocab: 40)
@@ -28,6 +29,14 @@ import Testing
             c.partialRotaryFactor = 0.5
             c.originalMaxPositionEmbeddings = 4
             c.ropeScaling = .init(ropeType: "longrope", factor: 1, shortFactor: [1, 1.5, 2, 3], longFactor: [2, 3, 4, 6])
+            c.ropeScaling?.factorGiven = false
+        case "phi3":
+            c.modelType = "phi3"
+            c.partialRotaryFactor = 0.75
+            c.originalMaxPositionEmbeddings = 4
+            c.slidingWindow = 3
+            c.ropeScaling = .init(ropeType: "longrope", factor: 1, shortFactor: [1, 1.5, 2, 3, 1.2, 1.1],
+                                  longFactor: [2, 3, 4, 6, 1.5, 1.3])
             c.ropeScaling?.factorGiven = false
         case "gemma2":
             c.modelType = "gemma2"
@@ -53,16 +62,19 @@ import Testing
     }
 
     static let cases: [(String, Bool)] = [("qwen3", false), ("qwen3", true), ("mistral", false), ("mistral", true),
-                                          ("partial-longrope", false), ("gemma2", false), ("gemma2", true), ("gemma3", false),
-                                          ("gemma3", true)]
+                                          ("partial-longrope", false), ("phi3", false), ("phi3", true), ("phi3-dora", false),
+                                          ("gemma2", false), ("gemma2", true), ("gemma3", false), ("gemma3", true)]
 
-    @Test(arguments: 0..<9)
+    @Test(arguments: 0..<12)
     func wholeModelGradientsMatchFiniteDifferences(_ index: Int) throws {
-        let (family, checkpointing) = Self.cases[index]
+        var (family, checkpointing) = Self.cases[index]
+        let dora = family.hasSuffix("-dora")
+        if dora { family = String(family.dropLast("-dora".count)) }
         let dir = TempDir()
         try TinyCheckpoint.write(to: dir.path, config: try Self.config(family), seed: 11)
         let weights = try LlamaWeights.load(from: try HFCheckpoint(directory: dir.path), linears: .qlora, embeddings: .f32)
-        let model = try LoRALlama(weights: weights, lora: LoRAConfig(r: 4, loraAlpha: 8, loraDropout: 0),
+        let model = try LoRALlama(weights: weights, lora: LoRAConfig(r: 4, loraAlpha: 8, loraDropout: 0,
+                                                                     targets: LlamaLinear.modules(of: weights.config), useDoRA: dora),
                                   threads: 2, gradientCheckpointing: checkpointing, seed: 3)
         var rng = SeededRNG(seed: 9)
         for ad in model.allAdapters { for i in 0..<(ad.outFeatures * ad.rank) { ad.b[i] = rng.nextNormal() * 0.05 } }
@@ -94,6 +106,6 @@ import Testing
             }
         }
         #expect(largest > 1e-3, "largest finite-difference gradient \(largest)")
-        #expect(checked > 80)
+        #expect(checked >= 8 * model.allAdapters.count)
     }
 }

@@ -168,8 +168,17 @@ struct ReferenceLlama {
             }
             for (l, layer) in layers.enumerated() {
                 let xn = xs.map { rms($0, layer.attnNorm) }
-                var q = xn.map { linear(l, "q_proj", $0) }, k = xn.map { linear(l, "k_proj", $0) }
-                let v = xn.map { linear(l, "v_proj", $0) }
+                var q: [[Double]], k: [[Double]], v: [[Double]]
+                if layer.w["qkv_proj"] != nil {  // Phi-3: one product, q | k | v side by side
+                    let qkv = xn.map { linear(l, "qkv_proj", $0) }
+                    q = qkv.map { Array($0[0..<c.qDim]) }
+                    k = qkv.map { Array($0[c.qDim..<(c.qDim + kvd)]) }
+                    v = qkv.map { Array($0[(c.qDim + kvd)...]) }
+                } else {
+                    q = xn.map { linear(l, "q_proj", $0) }
+                    k = xn.map { linear(l, "k_proj", $0) }
+                    v = xn.map { linear(l, "v_proj", $0) }
+                }
                 if let qn = layer.qNorm, let kn = layer.kNorm {
                     q = q.map { headNorm($0, heads: nh, qn) }
                     k = k.map { headNorm($0, heads: nkv, kn) }
@@ -202,7 +211,13 @@ struct ReferenceLlama {
                     if let pn = layer.postAttnNorm { o = rms(o, pn) }
                     let mid = (0..<C).map { xs[t][$0] + o[$0] }
                     let xn2 = rms(mid, layer.mlpNorm)
-                    let g = linear(l, "gate_proj", xn2), u = linear(l, "up_proj", xn2)
+                    var g: [Double], u: [Double]
+                    if layer.w["gate_up_proj"] != nil {  // Phi-3: gate | up side by side
+                        let gu = linear(l, "gate_up_proj", xn2), F = gu.count / 2
+                        (g, u) = (Array(gu[0..<F]), Array(gu[F...]))
+                    } else {
+                        (g, u) = (linear(l, "gate_proj", xn2), linear(l, "up_proj", xn2))
+                    }
                     let hgl = (0..<g.count).map { i in
                         let x = g[i]
                         let act = gemma ? 0.5 * x * (1 + tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))

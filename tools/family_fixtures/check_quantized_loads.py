@@ -4,10 +4,17 @@ fixture's bitsandbytes answers (same NF4 codec, so the logits agree when the 4-b
 With an adapter directory (written by `qlora train` on the same model), also loads it with PEFT
 onto the 4-bit model and reports the adapter keys PEFT did not use (names or shapes that do not fit).
 Usage: check_quantized_loads.py FIXTURES_DIR family=QUANTIZED_DIR[,ADAPTER_DIR] ...
-(in a venv with torch, transformers, peft and bitsandbytes)."""
-import json, sys
+(in a venv with torch, transformers, peft and bitsandbytes).
+The 4-bit weights are dequantized with bitsandbytes' flattened blocks, as the fixtures' answers were
+(make_family_fixtures.py: its AVX-512 CPU kernel is wrong when rows do not hold whole blocks)."""
+import json, os, sys
 import torch, bitsandbytes as bnb
 from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_family_fixtures import use_flat_block_dequantize
+
+use_flat_block_dequantize()
 
 fixtures = sys.argv[1]
 for arg in sys.argv[2:]:
@@ -27,7 +34,8 @@ for arg in sys.argv[2:]:
         for row in exp["nf4"]:
             logits = m(torch.tensor([row["ids"]])).logits[0].flatten()
             worst = max(worst, (logits - torch.tensor(row["logits"])).abs().max().item())
-    print(f"{fam}: {type(m).__name__}, {n4} Linear4bit modules, max |logit - bitsandbytes fixture| {worst:.2e}")
+    names = sorted({n.split(".")[-1] for n, x in m.named_modules() if isinstance(x, bnb.nn.Linear4bit)})
+    print(f"{fam}: {type(m).__name__}, {n4} Linear4bit modules ({', '.join(names)}), max |logit - bitsandbytes fixture| {worst:.2e}")
     if adapter:
         from peft import PeftModel
         from safetensors.torch import load_file

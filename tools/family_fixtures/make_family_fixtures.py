@@ -15,6 +15,15 @@ Per family, in OUT/<family>/:
   expected.json          for a few sequences: Float32 logits, mean loss, greedy continuation (KV cache),
                          and the logits of transformers + bitsandbytes on the nf4/ weights (Float32
                          compute, the dequantize + matmul path)
+
+bitsandbytes 0.50.2's AVX-512 CPU `dequantize_4bit` takes element (r, c)'s scale from
+absmax[r·(cols // blocksize) + c // blocksize]: right only when every row holds whole blocks. Its own
+quantizer (and its CUDA and default backends) cut blocks from the flattened tensor, so for a weight
+whose rows are not a multiple of 64 long (the qwen3 fixture's o_proj, 64×96) that kernel dequantizes
+with other blocks' scales (up to 0.28 off here). `use_flat_block_dequantize` routes the CPU op through
+bitsandbytes' own default-backend code (flattened blocks, the layout its quantizer wrote), so the NF4
+answers are those of the 4-bit weights actually stored; the script checks that the two agree on every
+weight whose rows hold whole blocks.
 """
 import json, os, shutil, sys
 import torch
@@ -44,12 +53,16 @@ FAMILIES = {
     "mistral": dict(model_type="mistral", tie_word_embeddings=False, sliding_window=4, head_dim=16,
                     rope_parameters=dict(rope_type="default", rope_theta=10000.0)),
     # Phi-3 / Phi-4-mini: fused qkv_proj and gate_up_proj, partial RoPE, longrope with a short
-    # original context so the long sequence takes the long factors.
+    # original context so the long sequence takes the long factors (and greedy generation crosses
+    # it: transformers then recomputes the cache with the long factors), a sliding window (Phi-3-mini).
     "phi3": dict(model_type="phi3", tie_word_embeddings=False, pad_token_id=0, partial_rotary_factor=0.75,
-                 original_max_position_embeddings=12,
+                 original_max_position_embeddings=12, sliding_window=6, new_tokens=12,
                  rope_parameters=dict(rope_type="longrope", rope_theta=10000.0, partial_rotary_factor=0.75,
                                       short_factor=[1.0 + 0.1 * i for i in range(6)],
                                       long_factor=[1.5 + 0.5 * i for i in range(6)])),
+    # Phi-4 shapes: fused projections, plain RoPE over the whole head, no window; tied (Phi-4-mini).
+    "phi4": dict(model_type="phi3", tie_word_embeddings=True, pad_token_id=0,
+                 rope_parameters=dict(rope_type="default", rope_theta=250000.0)),
     # Gemma 2: (1 + w) norms, four per layer, √hidden embeddings, GeGLU (tanh GELU), attention scale
     # from query_pre_attn_scalar (≠ head_dim), attention and final-logit soft-capping small enough to
     # bite, alternating sliding (window 4) / full layers, tied.
@@ -79,6 +92,45 @@ WRAPPERS = {
 SEQUENCES = [[1, 17, 42, 99, 5, 63, 120, 7, 88, 31], [1, 150, 3, 3, 77, 12, 9, 140, 65, 101, 44, 19, 23, 130, 58, 6]]
 PROMPT = [1, 17, 42, 99, 5]
 NEW_TOKENS = 8
+
+
+def use_flat_block_dequantize():
+    """Registers bitsandbytes' default-backend 4-bit dequantize (blocks of the flattened tensor) as its CPU kernel."""
+    from bitsandbytes.backends.default.ops import _dequantize_4bit_compute
+    from bitsandbytes.backends.utils import _get_4bit_code
+
+    @torch.library.register_kernel("bitsandbytes::dequantize_4bit", "cpu")
+    def _(A, absmax, blocksize, quant_type, shape, dtype):
+        return _dequantize_4bit_compute(A.view(torch.uint8).reshape(-1), absmax.float(),
+                                        _get_4bit_code(quant_type, A.device), blocksize, shape, dtype)
+
+
+def native_cpu_dequantize_agrees(model, fam):
+    """bitsandbytes' native CPU dequantize (called directly, whatever kernel is registered) against the
+    flattened-block one: equal for every 4-bit weight whose rows hold whole blocks."""
+    import ctypes as ct
+    import bitsandbytes as bnb, bitsandbytes.functional as F
+    from bitsandbytes.cextension import lib
+    from bitsandbytes.backends.default.ops import _dequantize_4bit_compute
+    from bitsandbytes.backends.utils import _get_4bit_code
+    for name, m in model.named_modules():
+        if not isinstance(m, bnb.nn.Linear4bit):
+            continue
+        st = m.weight.quant_state
+        rows, cols = st.shape
+        absmax = ((F.dequantize_blockwise(st.absmax, st.state2) + st.offset) if st.nested else st.absmax).float().contiguous()
+        packed = m.weight.data.view(torch.uint8).reshape(rows, cols // 2).contiguous()
+        native = torch.empty(st.shape, dtype=torch.float32)
+        kernel = lib.cdequantize_blockwise_cpu_nf4_fp32 if st.quant_type == "nf4" else lib.cdequantize_blockwise_cpu_fp4_fp32
+        kernel(F.get_ptr(packed), F.get_ptr(absmax), F.get_ptr(native), ct.c_longlong(st.blocksize),
+               ct.c_longlong(rows), ct.c_longlong(cols))
+        flat = _dequantize_4bit_compute(packed.reshape(-1), absmax, _get_4bit_code(st.quant_type, absmax.device),
+                                        st.blocksize, st.shape, torch.float32)
+        if cols % st.blocksize == 0:
+            assert torch.equal(native, flat), name + ": native and flattened dequantize differ"
+        else:
+            print(f"{fam} {name} {tuple(st.shape)}: bitsandbytes' native CPU dequantize is "
+                  f"{(native - flat).abs().max().item():.3g} off its flattened blocks")
 
 
 def legacy(cfg: dict) -> dict:
@@ -146,11 +198,13 @@ def family_config(fam):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    wanted = sys.argv[2:] or list(FAMILIES) + list(WRAPPERS)
+    use_flat_block_dequantize()
+    wanted = sys.argv[2:] or list(FAMILIES) + list(WRAPPERS)   # optional family names: remake only those
     for fam in wanted:
         d = os.path.join(OUT, fam)
         shutil.rmtree(d, ignore_errors=True)
         model_type, cfg_dict, Auto = family_config(fam)
+        new_tokens = cfg_dict.pop("new_tokens", NEW_TOKENS)
         config = AutoConfig.for_model(model_type, **cfg_dict)
         model = Auto.from_config(config, dtype=torch.float32)
         randomize(model)
@@ -182,7 +236,7 @@ def main():
 
         model.generation_config.eos_token_id = None   # never stop early: compare all NEW_TOKENS
         with torch.no_grad():
-            gen = model.generate(torch.tensor([PROMPT]), max_new_tokens=NEW_TOKENS, do_sample=False, pad_token_id=0)
+            gen = model.generate(torch.tensor([PROMPT]), max_new_tokens=new_tokens, do_sample=False, pad_token_id=0)
         greedy = [int(t) for t in gen[0, len(PROMPT):]]
 
         # NF4: bitsandbytes quantizes the same weights; transformers saves them pre-quantized.
@@ -205,6 +259,7 @@ def main():
         # The answers come from the saved 4-bit directory, loaded back as pre-quantized: exactly the
         # weights the engine reads.
         q = Auto.from_pretrained(os.path.join(d, "nf4"), device_map="cpu", dtype=torch.float32)
+        native_cpu_dequantize_agrees(q, fam)
         for p in q.parameters():   # transformers keeps the stored bf16 (exact) values in bf16: compute in Float32
             if p.dtype == torch.bfloat16:
                 p.data = p.data.float()

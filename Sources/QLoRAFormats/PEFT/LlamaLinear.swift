@@ -1,11 +1,23 @@
 import QLoRACore
 
-/// The seven linear layers of a LLaMA decoder layer that LoRA can adapt, in Hugging Face order,
-/// with their Hugging Face module paths and shapes.
+/// The linear layers of a LLaMA-family decoder layer that LoRA can adapt, in Hugging Face order,
+/// with their Hugging Face module paths and shapes: the seven separate ones, or Phi-3's fused layout
+/// (`qkv_proj` = q, k, v rows stacked; `gate_up_proj` = gate rows then up rows), which PEFT adapts
+/// as single modules. `modules(of:)` says which a model has.
 ///
 /// (QLoRAPlan's `Projection` names the same seven for memory planning; it could move onto this.)
 public enum LlamaLinear: String, CaseIterable, Sendable, Codable, Comparable {
-    case q, k, v, o, gate, up, down
+    case q, k, v, qkv, o, gate, up, gateUp = "gate_up", down
+
+    /// The seven separate projections (Llama, Mistral, Qwen).
+    public static let separate: [LlamaLinear] = [.q, .k, .v, .o, .gate, .up, .down]
+    /// Phi-3's four: fused q/k/v and gate/up.
+    public static let fused: [LlamaLinear] = [.qkv, .o, .gateUp, .down]
+
+    /// The linears a layer of `config` has, in Hugging Face order.
+    public static func modules(of config: LlamaConfig) -> [LlamaLinear] {
+        config.fusedProjections ? fused : separate
+    }
 
     /// The module's own name, as `target_modules` lists it: `q_proj`, …, `down_proj`.
     public var moduleName: String { rawValue + "_proj" }
@@ -13,8 +25,8 @@ public enum LlamaLinear: String, CaseIterable, Sendable, Codable, Comparable {
     /// The submodule that holds it: `self_attn` or `mlp`.
     public var parentName: String {
         switch self {
-        case .q, .k, .v, .o: return "self_attn"
-        case .gate, .up, .down: return "mlp"
+        case .q, .k, .v, .qkv, .o: return "self_attn"
+        case .gate, .up, .gateUp, .down: return "mlp"
         }
     }
 
@@ -25,6 +37,8 @@ public enum LlamaLinear: String, CaseIterable, Sendable, Codable, Comparable {
         switch self {
         case .q: return (config.hiddenSize, qDim)
         case .k, .v: return (config.hiddenSize, kvDim)
+        case .qkv: return (config.hiddenSize, qDim + 2 * kvDim)
+        case .gateUp: return (config.hiddenSize, 2 * config.intermediateSize)
         case .o: return (qDim, config.hiddenSize)
         case .gate, .up: return (config.hiddenSize, config.intermediateSize)
         case .down: return (config.intermediateSize, config.hiddenSize)

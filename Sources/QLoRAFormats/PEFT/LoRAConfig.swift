@@ -39,7 +39,7 @@ public struct LoRAConfig: Equatable, Sendable {
     public var baseModelNameOrPath: String?
     public var taskType: String
 
-    public init(r: Int, loraAlpha: Double, loraDropout: Double = 0, targets: [LlamaLinear] = LlamaLinear.allCases,
+    public init(r: Int, loraAlpha: Double, loraDropout: Double = 0, targets: [LlamaLinear] = LlamaLinear.separate,
                 useRSLoRA: Bool = false, useDoRA: Bool = false, baseModelNameOrPath: String? = nil) throws {
         self.r = r
         self.loraAlpha = loraAlpha

@@ -76,6 +76,9 @@ public struct PEFTLoRAAdapter: Equatable, Sendable {
             guard let (path, matrix) = PEFTKeys.parse(name), let (layer, linear) = LlamaLinear.parse(modulePath: path) else {
                 throw QLoRAError.format(weightsPath, "unexpected tensor '\(name)' (expected base_model.model.model.layers.N.<self_attn|mlp>.<proj>.lora_A|lora_B.weight)")
             }
+            guard LlamaLinear.modules(of: model).contains(linear) else {
+                throw QLoRAError.format(weightsPath, "tensor '\(name)' is for \(linear.moduleName), which this model does not have (its linears: \(LlamaLinear.modules(of: model).map(\.moduleName).joined(separator: ", ")))")
+            }
             if matrix == "m" && !config.useDoRA {
                 throw QLoRAError.format(weightsPath, "tensor '\(name)' is a DoRA magnitude but adapter_config.json has use_dora false")
             }

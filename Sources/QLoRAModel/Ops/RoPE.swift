@@ -61,6 +61,14 @@ public final class RoPE: @unchecked Sendable {
         }
     }
 
+    /// Whether a sequence growing to `n` positions changes the rotation of the positions before it:
+    /// longrope switching from its short to its long factors as `n` passes the original context.
+    /// (transformers' Phi-3 then recomputes the whole KV cache; `TokenGenerator` does the same.)
+    public func rotatesEarlierPositions(growingTo n: Int) -> Bool {
+        guard let s = rope.scaling, s.ropeType == "longrope" else { return false }
+        return n == config.originalContext(s) + 1
+    }
+
     /// Hugging Face's `_compute_*_parameters` (Float32 where transformers computes in Float32).
     public static func frequencies(_ c: LlamaConfig, _ r: LlamaConfig.LayerRope, length: Int) -> (inv: [Float], attention: Float) {
         let dim = c.rotaryDim, half = dim / 2

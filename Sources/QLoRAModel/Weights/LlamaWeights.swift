@@ -10,13 +10,11 @@ public final class LlamaWeights: @unchecked Sendable {
     public struct Layer {
         public var attnNorm: [Float]      // (C) input_layernorm
         public var mlpNorm: [Float]       // (C) the MLP's input norm (Gemma: pre_feedforward_layernorm)
-        public var q: FrozenLinear        // (NH·HS, C)
-        public var k: FrozenLinear        // (NKV·HS, C)
-        public var v: FrozenLinear        // (NKV·HS, C)
-        public var o: FrozenLinear        // (C, NH·HS)
-        public var gate: FrozenLinear     // (F, C)
-        public var up: FrozenLinear       // (F, C)
-        public var down: FrozenLinear     // (C, F)
+        /// The block linears by HF module name, in HF order (`LlamaLinear.modules(of:)`): q_proj (NH·HS, C),
+        /// k_proj, v_proj (NKV·HS, C), o_proj (C, NH·HS), gate_proj, up_proj (F, C), down_proj (C, F); or
+        /// Phi-3's fused qkv_proj ((NH + 2·NKV)·HS, C: q, k, v rows stacked), o_proj, gate_up_proj
+        /// (2F, C: gate rows, then up rows), down_proj.
+        public var linears: [(String, FrozenLinear)]
         /// Qwen3's per-head RMSNorm weights on q and k (HS each), or nil.
         public var qNorm: [Float]? = nil
         public var kNorm: [Float]? = nil
@@ -24,17 +22,39 @@ public final class LlamaWeights: @unchecked Sendable {
         public var postAttnNorm: [Float]? = nil
         public var postMlpNorm: [Float]? = nil
 
-        /// The seven projections by their HF module names.
-        public var linears: [(String, FrozenLinear)] {
-            [("q_proj", q), ("k_proj", k), ("v_proj", v), ("o_proj", o), ("gate_proj", gate), ("up_proj", up),
-             ("down_proj", down)]
+        public init(attnNorm: [Float], mlpNorm: [Float], linears: [(String, FrozenLinear)]) {
+            self.attnNorm = attnNorm
+            self.mlpNorm = mlpNorm
+            self.linears = linears
         }
 
-        /// The projection with HF module name `name` (`q_proj` … `down_proj`).
-        public func linear(named name: String) -> FrozenLinear {
-            guard let found = linears.first(where: { $0.0 == name }) else { preconditionFailure("no linear \(name)") }
-            return found.1
+        /// The seven separate projections.
+        public init(attnNorm: [Float], mlpNorm: [Float], q: FrozenLinear, k: FrozenLinear, v: FrozenLinear,
+                    o: FrozenLinear, gate: FrozenLinear, up: FrozenLinear, down: FrozenLinear) {
+            self.init(attnNorm: attnNorm, mlpNorm: mlpNorm,
+                      linears: [("q_proj", q), ("k_proj", k), ("v_proj", v), ("o_proj", o), ("gate_proj", gate),
+                                ("up_proj", up), ("down_proj", down)])
         }
+
+        /// The projection with HF module name `name`, if the layer has it.
+        public func linearIfPresent(_ name: String) -> FrozenLinear? { linears.first { $0.0 == name }?.1 }
+
+        /// The projection with HF module name `name` (`q_proj` … `down_proj`, `qkv_proj`, `gate_up_proj`).
+        public func linear(named name: String) -> FrozenLinear {
+            guard let found = linearIfPresent(name) else { preconditionFailure("no linear \(name)") }
+            return found
+        }
+
+        /// Phi-3's fused projections, or nil when the layer has them separate.
+        public var qkv: FrozenLinear? { linearIfPresent("qkv_proj") }
+        public var gateUp: FrozenLinear? { linearIfPresent("gate_up_proj") }
+        public var q: FrozenLinear { linear(named: "q_proj") }
+        public var k: FrozenLinear { linear(named: "k_proj") }
+        public var v: FrozenLinear { linear(named: "v_proj") }
+        public var o: FrozenLinear { linear(named: "o_proj") }
+        public var gate: FrozenLinear { linear(named: "gate_proj") }
+        public var up: FrozenLinear { linear(named: "up_proj") }
+        public var down: FrozenLinear { linear(named: "down_proj") }
     }
 
     public let config: LlamaConfig
@@ -109,29 +129,26 @@ extension LlamaWeights {
         }
         let names = Set(source.tensorNames)
         let naming = try TensorNaming(config: c, names: names, path: source.path)
-        try refuseFused(names, naming, source.path)
         var layers: [Layer] = []
         for l in 0..<c.numHiddenLayers {
             let p = naming.layer(l)
             let qkvBias = c.attentionBias && names.contains(p + "self_attn.q_proj.bias")
-            layers.append(Layer(
-                attnNorm: try tensor(p + "input_layernorm.weight", [c.hiddenSize]),
-                mlpNorm: try tensor(p + naming.mlpNorm, [c.hiddenSize]),
-                q: try linear(p + "self_attn.q_proj", c.qDim, c.hiddenSize, bias: qkvBias),
-                k: try linear(p + "self_attn.k_proj", c.kvDim, c.hiddenSize, bias: qkvBias),
-                v: try linear(p + "self_attn.v_proj", c.kvDim, c.hiddenSize, bias: qkvBias),
-                o: try linear(p + "self_attn.o_proj", c.hiddenSize, c.qDim, bias: false),
-                gate: try linear(p + "mlp.gate_proj", c.intermediateSize, c.hiddenSize, bias: false),
-                up: try linear(p + "mlp.up_proj", c.intermediateSize, c.hiddenSize, bias: false),
-                down: try linear(p + "mlp.down_proj", c.hiddenSize, c.intermediateSize, bias: false)))
+            var layer = Layer(attnNorm: try tensor(p + "input_layernorm.weight", [c.hiddenSize]),
+                              mlpNorm: try tensor(p + naming.mlpNorm, [c.hiddenSize]),
+                              linears: try LlamaLinear.modules(of: c).map { m in
+                                  let (inF, outF) = m.features(c)
+                                  return (m.moduleName, try linear(p + m.parentName + "." + m.moduleName, outF, inF,
+                                                                   bias: qkvBias && [.q, .k, .v].contains(m)))
+                              })
             if c.hasQKNorm {
-                layers[l].qNorm = try tensor(p + "self_attn.q_norm.weight", [c.headDim])
-                layers[l].kNorm = try tensor(p + "self_attn.k_norm.weight", [c.headDim])
+                layer.qNorm = try tensor(p + "self_attn.q_norm.weight", [c.headDim])
+                layer.kNorm = try tensor(p + "self_attn.k_norm.weight", [c.headDim])
             }
             if c.family.sandwichNorms {
-                layers[l].postAttnNorm = try tensor(p + "post_attention_layernorm.weight", [c.hiddenSize])
-                layers[l].postMlpNorm = try tensor(p + "post_feedforward_layernorm.weight", [c.hiddenSize])
+                layer.postAttnNorm = try tensor(p + "post_attention_layernorm.weight", [c.hiddenSize])
+                layer.postMlpNorm = try tensor(p + "post_feedforward_layernorm.weight", [c.hiddenSize])
             }
+            layers.append(layer)
         }
         let embed = DenseMatrix(rows: c.vocabSize, cols: c.hiddenSize,
                                 values: try tensor(naming.embed, [c.vocabSize, c.hiddenSize]),
@@ -147,14 +164,6 @@ extension LlamaWeights {
         }
         return LlamaWeights(config: c, embed: embed, lmHead: head,
                             finalNorm: try tensor(naming.finalNorm, [c.hiddenSize]), layers: layers)
-    }
-
-    /// Phi-3's fused `qkv_proj` / `gate_up_proj` are not implemented yet: refused by name rather than
-    /// reported as a missing `q_proj`.
-    static func refuseFused(_ names: Set<String>, _ naming: TensorNaming, _ path: String) throws {
-        for fused in ["self_attn.qkv_proj", "mlp.gate_up_proj"] where names.contains(naming.layer(0) + "\(fused).weight") {
-            throw QLoRAError.unsupported(path, "fused '\(fused)' (the Phi-3 layout) is not implemented; only separate q/k/v and gate/up projections load")
-        }
     }
 
     /// Loads a directory written by `qlora quantize` (or any bitsandbytes 4-bit HF checkpoint): the
@@ -186,7 +195,6 @@ extension LlamaWeights {
         }
         let names = Set(ckpt.tensorNames)
         let naming = try TensorNaming(config: c, names: names, path: directory)
-        try refuseFused(names, naming, directory)
         func linear(_ prefix: String, _ out: Int, _ inn: Int, bias: Bool) throws -> FrozenLinear {
             let b = bias ? try dense(prefix + ".bias", [out]) : nil
             let file = try ckpt.safetensors(for: prefix + ".weight")
@@ -206,24 +214,22 @@ extension LlamaWeights {
         for l in 0..<c.numHiddenLayers {
             let p = naming.layer(l)
             let qkvBias = names.contains(p + "self_attn.q_proj.bias")
-            layers.append(Layer(
-                attnNorm: try dense(p + "input_layernorm.weight", [c.hiddenSize]),
-                mlpNorm: try dense(p + naming.mlpNorm, [c.hiddenSize]),
-                q: try linear(p + "self_attn.q_proj", c.qDim, c.hiddenSize, bias: qkvBias),
-                k: try linear(p + "self_attn.k_proj", c.kvDim, c.hiddenSize, bias: qkvBias),
-                v: try linear(p + "self_attn.v_proj", c.kvDim, c.hiddenSize, bias: qkvBias),
-                o: try linear(p + "self_attn.o_proj", c.hiddenSize, c.qDim, bias: false),
-                gate: try linear(p + "mlp.gate_proj", c.intermediateSize, c.hiddenSize, bias: false),
-                up: try linear(p + "mlp.up_proj", c.intermediateSize, c.hiddenSize, bias: false),
-                down: try linear(p + "mlp.down_proj", c.hiddenSize, c.intermediateSize, bias: false)))
+            var layer = Layer(attnNorm: try dense(p + "input_layernorm.weight", [c.hiddenSize]),
+                              mlpNorm: try dense(p + naming.mlpNorm, [c.hiddenSize]),
+                              linears: try LlamaLinear.modules(of: c).map { m in
+                                  let (inF, outF) = m.features(c)
+                                  return (m.moduleName, try linear(p + m.parentName + "." + m.moduleName, outF, inF,
+                                                                   bias: qkvBias && [.q, .k, .v].contains(m)))
+                              })
             if c.hasQKNorm {
-                layers[l].qNorm = try dense(p + "self_attn.q_norm.weight", [c.headDim])
-                layers[l].kNorm = try dense(p + "self_attn.k_norm.weight", [c.headDim])
+                layer.qNorm = try dense(p + "self_attn.q_norm.weight", [c.headDim])
+                layer.kNorm = try dense(p + "self_attn.k_norm.weight", [c.headDim])
             }
             if c.family.sandwichNorms {
-                layers[l].postAttnNorm = try dense(p + "post_attention_layernorm.weight", [c.hiddenSize])
-                layers[l].postMlpNorm = try dense(p + "post_feedforward_layernorm.weight", [c.hiddenSize])
+                layer.postAttnNorm = try dense(p + "post_attention_layernorm.weight", [c.hiddenSize])
+                layer.postMlpNorm = try dense(p + "post_feedforward_layernorm.weight", [c.hiddenSize])
             }
+            layers.append(layer)
         }
         let embed = try matrix(naming.embed)
         var head: DenseMatrix?

@@ -105,6 +105,10 @@ enum CPUActivationBuffers {
             buf("grad.capped_logits", [chunk, d.V], ["chunk", "V"], "the soft-capped logits of a chunk, for their gradient")
         }
         buf("grad.mlp", [4, M, d.K * d.FF], ["4", "B·T", "K·FF"], "dGate, dUp, dSwiGLU and the recomputed SwiGLU")
+        if request.model.config.fusedProjections {  // LoRALlama's `fused`: a fused product before its split, its gradient after the join
+            buf("fused.projection", [M, max(d.QD + 2 * d.KVD, 2 * d.FF)], ["B·T", "max(QD+2·KVD, 2·FF)"],
+                "Phi-3's qkv_proj / gate_up_proj output before the split, and its gradient")
+        }
         buf("grad.att_probs", [2, d.T, Tk], ["threads", "T", "Tk"], "per-thread gradient of one head's probabilities")
         if request.gradientCheckpointing { buf("recompute.out", [M, d.C], ["B·T", "C"], "recomputed layer output") }
         if request.method == .prefixTuning {

@@ -27,7 +27,7 @@ public final class LoRAAdapterWeights {
     public let config: LoRAConfig
     /// By module path.
     public let modules: [String: Module]
-    /// In model order: layer by layer, q, k, v, o, gate, up, down within a layer.
+    /// In model order: layer by layer, q, k, v, o, gate, up, down within a layer (Phi-3: qkv, o, gate_up, down).
     public let orderedModules: [Module]
 
     /// Every parameter, A, B (and DoRA's m) per module, in model order (the optimizer's order).
@@ -45,7 +45,7 @@ public final class LoRAAdapterWeights {
     public convenience init(config: LoRAConfig, model: LlamaConfig, rng: inout SeededRNG) throws {
         var found: [Module] = []
         for layer in 0..<model.numHiddenLayers {
-            for linear in LlamaLinear.allCases
+            for linear in LlamaLinear.modules(of: model)
             where config.targets(modulePath: linear.modulePath(layer: layer, prefix: model.modulePrefix)) {
                 let (inF, outF) = linear.features(model)
                 let path = linear.modulePath(layer: layer, prefix: model.modulePrefix)

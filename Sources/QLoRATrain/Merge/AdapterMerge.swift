@@ -25,9 +25,12 @@ public enum AdapterMerge {
         }
     }
 
-    /// Writes the merged checkpoint into `output` (config.json, model.safetensors, extra files).
+    /// Writes the merged checkpoint into `output` (config.json, model.safetensors, extra files). The
+    /// config is the base's own `config.json` when there is one (merging changes no architecture key;
+    /// keys this engine does not model, such as Phi-3's `pad_token_id`, stay), less its
+    /// `quantization_config`; otherwise the engine's config.
     public static func write(_ source: MergedCheckpointSource, to output: String, dtype: TensorDType,
-                             extraFiles: [String: [UInt8]]) throws {
+                             extraFiles: [String: [UInt8]], baseConfigJSON: [String: Any]? = nil) throws {
         var writer = SafetensorsWriter()
         writer.metadata = ["format": "pt"]
         for name in source.tensorNames {
@@ -37,10 +40,18 @@ public enum AdapterMerge {
             }
             writer.add(name, shape: try source.shape(of: name), floats: values, as: dtype)
         }
-        var config = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(source.config)) as? [String: Any] ?? [:]
+        var config: [String: Any]
+        // A wrapper's config (Gemma 3's `gemma3` with `text_config`) does not describe the text model written here.
+        if let base = baseConfigJSON, base["model_type"] as? String == source.config.modelType {
+            config = base
+            config["quantization_config"] = nil
+            config["dtype"] = nil
+        } else {
+            config = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(source.config)) as? [String: Any] ?? [:]
+            config["hidden_act"] = "silu"
+        }
         config["architectures"] = [source.config.causalLMArchitecture]
         config["torch_dtype"] = dtype.torchName
-        config["hidden_act"] = "silu"
         let configBytes = Array(ConfigJSONFloats.restore(String(decoding: try JSONSerialization.data(
             withJSONObject: config, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)).utf8)
         try AtomicOutput.directory(at: output) { dir in
@@ -55,7 +66,7 @@ public enum AdapterMerge {
     public static func baseQuantOptions(_ weights: LlamaWeights, threads: Int) -> CheckpointQuantizer.Options {
         var options = CheckpointQuantizer.Options()
         options.threads = threads
-        if case .nf4(let m) = weights.layers.first?.q.storage {
+        if case .nf4(let m) = weights.layers.first?.linears.first?.1.storage {
             options.quantType = m.state.quantType
             options.blockSize = m.state.blockSize
             options.doubleQuant = m.state.nested != nil

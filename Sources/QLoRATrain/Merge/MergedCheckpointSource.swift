@@ -51,7 +51,7 @@ public final class MergedCheckpointSource: CheckpointSource, @unchecked Sendable
             if layer.qNorm != nil { add(p + "self_attn.q_norm.weight", [c.headDim]) }
             if layer.kNorm != nil { add(p + "self_attn.k_norm.weight", [c.headDim]) }
             for (name, lin) in layer.linears {
-                let module = p + (["q_proj", "k_proj", "v_proj", "o_proj"].contains(name) ? "self_attn." : "mlp.") + name
+                let module = p + (["q_proj", "k_proj", "v_proj", "qkv_proj", "o_proj"].contains(name) ? "self_attn." : "mlp.") + name
                 add(module + ".weight", [lin.outFeatures, lin.inFeatures])
                 if lin.bias != nil { add(module + ".bias", [lin.outFeatures]) }
             }

@@ -58,6 +58,9 @@ public final class LoRALlama: @unchecked Sendable {
     private var dqPre, dkPre: UnsafeMutablePointer<Float>?   // (M, QD), (M, KVD) with q/k norms
     private var dpost: UnsafeMutablePointer<Float>?          // (M, C): the gradient before a sandwich norm
     private var cappedLogits: UnsafeMutablePointer<Float>?   // (chunk, V): soft-capped logits, for their backward
+    /// A fused projection's output before its split, and its gradient before backward (Phi-3):
+    /// (M, max(QD + 2·KVD, 2F)).
+    private var fused: UnsafeMutablePointer<Float>?
 
     public init(weights: LlamaWeights, adapter: any TrainableAdapter, threads: Int, gradientCheckpointing: Bool) throws {
         guard let blas = BLAS.shared else { throw QLoRAError(.notFound, "OpenBLAS not found (install libopenblas-dev)") }
@@ -105,7 +108,7 @@ public final class LoRALlama: @unchecked Sendable {
 
     deinit { release() }
 
-    /// Every adapter in a stable order (layer, then q, k, v, o, gate, up, down).
+    /// Every adapter in a stable order (layer, then q, k, v, o, gate, up, down; Phi-3: qkv, o, gate_up, down).
     public var allAdapters: [LoRALinear] {
         adapters.flatMap { layer in LlamaLinear.allCases.compactMap { layer[$0.moduleName] } }
     }
@@ -157,6 +160,7 @@ public final class LoRALlama: @unchecked Sendable {
         if c.hasQKNorm { dqPre = alloc(M * c.qDim); dkPre = alloc(M * c.kvDim) }
         if family.sandwichNorms { dpost = alloc(M * c.hiddenSize) }
         if family.finalSoftcap != nil { cappedLogits = alloc(min(logitsChunk, M) * c.vocabSize) }
+        fused = c.fusedProjections ? alloc(M * max(c.qDim + 2 * c.kvDim, 2 * c.intermediateSize)) : nil
         finalNormed = alloc(M * c.hiddenSize); finalInv = alloc(M)
         dx = alloc(M * c.hiddenSize); dxn = alloc(M * c.hiddenSize); tmp = alloc(M * c.hiddenSize)
         dq = alloc(M * c.qDim); datt = alloc(M * c.qDim); dk = alloc(M * c.kvDim); dv = alloc(M * c.kvDim)
@@ -219,7 +223,10 @@ public final class LoRALlama: @unchecked Sendable {
         let c = config, M = B * T, C = c.hiddenSize, eps = Float(c.rmsNormEps), off = family.normOffset
         let w = weights.layers[l]
         RMSNorm.forward(a.xn1, a.inv1, x, w.attnNorm, M, C, eps: eps, offset: off)
-        if let qn = w.qNorm, let kn = w.kNorm, let qPre = a.qPre, let kPre = a.kPre {  // per-head RMSNorm (Qwen3, Gemma 3)
+        if let qkv = w.qkv, let fused {  // Phi-3: one product, split into q, k, v
+            linear(l, "qkv_proj", qkv, a.xn1, fused, M)
+            FusedProjection.split(fused, M: M, into: [(a.q, c.qDim), (a.k, c.kvDim), (a.v, c.kvDim)])
+        } else if let qn = w.qNorm, let kn = w.kNorm, let qPre = a.qPre, let kPre = a.kPre {  // per-head RMSNorm (Qwen3, Gemma 3)
             linear(l, "q_proj", w.q, a.xn1, qPre, M)
             linear(l, "k_proj", w.k, a.xn1, kPre, M)
             RMSNorm.forward(a.q, a.qInv, qPre, qn, M * c.numAttentionHeads, c.headDim, eps: eps, offset: off)
@@ -228,7 +235,7 @@ public final class LoRALlama: @unchecked Sendable {
             linear(l, "q_proj", w.q, a.xn1, a.q, M)
             linear(l, "k_proj", w.k, a.xn1, a.k, M)
         }
-        linear(l, "v_proj", w.v, a.xn1, a.v, M)
+        if w.qkv == nil { linear(l, "v_proj", w.v, a.xn1, a.v, M) }
         rotate(l, a.q, heads: c.numAttentionHeads, stride: c.qDim)
         rotate(l, a.k, heads: c.numKeyValueHeads, stride: c.kvDim)
         if let prefix, let kAll = a.kAll, let vAll = a.vAll {  // (B, LK, KVD): the prefix rows, then the row's own
@@ -248,8 +255,13 @@ public final class LoRALlama: @unchecked Sendable {
         }
         for i in 0..<(M * C) { a.xmid[i] = x[i] + tmp![i] }
         RMSNorm.forward(a.xn2, a.inv2, a.xmid, w.mlpNorm, M, C, eps: eps, offset: off)
-        linear(l, "gate_proj", w.gate, a.xn2, a.gate, M)
-        linear(l, "up_proj", w.up, a.xn2, a.up, M)
+        if let gateUp = w.gateUp, let fused {
+            linear(l, "gate_up_proj", gateUp, a.xn2, fused, M)
+            FusedProjection.split(fused, M: M, into: [(a.gate, c.intermediateSize), (a.up, c.intermediateSize)])
+        } else {
+            linear(l, "gate_proj", w.gate, a.xn2, a.gate, M)
+            linear(l, "up_proj", w.up, a.xn2, a.up, M)
+        }
         GatedUnit.forward(family.activation, h!, a.gate, a.up, M * c.intermediateSize)
         if let pn = w.postMlpNorm, let mlpOut = a.mlpOut {      // Gemma: norm the MLP output
             linear(l, "down_proj", w.down, h!, mlpOut, M)
@@ -354,8 +366,13 @@ public final class LoRALlama: @unchecked Sendable {
         dup!.initialize(repeating: 0, count: M * F)
         GatedUnit.backward(family.activation, dgate!, dup!, dh!, a.gate, a.up, M * F)
         dxn!.initialize(repeating: 0, count: M * C)
-        linearBackward(l, "gate_proj", w.gate, dgate!, a.xn2, dxn!, M)
-        linearBackward(l, "up_proj", w.up, dup!, a.xn2, dxn!, M)
+        if let gateUp = w.gateUp, let fused {
+            FusedProjection.join([(UnsafePointer(dgate!), F), (UnsafePointer(dup!), F)], M: M, into: fused)
+            linearBackward(l, "gate_up_proj", gateUp, fused, a.xn2, dxn!, M)
+        } else {
+            linearBackward(l, "gate_proj", w.gate, dgate!, a.xn2, dxn!, M)
+            linearBackward(l, "up_proj", w.up, dup!, a.xn2, dxn!, M)
+        }
         RMSNorm.backward(dx!, dxn!, a.xmid, w.mlpNorm, a.inv2, M, C, offset: off)  // dx = d xmid
         // Attention: xmid = x + postNorm(o(attention(rope(q(xn1)), rope(k(xn1)), v(xn1))))
         var dO = UnsafePointer(dx!)
@@ -394,9 +411,14 @@ public final class LoRALlama: @unchecked Sendable {
             (dqIn, dkIn) = (dqPre, dkPre)
         }
         dxn!.initialize(repeating: 0, count: M * C)
-        linearBackward(l, "q_proj", w.q, dqIn, a.xn1, dxn!, M)
-        linearBackward(l, "k_proj", w.k, dkIn, a.xn1, dxn!, M)
-        linearBackward(l, "v_proj", w.v, dv!, a.xn1, dxn!, M)
+        if let qkv = w.qkv, let fused {
+            FusedProjection.join([(UnsafePointer(dqIn), c.qDim), (UnsafePointer(dkIn), c.kvDim), (UnsafePointer(dv!), c.kvDim)], M: M, into: fused)
+            linearBackward(l, "qkv_proj", qkv, fused, a.xn1, dxn!, M)
+        } else {
+            linearBackward(l, "q_proj", w.q, dqIn, a.xn1, dxn!, M)
+            linearBackward(l, "k_proj", w.k, dkIn, a.xn1, dxn!, M)
+            linearBackward(l, "v_proj", w.v, dv!, a.xn1, dxn!, M)
+        }
         RMSNorm.backward(dx!, dxn!, x, w.attnNorm, a.inv1, M, C, offset: off)  // dx = d x
     }
 
