@@ -167,8 +167,11 @@ public struct Tokenizer: Sendable {
     /// drops them, as the `tokenizers` library does for a model without an unknown token
     /// (SmolLM2 lacks 21 of the 256, e.g. 0x14 and the UTF-8 lead bytes 0xF1, 0xF2, 0xF5…0xFF).
     /// Text made of other bytes round-trips exactly through `encode` and `decode`.
+    /// A SentencePiece-converted BPE (`byteFallback`) with an unknown token drops nothing (a
+    /// character with neither a token nor byte tokens becomes the unknown token): none.
     public var unencodableBytes: [UInt8] {
-        (0...255).filter { model.byteTokenID[$0] < 0 }.map(UInt8.init)
+        if byteFallback?.unknownTokenID != nil { return [] }
+        return (0...255).filter { model.byteTokenID[$0] < 0 }.map(UInt8.init)
     }
 
     /// The id of a token as the vocabulary spells it (added tokens as written).
