@@ -238,6 +238,109 @@ def tiny_cases(rng):
                         "ids_with_special": tok.encode(t).ids} for t in texts]
     return cases
 
+SENTENCEPIECE_CORPUS = [
+    "The quick brown fox jumps over the lazy dog.", "Hello world, hello there!", "A tokenizer splits text into tokens.",
+    "Byte fallback keeps every character encodable.", "Les élèves étudient à l'école.", "naïve café résumé",
+    "the theory of the thing", "  indented line\n\tand a tab", "numbers 12345 and 2026", "It's what we'll see.",
+    "über Straße", "hello hello hello world world",
+]
+
+SENTENCEPIECE_TEXTS = [
+    "Hello world", "Hello  world", "hello   world!", " leading space", "  two leading", "trailing ", "   ",
+    " ", "\n", "a\nb", "line1\n  line2\n\tline3", "The quick brown fox", "the theory", "café naïve", "e\u0301 combining",
+    "über Straße", "Ελληνικά Русский", "中文字符测试", "日本語", "emoji 😀👍🏽 🇫🇷", "\u00a0nbsp", "ctrl\x00\x01 chars",
+    "zzz qqq", "ŋ ǅ", "€100 ©2026", "<s>hello</s>", "a<s>b", "<s> spaced </s> ", "</s></s>",
+    "<start_of_turn>user\nHi<end_of_turn>", " <start_of_turn> x", "<unk>", "x<unk>y", "▁literal▁marks", "<0x41>",
+    "tab\tsep", "\ufeffBOM", "🙂", "ab😀cd", "",
+]
+
+SENTENCEPIECE_POOL = (list("abcdeht") + ["the", "hello", "world", " ", " ", "  ", "\n", "\t", ".", ",", "'", "é", "ß",
+                      "中", "😀", "ŋ", "e\u0301", "\u00a0", "▁", "<s>", "</s>", "<start_of_turn>", "<unk>", "1", "42"])
+
+
+def sentencepiece_tokenizers():
+    """Tiny tokenizers in the styles transformers gives SentencePiece-converted models: a BPE with
+    byte_fallback and fuse_unk over <unk>, <s>, </s>, the 256 <0xNN> tokens and pieces trained here."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+    trainer_tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    trainer_tok.normalizer = normalizers.Replace(" ", "▁")
+    trainer_tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    trainer = trainers.BpeTrainer(vocab_size=160, special_tokens=["<unk>"], limit_alphabet=40, show_progress=False)
+    trainer_tok.train_from_iterator(SENTENCEPIECE_CORPUS * 3, trainer)
+    trained = json.loads(trainer_tok.to_str())["model"]
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
+
+    def build(byte_range, unk_merges=False, ignore_merges=False):
+        v = dict(vocab)
+        for b in byte_range:
+            v[f"<0x{b:02X}>"] = 3 + b
+        base = 3 + 256
+        for token, _ in sorted(trained["vocab"].items(), key=lambda kv: kv[1]):
+            if token not in v:
+                v[token] = base
+                base += 1
+        v["<start_of_turn>"] = base
+        v["<end_of_turn>"] = base + 1
+        merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in trained["merges"]]
+        tok = Tokenizer(models.BPE(vocab=v, merges=merges, unk_token="<unk>", fuse_unk=True, byte_fallback=True,
+                                   ignore_merges=ignore_merges))
+        tok.add_special_tokens([AddedToken(t, normalized=False, special=True)
+                                for t in ["<unk>", "<s>", "</s>", "<start_of_turn>", "<end_of_turn>"]])
+        tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+        return tok
+
+    out = {}
+    # Gemma 2/3 (transformers' GemmaTokenizer / GemmaConverter).
+    tok = build(range(256))
+    tok.normalizer = normalizers.Replace(" ", "▁")
+    tok.pre_tokenizer = pre_tokenizers.Split(" ", "merged_with_previous")
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()])
+    out["gemma"] = tok
+    # Llama 2 / early Mistral tokenizer.json as shipped (LlamaConverter, legacy).
+    tok = build(range(256))
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
+    out["llama2_legacy"] = tok
+    # transformers 5's LlamaTokenizer (non-legacy): Metaspace, prepend_scheme "first".
+    tok = build(range(256))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
+    out["llama_metaspace"] = tok
+    # Only ASCII byte tokens (others fuse into <unk>), ignore_merges, Metaspace "always" with split.
+    tok = build(range(128), ignore_merges=True)
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
+    out["partial_bytes_unk"] = tok
+    return out
+
+
+def sentencepiece_cases(rng):
+    """{name: {"tokenizer": tokenizer.json, "cases": [...], "decode_cases": [...]}}."""
+    texts = SENTENCEPIECE_TEXTS + ["".join(rng.choice(SENTENCEPIECE_POOL) for _ in range(rng.randint(1, 12)))
+                                   for _ in range(60)]
+    result = {}
+    for name, tok in sentencepiece_tokenizers().items():
+        cases = []
+        for t in texts:
+            ids = tok.encode(t, add_special_tokens=False).ids
+            cases.append({"text": t, "ids": ids, "ids_with_special": tok.encode(t).ids,
+                          "decoded": tok.decode(ids, skip_special_tokens=False),
+                          "decoded_skip": tok.decode(ids, skip_special_tokens=True)})
+        size = tok.get_vocab_size()
+        decode_cases = []
+        for _ in range(40):
+            ids = [rng.choice([rng.randrange(size), rng.randrange(3, 259), rng.randrange(0xC0 + 3, 0xF8 + 3)])
+                   for _ in range(rng.randint(1, 8))]
+            ids = [i for i in ids if tok.id_to_token(i) is not None]
+            decode_cases.append({"ids": ids, "decoded": tok.decode(ids, skip_special_tokens=False),
+                                 "decoded_skip": tok.decode(ids, skip_special_tokens=True)})
+        result[name] = {"tokenizer": json.loads(tok.to_str()), "cases": cases, "decode_cases": decode_cases}
+    return result
+
 
 def write(name, value):
     """JSON with one case per line (lists of cases are the bulk of each file)."""
@@ -258,6 +361,12 @@ def write(name, value):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
+    sp = sentencepiece_cases(random.Random(12))
+    with open(os.path.join(OUT, "sentencepiece_cases.json"), "w", encoding="utf-8") as f:
+        json.dump(sp, f, ensure_ascii=False, separators=(",", ":"))
+        f.write("\n")
+    if "--sentencepiece-only" in sys.argv:
+        return
     rng = random.Random(20261129)
     texts = HAND_PICKED + random_strings(rng, 300)
     write("split_cases.json", split_cases(texts))

@@ -24,7 +24,20 @@ struct BPEModel: Sendable {
     /// Vocabulary keyed by token bytes, for `ignoreMerges`.
     let vocabularyByBytes: [[UInt8]: Int32]
     let ignoreMerges: Bool
+    /// Set for a SentencePiece-converted BPE (`byte_fallback`): symbols start as characters.
+    let characterSymbols: CharacterSymbols?
     let cache = WordCache()
+
+    /// The first symbols of a piece in a SentencePiece-converted BPE (`tokenizers`'
+    /// `BPE::merge_word` with `byte_fallback`): each character's own token (its UTF-8 is a
+    /// vocabulary key), else the `<0xNN>` tokens of its bytes (`byteTokenID`) when all exist, else
+    /// the unknown token (dropped without one). A pending unknown is written before the next
+    /// character with a token, but not before byte tokens (as in `tokenizers`); with
+    /// `fuseUnknown` a run of unknowns is one.
+    struct CharacterSymbols {
+        var unknownID: Int32?
+        var fuseUnknown: Bool
+    }
 
     @inline(__always) static func pairKey(_ left: Int32, _ right: Int32) -> UInt64 {
         UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))
@@ -40,7 +53,7 @@ struct BPEModel: Sendable {
         if ignoreMerges, let id = vocabularyByBytes[bytes] {
             word = [id]
         } else {
-            word = mergeAll(bytes)
+            word = mergeAll(initialSymbols(bytes))
         }
         cache.insert(bytes, word)
         for id in word { ids.append(Int(id)) }
@@ -48,10 +61,37 @@ struct BPEModel: Sendable {
 
     /// The merge loop over a word's symbols, as a doubly linked list with a min-queue of
     /// candidate merges ordered by (rank, position); stale entries are skipped when popped.
-    func mergeAll(_ bytes: [UInt8]) -> [Int32] {
-        var ids: [Int32] = []  // (S) symbol ids; a merged-away symbol keeps its slot, dead
+    func initialSymbols(_ bytes: [UInt8]) -> [Int32] {
+        var ids: [Int32] = []
         ids.reserveCapacity(bytes.count)
-        for b in bytes where byteTokenID[Int(b)] >= 0 { ids.append(byteTokenID[Int(b)]) }
+        guard let characterSymbols else {
+            for b in bytes where byteTokenID[Int(b)] >= 0 { ids.append(byteTokenID[Int(b)]) }
+            return ids
+        }
+        var pendingUnknown = false
+        var i = 0
+        while i < bytes.count {
+            var end = i + 1
+            while end < bytes.count, bytes[end] & 0xC0 == 0x80 { end += 1 }
+            let character = bytes[i..<end]
+            if let id = vocabularyByBytes[Array(character)] {
+                if pendingUnknown, let unknown = characterSymbols.unknownID { ids.append(unknown) }
+                pendingUnknown = false
+                ids.append(id)
+            } else if character.allSatisfy({ byteTokenID[Int($0)] >= 0 }) {
+                for b in character { ids.append(byteTokenID[Int(b)]) }
+            } else if let unknown = characterSymbols.unknownID {
+                if pendingUnknown && !characterSymbols.fuseUnknown { ids.append(unknown) }
+                pendingUnknown = true
+            }
+            i = end
+        }
+        if pendingUnknown, let unknown = characterSymbols.unknownID { ids.append(unknown) }
+        return ids
+    }
+
+    func mergeAll(_ symbols: [Int32]) -> [Int32] {
+        var ids = symbols  // (S) symbol ids; a merged-away symbol keeps its slot, dead
         let S = ids.count
         if S < 2 { return ids }
         var prev = [Int32](unsafeUninitializedCapacity: S) { p, n in

@@ -66,3 +66,17 @@ enum ByteLevelBytes {
         }
     }
 }
+
+extension ByteLevelBytes {
+    /// Every token's own UTF-8 in one buffer, with `count + 1` offsets (SentencePiece-style vocabularies).
+    static func flattenUTF8(_ tokens: [String]) -> ([UInt8], [Int]) {
+        var bytes: [UInt8] = []
+        var offsets = [0]
+        offsets.reserveCapacity(tokens.count + 1)
+        for token in tokens {
+            bytes.append(contentsOf: token.utf8)
+            offsets.append(bytes.count)
+        }
+        return (bytes, offsets)
+    }
+}

@@ -2,7 +2,7 @@ import Foundation
 import QLoRACore
 
 /// A parsed `tokenizer.json` (the `tokenizers` library's format), with readers for the parts a
-/// byte-level BPE tokenizer uses; anything else is refused with a one-line error naming the file.
+/// byte-level BPE tokenizer or a SentencePiece-converted one (`byte_fallback`) uses; anything else is refused with a one-line error naming the file.
 struct HFTokenizerFile {
     struct Document {
         var model: Model
@@ -10,6 +10,7 @@ struct HFTokenizerFile {
         var normalizer: JSONValue?
         var preTokenizer: JSONValue?
         var postProcessor: JSONValue?
+        var decoder: JSONValue?
     }
 
     struct Model {
@@ -21,6 +22,8 @@ struct HFTokenizerFile {
         var ignoreMerges: Bool?
         var continuingSubwordPrefix: String?
         var endOfWordSuffix: String?
+        var unkToken: String?
+        var fuseUnk: Bool?
     }
 
     /// A merge, written "left right" (older files) or ["left", "right"].
@@ -49,8 +52,7 @@ struct HFTokenizerFile {
         }
         json = try Fields(source: source).document(root)
         let model = json.model
-        try require((model.type ?? "BPE") == "BPE", "model type '\(model.type ?? "")' is not supported (only byte-level BPE)")
-        try require(model.byteFallback != true, "byte_fallback BPE (sentencepiece-style) is not supported")
+        try require((model.type ?? "BPE") == "BPE", "model type '\(model.type ?? "")' is not supported (only BPE)")
         try require((model.dropout ?? 0) == 0, "BPE dropout is not supported")
         try require((model.continuingSubwordPrefix ?? "").isEmpty && (model.endOfWordSuffix ?? "").isEmpty,
                     "BPE subword prefixes and suffixes are not supported")
@@ -103,7 +105,8 @@ struct HFTokenizerFile {
                 addedTokens: try optional(root, "added_tokens", "") { list, path in
                     try array(list, path).enumerated().map { try addedToken($1, "\(path).\($0)") }
                 },
-                normalizer: raw("normalizer"), preTokenizer: raw("pre_tokenizer"), postProcessor: raw("post_processor"))
+                normalizer: raw("normalizer"), preTokenizer: raw("pre_tokenizer"), postProcessor: raw("post_processor"),
+                decoder: raw("decoder"))
         }
 
         func model(_ node: JSONValue, _ path: String) throws -> Model {
@@ -120,7 +123,9 @@ struct HFTokenizerFile {
                 byteFallback: try optional(node, "byte_fallback", path, bool),
                 ignoreMerges: try optional(node, "ignore_merges", path, bool),
                 continuingSubwordPrefix: try optional(node, "continuing_subword_prefix", path, string),
-                endOfWordSuffix: try optional(node, "end_of_word_suffix", path, string))
+                endOfWordSuffix: try optional(node, "end_of_word_suffix", path, string),
+                unkToken: try optional(node, "unk_token", path, string),
+                fuseUnk: try optional(node, "fuse_unk", path, bool))
         }
 
         func merge(_ value: JSONValue, _ path: String) throws -> Merge {
@@ -158,17 +163,73 @@ struct HFTokenizerFile {
         }
     }
 
+    var isByteFallback: Bool { json.model.byteFallback == true }
+
     func normalization() throws -> Tokenizer.Normalization {
         guard let normalizer = json.normalizer, normalizer != .null else { return .none }
-        switch normalizer["type"]?.string {
+        let normalization = try normalization(normalizer)
+        return normalization == .sequence([]) ? .none : normalization
+    }
+
+    func normalization(_ node: JSONValue) throws -> Tokenizer.Normalization {
+        switch node["type"]?.string {
         case "NFC": return .nfc
-        case "Sequence" where normalizer["normalizers"]?.array?.isEmpty == true: return .none
-        default: throw error("normalizer '\(normalizer["type"]?.string ?? "?")' is not supported (none or NFC)")
+        case "Sequence": return .sequence(try (node["normalizers"]?.array ?? []).map(normalization))
+        case "Replace" where isByteFallback:
+            guard let pattern = node["pattern"]?["String"]?.string, !pattern.isEmpty, let content = node["content"]?.string else {
+                throw error("normalizer Replace with a pattern other than a non-empty String is not supported")
+            }
+            return .replace(pattern: pattern, content: content)
+        case "Prepend" where isByteFallback:
+            guard let prefix = node["prepend"]?.string else { throw QLoRAError.format(source, "normalizer Prepend has no 'prepend'") }
+            return .prepend(prefix)
+        default:
+            throw error("normalizer '\(node["type"]?.string ?? "?")' is not supported (\(isByteFallback ? "NFC, Replace, Prepend, Sequence" : "none or NFC"))")
         }
+    }
+
+    /// The unknown token, its fusing, and the decoder of a `byte_fallback` BPE; nil for byte-level BPE.
+    func byteFallback(vocabulary: [String: Int], added: [AddedToken]) throws -> Tokenizer.ByteFallback? {
+        guard isByteFallback else { return nil }
+        var unknownID: Int?
+        if let unk = json.model.unkToken {
+            guard let id = vocabulary[unk] ?? added.first(where: { $0.content == unk })?.id else {
+                throw QLoRAError.format(source, "model.unk_token '\(unk)' is not in the vocabulary")
+            }
+            unknownID = id
+        }
+        return .init(unknownTokenID: unknownID, fuseUnknown: json.model.fuseUnk ?? false, decoder: try decoder())
+    }
+
+    /// The `decoder` of a `byte_fallback` BPE: `Replace` (a String pattern), `ByteFallback`, `Fuse`,
+    /// `Strip`, alone or in a `Sequence`.
+    func decoder() throws -> TokenDecoder {
+        guard let node = json.decoder, node != .null else { throw error("a byte_fallback BPE without a decoder is not supported") }
+        let nodes = node["type"]?.string == "Sequence" ? node["decoders"]?.array ?? [] : [node]
+        return TokenDecoder(steps: try nodes.map { step in
+            switch step["type"]?.string {
+            case "Replace":
+                guard let pattern = step["pattern"]?["String"]?.string, !pattern.isEmpty, let content = step["content"]?.string else {
+                    throw error("decoder Replace with a pattern other than a non-empty String is not supported")
+                }
+                return .replace(pattern: pattern, content: content)
+            case "ByteFallback": return .byteFallback
+            case "Fuse": return .fuse
+            case "Strip":
+                let content = step["content"]?.string.map { Array($0.unicodeScalars) } ?? []
+                guard content.count == 1, let start = step["start"]?.int, let stop = step["stop"]?.int, start >= 0, stop >= 0 else {
+                    throw QLoRAError.format(source, "decoder Strip needs one content character and non-negative start and stop")
+                }
+                return .strip(content: content[0], start: start, stop: stop)
+            default:
+                throw error("decoder '\(step["type"]?.string ?? "?")' is not supported with byte_fallback (Replace, ByteFallback, Fuse, Strip, Sequence)")
+            }
+        })
     }
 
     /// The pre-tokenizer steps; the last must be `ByteLevel` (a byte-level BPE).
     func preTokenizer() throws -> PreTokenizer {
+        if isByteFallback { return try byteFallbackPreTokenizer() }
         guard let node = json.preTokenizer, node != .null else { throw error("no pre_tokenizer: not a byte-level BPE tokenizer") }
         let nodes = node["type"]?.string == "Sequence" ? node["pretokenizers"]?.array ?? [] : [node]
         let steps = try nodes.map(preTokenizerStep)
@@ -176,6 +237,41 @@ struct HFTokenizerFile {
             throw error("the pre_tokenizer does not end with ByteLevel: not a byte-level BPE tokenizer")
         }
         return PreTokenizer(steps: steps)
+    }
+
+    /// The pre-tokenizer of a `byte_fallback` BPE: none (the whole text is one piece), `Metaspace`,
+    /// or `Split` on a string, alone or in a `Sequence`.
+    func byteFallbackPreTokenizer() throws -> PreTokenizer {
+        guard let node = json.preTokenizer, node != .null else { return PreTokenizer(steps: []) }
+        let nodes = node["type"]?.string == "Sequence" ? node["pretokenizers"]?.array ?? [] : [node]
+        return PreTokenizer(steps: try nodes.map { step in
+            switch step["type"]?.string {
+            case "Metaspace":
+                let replacement = (step["replacement"]?.string ?? "▁").unicodeScalars
+                guard replacement.count == 1, let scalar = replacement.first else {
+                    throw QLoRAError.format(source, "pre_tokenizer Metaspace replacement is not one character")
+                }
+                let scheme: PreTokenizer.PrependScheme
+                if let name = step["prepend_scheme"]?.string {
+                    guard let known = PreTokenizer.PrependScheme(rawValue: name) else {
+                        throw error("Metaspace prepend_scheme '\(name)' is not supported (always, first, never)")
+                    }
+                    scheme = known
+                } else {
+                    scheme = step["add_prefix_space"]?.bool == false ? .never : .always
+                }
+                return .metaspace(replacement: scalar, prependScheme: scheme, split: step["split"]?.bool ?? true)
+            case "Split" where step["pattern"]?["String"]?.string != nil:
+                let pattern = step["pattern"]!["String"]!.string!
+                guard let behavior = PreTokenizer.SplitBehavior(rawValue: step["behavior"]?.string ?? ""), !pattern.isEmpty,
+                      step["invert"]?.bool != true else {
+                    throw error("Split on '\(pattern)' with behavior '\(step["behavior"]?.string ?? "?")'\(step["invert"]?.bool == true ? " inverted" : "") is not supported (Removed, Isolated, MergedWithPrevious, MergedWithNext)")
+                }
+                return .splitString(pattern, behavior)
+            default:
+                throw error("pre_tokenizer '\(step["type"]?.string ?? "?")' is not supported with byte_fallback (none, Metaspace, Split on a string, Sequence)")
+            }
+        })
     }
 
     func preTokenizerStep(_ node: JSONValue) throws -> PreTokenizer.Step {

@@ -7,6 +7,8 @@
 /// | `Split` (a known `Regex`, behavior `Isolated`) | `.split(pattern)` |
 /// | `Digits` | `.digits(individual:)` |
 /// | `ByteLevel` | `.byteLevel(addPrefixSpace:useRegex:)` (the regex is GPT-2's) |
+/// | `Split` (a `String` pattern) | `.splitString(pattern, behavior)` (Gemma: " ", merged with previous) |
+/// | `Metaspace` | `.metaspace(replacement:prependScheme:split:)` (Llama 2 / Mistral as transformers 5 writes them) |
 public struct PreTokenizer: Sendable, Equatable {
     public enum Step: Sendable, Equatable {
         /// Isolate the matches of a split regex.
@@ -16,6 +18,22 @@ public struct PreTokenizer: Sendable, Equatable {
         /// Prefix a space to pieces that do not start with one (`addPrefixSpace`), then split with
         /// GPT-2's regex (`useRegex`). The byte-to-character mapping itself happens in BPE.
         case byteLevel(addPrefixSpace: Bool, useRegex: Bool)
+        /// Cut at every occurrence of a literal string; the occurrence is its own piece
+        /// (`isolated`), dropped (`removed`), or joined to the piece before or after it.
+        case splitString(String, SplitBehavior)
+        /// Spaces become `replacement`; `replacement` is put before a piece not starting with it
+        /// (always, only at the start of the text, or never); with `split`, a piece is cut before
+        /// every `replacement` (`tokenizers`' `Metaspace`).
+        case metaspace(replacement: Unicode.Scalar, prependScheme: PrependScheme, split: Bool)
+    }
+
+    public enum SplitBehavior: String, Sendable, Equatable {
+        case removed = "Removed", isolated = "Isolated"
+        case mergedWithPrevious = "MergedWithPrevious", mergedWithNext = "MergedWithNext"
+    }
+
+    public enum PrependScheme: String, Sendable, Equatable {
+        case always, first, never
     }
 
     public var steps: [Step]
@@ -32,7 +50,7 @@ public struct PreTokenizer: Sendable, Equatable {
 
     /// Splits `ranges` of `text` (the segments between added tokens) into pieces. `text` is
     /// replaced when a step inserts scalars (a prefix space); pieces index the final `text`.
-    func pieces(of text: inout ScalarText, ranges: [Range<Int>]) -> [Range<Int>] {
+    func pieces(of text: inout ScalarText, ranges: [Range<Int>], atTextStart: Bool = true) -> [Range<Int>] {
         var pieces = ranges
         var next: [Range<Int>] = []
         for step in steps {
@@ -46,6 +64,18 @@ public struct PreTokenizer: Sendable, Equatable {
                 if addPrefixSpace { pieces = Self.prefixSpaces(&text, pieces) }
                 if useRegex {
                     for r in pieces { SplitPattern.gpt2.split(text, r, into: &next) }
+                } else {
+                    next = pieces
+                }
+            case .splitString(let pattern, let behavior):
+                let p = Array(pattern.unicodeScalars)
+                for r in pieces { Self.splitString(text, r, p, behavior, into: &next) }
+            case .metaspace(let replacement, let scheme, let split):
+                pieces = Self.metaspace(&text, pieces, replacement, prepend: { r in
+                    scheme == .always || (scheme == .first && atTextStart && r.lowerBound == 0)
+                })
+                if split {
+                    for r in pieces { Self.splitString(text, r, [replacement], .mergedWithNext, into: &next) }
                 } else {
                     next = pieces
                 }
@@ -69,6 +99,56 @@ public struct PreTokenizer: Sendable, Equatable {
             pieces.append(i..<j)
             i = j
         }
+    }
+
+    /// Cuts a piece at the leftmost non-overlapping occurrences of `pattern` (`Split` with a
+    /// `String` pattern, not inverted).
+    static func splitString(
+        _ text: ScalarText, _ range: Range<Int>, _ pattern: [Unicode.Scalar], _ behavior: SplitBehavior,
+        into pieces: inout [Range<Int>]
+    ) {
+        var start = range.lowerBound  // start of the piece being built
+        var i = range.lowerBound
+        while !pattern.isEmpty, i + pattern.count <= range.upperBound {
+            guard text.scalars[i..<(i + pattern.count)].elementsEqual(pattern) else {
+                i += 1
+                continue
+            }
+            let match = i..<(i + pattern.count)
+            switch behavior {
+            case .removed, .isolated:
+                if start < match.lowerBound { pieces.append(start..<match.lowerBound) }
+                if behavior == .isolated { pieces.append(match) }
+                start = match.upperBound
+            case .mergedWithPrevious:
+                pieces.append(start..<match.upperBound)
+                start = match.upperBound
+            case .mergedWithNext:
+                if start < match.lowerBound { pieces.append(start..<match.lowerBound) }
+                start = match.lowerBound
+            }
+            i = match.upperBound
+        }
+        if start < range.upperBound { pieces.append(start..<range.upperBound) }
+    }
+
+    /// A new text in which each piece has its spaces replaced by `replacement` and, where
+    /// `prepend` says so and it does not already start with it, `replacement` put before it.
+    static func metaspace(
+        _ text: inout ScalarText, _ pieces: [Range<Int>], _ replacement: Unicode.Scalar, prepend: (Range<Int>) -> Bool
+    ) -> [Range<Int>] {
+        var scalars: [Unicode.Scalar] = []
+        scalars.reserveCapacity(text.scalars.count + pieces.count)
+        var moved: [Range<Int>] = []
+        for r in pieces where !r.isEmpty {
+            let start = scalars.count
+            let replaced = text.scalars[r].map { $0 == " " ? replacement : $0 }
+            if replaced.first != replacement && prepend(r) { scalars.append(replacement) }
+            scalars += replaced
+            moved.append(start..<scalars.count)
+        }
+        text = ScalarText(scalars)
+        return moved
     }
 
     /// A new text in which every piece not starting with a space has one prepended (what

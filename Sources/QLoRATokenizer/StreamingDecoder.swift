@@ -2,6 +2,8 @@
 /// boundaries: a character whose bytes are split across tokens (an emoji is often 2–4 byte
 /// tokens) is held back until it is complete. Bytes that can never become valid UTF-8 are emitted
 /// at once as U+FFFD. The concatenated output equals `tokenizer.decode(ids)` for the same ids.
+/// For a SentencePiece-converted tokenizer (`byteFallback`) text is held while the ids end with a
+/// `<0xNN>` token, and emitted as the growth of `decode` over all ids so far.
 ///
 ///     var stream = StreamingDecoder(tokenizer: tokenizer, skipSpecialTokens: true)
 ///     for id in generated { print(try stream.append(id), terminator: "") }
@@ -11,6 +13,10 @@ public struct StreamingDecoder: Sendable {
     public let skipSpecialTokens: Bool
     /// Bytes of an unfinished character at the end of what arrived so far (at most 3).
     private var pending: [UInt8] = []
+    /// SentencePiece-converted tokenizers (whose decoder works on the whole token list): every id
+    /// so far, and the UTF-8 of the text emitted so far.
+    private var history: [Int] = []
+    private var emitted: [UInt8] = []
 
     public init(tokenizer: Tokenizer, skipSpecialTokens: Bool = false) {
         self.tokenizer = tokenizer
@@ -24,6 +30,7 @@ public struct StreamingDecoder: Sendable {
 
     /// The text completed by these ids.
     public mutating func append(_ ids: [Int]) throws -> String {
+        if tokenizer.byteFallback != nil { return try appendByteFallback(ids) }
         pending += try tokenizer.decodeBytes(ids, skipSpecialTokens: skipSpecialTokens)
         let boundary = Self.completePrefixLength(pending)
         let text = String(decoding: pending[..<boundary], as: UTF8.self)
@@ -33,8 +40,27 @@ public struct StreamingDecoder: Sendable {
 
     /// What is still held back (an unfinished character, as U+FFFD), and a reset.
     public mutating func finish() -> String {
+        if tokenizer.byteFallback != nil {
+            defer { history.removeAll(); emitted.removeAll() }
+            let all = Array(((try? tokenizer.decode(history, skipSpecialTokens: skipSpecialTokens)) ?? "").utf8)
+            return String(decoding: all.dropFirst(emitted.count), as: UTF8.self)
+        }
         defer { pending.removeAll() }
         return String(decoding: pending, as: UTF8.self)
+    }
+
+    /// A SentencePiece-converted tokenizer's decoder turns a run of `<0xNN>` tokens into text
+    /// only as a whole, so nothing is emitted while the ids end with one; otherwise the text of
+    /// all ids so far is decoded and what extends the text already emitted is returned.
+    private mutating func appendByteFallback(_ ids: [Int]) throws -> String {
+        _ = try tokenizer.decode(ids)  // range check
+        history += ids
+        guard let last = history.last, TokenDecoder.byteToken(tokenizer.vocabulary[last]) == nil else { return "" }
+        let all = Array(try tokenizer.decode(history, skipSpecialTokens: skipSpecialTokens).utf8)
+        guard all.count >= emitted.count, all[..<emitted.count].elementsEqual(emitted) else { return "" }
+        let text = String(decoding: all[emitted.count...], as: UTF8.self)
+        emitted = all
+        return text
     }
 
     /// The length of the longest prefix of `bytes` that can be decoded now: all of it, unless it

@@ -20,7 +20,7 @@ extension Tokenizer {
     }
 
     /// A tokenizer from the bytes of a `tokenizer.json` (a `BPE` model over a byte-level
-    /// pre-tokenizer) and, optionally, a `tokenizer_config.json` and a chat template file (which
+    /// pre-tokenizer, or a SentencePiece-converted `BPE` with `byte_fallback`) and, optionally, a `tokenizer_config.json` and a chat template file (which
     /// wins over the config's `chat_template`), read as transformers 5 reads them: the config's
     /// bos/eos/unk/pad tokens become special added tokens, and when it states `add_bos_token` or
     /// `add_eos_token` (or `tokenizer.json` has no post-processor) those flags alone decide BOS/EOS.
@@ -64,7 +64,8 @@ extension Tokenizer {
             addedTokens: added, normalization: try file.normalization(), preTokenizer: try file.preTokenizer(),
             ignoreMerges: model.ignoreMerges ?? false, prefixIDs: prefixIDs, suffixIDs: suffixIDs,
             bosTokenID: named["bos_token"], eosTokenID: named["eos_token"],
-            chatTemplate: chatTemplate ?? configTemplate)
+            chatTemplate: chatTemplate ?? configTemplate,
+            byteFallback: try file.byteFallback(vocabulary: vocabulary, added: added))
     }
 }
 

@@ -18,6 +18,30 @@ public struct Tokenizer: Sendable {
         case none
         /// Unicode NFC, as Qwen2 declares.
         case nfc
+        /// Every occurrence of `pattern` replaced by `content` (`Replace` with a string pattern:
+        /// " " → "▁" in Llama 2 and Gemma).
+        case replace(pattern: String, content: String)
+        /// `prefix` put before non-empty text (`Prepend`: "▁" in Llama 2).
+        case prepend(String)
+        /// Each in turn (`Sequence`).
+        case sequence([Normalization])
+    }
+
+    /// How a SentencePiece-converted BPE (`byte_fallback`: Llama 2, Gemma, early Mistral) differs
+    /// from a byte-level one: tokens are spelled in UTF-8 (with "▁" for a space), a piece starts as
+    /// one symbol per character, a character missing from the vocabulary becomes the `<0xNN>`
+    /// tokens of its UTF-8 bytes, or the unknown token when one of those is missing too (runs of
+    /// unknowns fused into one with `fuseUnknown`); decoding goes through `decoder`.
+    public struct ByteFallback: Sendable, Equatable {
+        public var unknownTokenID: Int?
+        public var fuseUnknown: Bool
+        public var decoder: TokenDecoder
+
+        public init(unknownTokenID: Int?, fuseUnknown: Bool, decoder: TokenDecoder) {
+            self.unknownTokenID = unknownTokenID
+            self.fuseUnknown = fuseUnknown
+            self.decoder = decoder
+        }
     }
 
     /// Where the tokenizer came from (a path), for messages.
@@ -36,6 +60,8 @@ public struct Tokenizer: Sendable {
     public let eosTokenID: Int?
     /// The model's chat template (Jinja source), if it ships one.
     public let chatTemplate: String?
+    /// Set for a SentencePiece-converted BPE; nil for byte-level BPE.
+    public let byteFallback: ByteFallback?
 
     let model: BPEModel
     let matcher: AddedTokenMatcher
@@ -59,7 +85,7 @@ public struct Tokenizer: Sendable {
         source: String, vocabulary: [String: Int], merges: [(String, String)], addedTokens: [AddedToken],
         normalization: Normalization = .none, preTokenizer: PreTokenizer, ignoreMerges: Bool = false,
         prefixIDs: [Int] = [], suffixIDs: [Int] = [], bosTokenID: Int? = nil, eosTokenID: Int? = nil,
-        chatTemplate: String? = nil
+        chatTemplate: String? = nil, byteFallback: ByteFallback? = nil
     ) throws {
         let size = max(vocabulary.values.max() ?? -1, addedTokens.map(\.id).max() ?? -1) + 1
         guard (vocabulary.values.min() ?? 0) >= 0, (addedTokens.map(\.id).min() ?? 0) >= 0 else {
@@ -74,14 +100,18 @@ public struct Tokenizer: Sendable {
         byBytes.reserveCapacity(vocabulary.count)
         for (token, id) in vocabulary {
             spellings[id] = token
-            if let bytes = ByteLevelBytes.bytes(ofSpelling: token) { byBytes[bytes] = Int32(id) }
+            if byteFallback != nil {
+                byBytes[Array(token.utf8)] = Int32(id)
+            } else if let bytes = ByteLevelBytes.bytes(ofSpelling: token) {
+                byBytes[bytes] = Int32(id)
+            }
         }
         var special = [Bool](repeating: false, count: size)
         for token in addedTokens {
             spellings[token.id] = token.content
             special[token.id] = token.special
         }
-        for id in prefixIDs + suffixIDs + [bosTokenID, eosTokenID].compactMap({ $0 }) where !spellings.indices.contains(id) {
+        for id in prefixIDs + suffixIDs + [bosTokenID, eosTokenID, byteFallback?.unknownTokenID].compactMap({ $0 }) where !spellings.indices.contains(id) {
             throw QLoRAError.format(source, "special token id \(id) is not a token id (vocabulary of \(size))")
         }
         self.source = source
@@ -94,13 +124,27 @@ public struct Tokenizer: Sendable {
         self.bosTokenID = bosTokenID
         self.eosTokenID = eosTokenID
         self.chatTemplate = chatTemplate
+        self.byteFallback = byteFallback
         self.isSpecial = special
         self.matcher = AddedTokenMatcher(addedTokens)
+        let byteTokenID: [Int32] = byteFallback == nil
+            ? ByteLevelBytes.byteSpellings.map { byBytes[[$0.byte]] ?? -1 }
+            : (0..<256).map { b in vocabulary[Self.byteTokenSpelling(UInt8(b))].map(Int32.init) ?? -1 }
         self.model = BPEModel(
-            byteTokenID: ByteLevelBytes.byteSpellings.map { byBytes[[$0.byte]] ?? -1 },
+            byteTokenID: byteTokenID,
             merges: try Self.rankedMerges(merges, vocabulary: vocabulary, source: source),
-            vocabularyByBytes: byBytes, ignoreMerges: ignoreMerges)
-        (tokenBytes, tokenOffsets) = ByteLevelBytes.flatten(spellings)
+            vocabularyByBytes: byBytes, ignoreMerges: ignoreMerges,
+            characterSymbols: byteFallback.map {
+                BPEModel.CharacterSymbols(unknownID: $0.unknownTokenID.map(Int32.init), fuseUnknown: $0.fuseUnknown)
+            })
+        (tokenBytes, tokenOffsets) = byteFallback == nil
+            ? ByteLevelBytes.flatten(spellings) : ByteLevelBytes.flattenUTF8(spellings)
+    }
+
+    /// The `<0xNN>` token a byte falls back to (`tokenizers`' `format!("<{b:#04X}>")`).
+    static func byteTokenSpelling(_ byte: UInt8) -> String {
+        let hex = String(byte, radix: 16, uppercase: true)
+        return "<0x" + (hex.count == 1 ? "0" + hex : hex) + ">"
     }
 
     /// The merge table: pair of ids → (rank, merged id); a repeated pair keeps its last rank.
@@ -123,15 +167,19 @@ public struct Tokenizer: Sendable {
     /// drops them, as the `tokenizers` library does for a model without an unknown token
     /// (SmolLM2 lacks 21 of the 256, e.g. 0x14 and the UTF-8 lead bytes 0xF1, 0xF2, 0xF5…0xFF).
     /// Text made of other bytes round-trips exactly through `encode` and `decode`.
+    /// A SentencePiece-converted BPE (`byteFallback`) with an unknown token drops nothing (a
+    /// character with neither a token nor byte tokens becomes the unknown token): none.
     public var unencodableBytes: [UInt8] {
-        (0...255).filter { model.byteTokenID[$0] < 0 }.map(UInt8.init)
+        if byteFallback?.unknownTokenID != nil { return [] }
+        return (0...255).filter { model.byteTokenID[$0] < 0 }.map(UInt8.init)
     }
 
     /// The id of a token as the vocabulary spells it (added tokens as written).
     public func id(of token: String) -> Int? {
         let scalars = Array(token.unicodeScalars)
         if let added = addedTokens.first(where: { Array($0.content.unicodeScalars) == scalars }) { return added.id }
-        if let bytes = ByteLevelBytes.bytes(ofSpelling: token), let id = model.vocabularyByBytes[bytes] { return Int(id) }
+        if let bytes = byteFallback == nil ? ByteLevelBytes.bytes(ofSpelling: token) : Array(token.utf8),
+           let id = model.vocabularyByBytes[bytes] { return Int(id) }
         return vocabulary.firstIndex { Array($0.unicodeScalars) == scalars }
     }
 
@@ -161,15 +209,9 @@ public struct Tokenizer: Sendable {
     /// Normalizes, pre-tokenizes and BPE-encodes text that holds no added token.
     func encodeOrdinary(_ segment: ArraySlice<Unicode.Scalar>, into ids: inout [Int]) {
         guard !segment.isEmpty else { return }
-        var text: ScalarText
-        switch normalization {
-        case .none: text = ScalarText(segment)
-        case .nfc:
-            var view = String.UnicodeScalarView()
-            view.append(contentsOf: segment)
-            text = ScalarText(String(view).precomposedStringWithCanonicalMapping.unicodeScalars)
-        }
-        let pieces = preTokenizer.pieces(of: &text, ranges: [0..<text.scalars.count])
+        var text = ScalarText(normalization == .none ? Array(segment) : normalization.apply(Array(segment)))
+        // Metaspace's prepend_scheme "first" prepends only at the start of the original text.
+        let pieces = preTokenizer.pieces(of: &text, ranges: [0..<text.scalars.count], atTextStart: segment.startIndex == 0)
         var bytes: [UInt8] = []
         for piece in pieces {
             bytes.removeAll(keepingCapacity: true)
@@ -180,6 +222,7 @@ public struct Tokenizer: Sendable {
 
     /// The bytes the ids stand for. Ids must be in `0..<vocabularySize`.
     public func decodeBytes(_ ids: [Int], skipSpecialTokens: Bool = false) throws -> [UInt8] {
+        if byteFallback != nil { return Array(try decode(ids, skipSpecialTokens: skipSpecialTokens).utf8) }
         var out: [UInt8] = []
         for id in ids {
             guard tokenOffsets.indices.contains(id + 1), id >= 0 else {
@@ -192,7 +235,20 @@ public struct Tokenizer: Sendable {
     }
 
     /// The text the ids stand for; byte sequences that are not valid UTF-8 become U+FFFD.
+    /// For a SentencePiece-converted BPE, the tokens' spellings through its `decoder`, as
+    /// `tokenizers` decodes (ids no token has are skipped).
     public func decode(_ ids: [Int], skipSpecialTokens: Bool = false) throws -> String {
-        String(decoding: try decodeBytes(ids, skipSpecialTokens: skipSpecialTokens), as: UTF8.self)
+        guard let byteFallback else {
+            return String(decoding: try decodeBytes(ids, skipSpecialTokens: skipSpecialTokens), as: UTF8.self)
+        }
+        var tokens: [String] = []
+        for id in ids {
+            guard vocabulary.indices.contains(id) else {
+                throw QLoRAError.invalid("token id \(id) is out of range (vocabulary of \(vocabularySize))")
+            }
+            if (skipSpecialTokens && isSpecial[id]) || vocabulary[id].isEmpty { continue }
+            tokens.append(vocabulary[id])
+        }
+        return byteFallback.decoder.decode(tokens)
     }
 }

@@ -90,7 +90,7 @@ import Testing
 
     @Test(arguments: [
         (tokenizerJSON(modelExtra: #", "byte_fallback_x": 1"#).replacing("\"type\": \"BPE\"", with: "\"type\": \"WordPiece\""),
-         "t/tokenizer.json: model type 'WordPiece' is not supported (only byte-level BPE)"),
+         "t/tokenizer.json: model type 'WordPiece' is not supported (only BPE)"),
         (tokenizerJSON(preTokenizer: #"{"type": "Metaspace", "replacement": "▁"}"#),
          "t/tokenizer.json: pre_tokenizer 'Metaspace' is not supported (Sequence, Split, Digits, ByteLevel)"),
         (tokenizerJSON(preTokenizer: #"{"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "\\p{N}"}, "behavior": "Isolated", "invert": false}, {"type": "ByteLevel"}]}"#),
@@ -98,7 +98,7 @@ import Testing
         (tokenizerJSON(preTokenizer: #"{"type": "Digits", "individual_digits": true}"#),
          "t/tokenizer.json: the pre_tokenizer does not end with ByteLevel: not a byte-level BPE tokenizer"),
         (tokenizerJSON().replacing("\"byte_fallback\": false", with: "\"byte_fallback\": true"),
-         "t/tokenizer.json: byte_fallback BPE (sentencepiece-style) is not supported"),
+         "t/tokenizer.json: pre_tokenizer 'ByteLevel' is not supported with byte_fallback (none, Metaspace, Split on a string, Sequence)"),
         (tokenizerJSON(normalizer: #"{"type": "Lowercase"}"#),
          "t/tokenizer.json: normalizer 'Lowercase' is not supported (none or NFC)"),
         (tokenizerJSON(addedExtra: #", {"id": 9, "content": "x", "single_word": true, "special": false}"#),
