@@ -49,6 +49,8 @@ struct CompareCommand: ParsableCommand {
     var planModels: String = "llama-2-7b,llama-2-70b"
     @Option(help: "Also report to: tensorboard (one event-file directory per method under OUT/runs, with eval/exact_match), or none.")
     var reportTo: ReportTarget = .none
+    @Flag(help: "Run even when a method's memory plan exceeds the memory available (passed on to every run).")
+    var force = false
 
     var settings: ComparisonSettings {
         ComparisonSettings(steps: steps, batch: batch, seq: seq, seed: seed, schedule: schedule, warmup: warmupSteps, rank: rank, loraLR: lr,
@@ -83,13 +85,14 @@ struct CompareCommand: ParsableCommand {
 
     func run() throws {
         if computeDType == .int8 { throw QLoRAError.invalid(ComputeDType.int8TrainingRefusal) }
+        try checkMemory()
         if FileManager.default.fileExists(atPath: output) {
             guard overwrite else { throw QLoRAError.io(output, "already exists (pass --overwrite to replace it)") }
             AtomicOutput.removeTree(output)
         }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let s = settings
-        let shared = ["--model", model, "--threads", "\(threads)", "--compute-dtype", computeDType.rawValue]
+        let shared = ["--model", model, "--threads", "\(threads)", "--compute-dtype", computeDType.rawValue] + (force ? ["--force"] : [])
         // The base model, once: held-out loss and accuracy with no adapter.
         FileHandle.standardError.write(Data("compare: base model\n".utf8))
         let baseAccuracy = try taskAccuracy(shared + ["--base", "nf4"], log: output + "/base-eval")
@@ -129,6 +132,25 @@ struct CompareCommand: ParsableCommand {
         let table = ComparisonTable.markdown(result)
         try AtomicOutput.write(Array(table.utf8), to: output + "/table.md")
         print(table, terminator: "")
+    }
+
+    /// Plans every selected method's run with the CPU planner before anything runs, and refuses in
+    /// one line with the largest plan's numbers when it exceeds the memory available (rather than
+    /// failing at that method after the others ran); `--force` makes it a warning.
+    func checkMemory() throws {
+        guard let available = try AvailableMemory.read() else { return }
+        var largest: (ComparedMethod, MemoryPlan)?
+        for m in try selected() {
+            let plan = try m.cpuPlan(model: model, settings, gradientCheckpointing: false)
+            if plan.deviceBytes > largest?.1.deviceBytes ?? -1 { largest = (m, plan) }
+        }
+        guard let (m, plan) = largest, let refusal = MemoryCheck.refusal(plan, available: available) else { return }
+        let line = "compare: \(m.id): " + refusal.components(separatedBy: "; lower")[0]
+        if force {
+            FileHandle.standardError.write(Data("warning: \(line); --force given, running anyway\n".utf8))
+            return
+        }
+        throw QLoRAError(.invalidArgument, line + "; lower --batch or --seq, or pass --force to try anyway")
     }
 
     /// Exact-match accuracy on the task (`qlora eval --task … --json`).

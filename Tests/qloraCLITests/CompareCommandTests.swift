@@ -10,6 +10,28 @@ import Testing
     static var tiny: String { TestPaths.repoRoot + "/Tests/Fixtures/gguf/tiny_llama.gguf" }
     static var datasets: String { TestPaths.repoRoot + "/datasets" }
 
+    /// Issue 16, item 5: the largest method's plan is checked before any run starts; short memory
+    /// is one line with the plan's numbers and no OUT; `--force` warns and passes itself to every run.
+    @Test func memoryIsCheckedBeforeAnyRunAndForceIsPassedOn() throws {
+        let dir = TempDir()
+        let out = dir.path + "/cmp"
+        let args = ["compare", "--model", Self.tiny, "--data", Self.datasets + "/train.jsonl",
+                    "--eval-data", Self.datasets + "/eval.jsonl", "--task", Self.datasets, "--task-limit", "1",
+                    "-o", out, "--steps", "1", "--batch", "1", "--seq", "16", "--rank", "2", "--threads", "1",
+                    "--methods", "qlora", "--plan-models", "llama-2-7b"]
+        let short = try CLIRunner.run(args, environment: [AvailableMemory.variable: "1MB"])
+        #expect(short.status != 0)
+        #expect(short.stderr.split(separator: "\n").count == 1, "\(short.stderr)")
+        #expect(short.stderr.contains("compare: qlora: the memory plan needs "), "\(short.stderr)")
+        #expect(short.stderr.contains("but \(ByteCount.format(1 << 20)) is available (QLORA_AVAILABLE_MEMORY)"), "\(short.stderr)")
+        #expect(short.stderr.contains("--force"), "\(short.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+        let forced = try CLIRunner.run(args + ["--force"], environment: [AvailableMemory.variable: "1MB"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(forced.stderr.contains("warning: compare: qlora: the memory plan needs"), "\(forced.stderr)")
+        #expect(FileManager.default.fileExists(atPath: out + "/qlora/adapter_config.json"))
+    }
+
     @Test func everyMethodGetsARowWithMeasuredValues() throws {
         let dir = TempDir()
         let out = dir.path + "/cmp"
