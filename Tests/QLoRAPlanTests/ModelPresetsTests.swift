@@ -33,8 +33,23 @@ import Testing
         ("qwen2.5-7b", 7.616, 6.525, 161.5), ("qwen2.5-14b", 14.770, 13.212, 275.3),
         ("qwen2.5-32b", 32.764, 31.206, 536.9), ("qwen2.5-72b", 72.706, 70.213, 842.1),
         ("smollm2-135m", 0.135, 0.106, 19.5), ("smollm2-360m", 0.362, 0.315, 34.7),
-        ("smollm2-1.7b", 1.711, 1.611, 72.4), ("phi-3-mini", 3.821, 3.624, 119.5),
+        ("smollm2-1.7b", 1.711, 1.611, 72.4),
+        // The anchors' column counts r·(in+out) over seven separate linears (119.5M); Phi-3 stores q/k/v and
+        // gate/up fused and PEFT (like `qlora train`) adapts each fused module with one A and one B:
+        // 32·64·((3072 + 9216) + (3072 + 3072) + (3072 + 16384) + (8192 + 3072)) = 100.66M.
+        ("phi-3-mini", 3.821, 3.624, 100.66),
     ]
+
+    /// Phi-3's fused module names parse as the projections they hold, and the plan has one adapter per fused module.
+    @Test func phi3FusedTargetsParseAndPlanOneAdapterPerFusedModule() throws {
+        #expect(try LoRATargets.parse("qkv_proj,o_proj,gate_up_proj,down_proj") == .all)
+        var request = PlanRequest(model: try ModelSource.resolve("phi-3-mini"))
+        request.rank = 64
+        request.targets = try LoRATargets.parse("qkv,gate_up")
+        let names = try Planner.plan(request).table.buffers.map(\.name)
+        #expect(names.contains { $0.hasPrefix("lora.qkv.") } && names.contains { $0.hasPrefix("lora.gate_up.") })
+        #expect(!names.contains { $0.hasPrefix("lora.q.") || $0.hasPrefix("lora.up.") })
+    }
 
     @Test(arguments: anchorCounts)
     func countsMatchTheAnchors(_ row: (String, Double, Double, Double)) throws {

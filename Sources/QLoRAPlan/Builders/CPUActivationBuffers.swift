@@ -57,16 +57,16 @@ enum CPUActivationBuffers {
         act("act.up", [d.T, d.K * d.FF], ["T", "K·FF"], "up projection")
         if d.E > 1 { act("act.router_probs", [d.T, d.E], ["T", "E"], "router probabilities") }
         if request.method.usesLoRA {
-            for p in request.targets.projections {
-                let width = d.r * (p.isMLP ? d.K : 1)
-                table.add(PlannedBuffer("act.lora.\(p.rawValue).hidden", .layerActivations, shape: [d.L, d.B, d.T, width],
+            for u in d.loraUnits(request) {
+                let width = d.r * (u.isMLP ? d.K : 1)
+                table.add(PlannedBuffer("act.lora.\(u.name).hidden", .layerActivations, shape: [d.L, d.B, d.T, width],
                                         axes: ["L", "B", "T", "r"], .f32,
-                                        note: "x·Aᵀ of \(p.moduleName)'s adapter (kept by every adapter)"))
+                                        note: "x·Aᵀ of \(u.moduleName)'s adapter (kept by every adapter)"))
                 if request.dora {
-                    let out = d.shape(p).out * (p.isMLP ? d.K : 1)
-                    table.add(PlannedBuffer("act.dora.\(p.rawValue).output", .layerActivations, shape: [Ls, d.B, d.T, out],
+                    let out = u.out * (u.isMLP ? d.K : 1)
+                    table.add(PlannedBuffer("act.dora.\(u.name).output", .layerActivations, shape: [Ls, d.B, d.T, out],
                                             axes: [lAxis, "B", "T", "out"], .f32,
-                                            note: "W·x + s·B·A·x of \(p.moduleName), kept for the magnitude's gradient"))
+                                            note: "W·x + s·B·A·x of \(u.moduleName), kept for the magnitude's gradient"))
                 }
             }
         }
@@ -120,8 +120,8 @@ enum CPUActivationBuffers {
             }
         }
         if request.method.usesLoRA && request.dora {
-            let maxOut = request.targets.projections.map { d.shape($0).out }.max() ?? 0
-            let maxIn = request.targets.projections.map { d.shape($0).in }.max() ?? 0
+            let maxOut = d.loraUnits(request).map(\.out).max() ?? 0
+            let maxIn = d.loraUnits(request).map(\.inp).max() ?? 0
             buf("dora.backward", [M, 2 * maxOut + (request.loraDropout ? maxIn : 0)], ["B·T", "2·out (+ in)"],
                 "an adapter's scaled output gradients (and dropped input's gradient) while it runs")
         }

@@ -114,7 +114,7 @@ enum GPUActivationBuffers {
             let qkv = request.targets.projections.filter { [.q, .k, .v].contains($0) }
             if qkv.count > 1 { inputs -= (qkv.count - 1) * d.C }
         }
-        let hidden = request.targets.projections.reduce(0) { $0 + d.r * ($1.isMLP ? d.K : 1) }
+        let hidden = d.loraUnits(request).reduce(0) { $0 + d.r * ($1.isMLP ? d.K : 1) }
         if request.loraDropout {
             table.add(PlannedBuffer("act.lora_dropout", .layerActivations, shape: [Ls, d.B, d.T, inputs],
                                     axes: [lAxis, "B", "T", "Σin"], c, phases: phases, note: "dropped LoRA inputs"))

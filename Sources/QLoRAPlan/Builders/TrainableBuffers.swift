@@ -54,19 +54,19 @@ enum TrainableBuffers {
     static func trainableGroups(_ d: ModelDims, _ request: PlanRequest) -> [Group] {
         switch request.method {
         case .qlora, .lora:
-            return request.targets.projections.flatMap { p -> [Group] in
-                let (out, inp) = d.shape(p)
-                let (outAxis, inAxis) = d.axes(p)
-                let (prefix, prefixAxes) = d.layerPrefix(p)
+            return d.loraUnits(request).flatMap { u -> [Group] in
+                let (out, inp) = (u.out, u.inp)
+                let (outAxis, inAxis) = (u.outAxis, u.inAxis)
+                let (prefix, prefixAxes) = d.layerPrefix(u.representative)
                 var groups = [
-                    Group(name: "lora.\(p.rawValue).A", shape: prefix + [d.r, inp],
+                    Group(name: "lora.\(u.name).A", shape: prefix + [d.r, inp],
                           axes: prefixAxes + ["r", inAxis], elementsEach: d.r * inp),
-                    Group(name: "lora.\(p.rawValue).B", shape: prefix + [out, d.r],
+                    Group(name: "lora.\(u.name).B", shape: prefix + [out, d.r],
                           axes: prefixAxes + [outAxis, "r"], elementsEach: out * d.r),
                 ]
                 if request.dora {
                     // PEFT's lora_magnitude_vector: one scalar per output feature.
-                    groups.append(Group(name: "dora.\(p.rawValue).magnitude", shape: prefix + [out],
+                    groups.append(Group(name: "dora.\(u.name).magnitude", shape: prefix + [out],
                                         axes: prefixAxes + [outAxis], elementsEach: out))
                 }
                 return groups

@@ -39,10 +39,13 @@ public struct LoRATargets: Sendable, Equatable {
         for raw in text.split(separator: ",") {
             let name = raw.trimmingCharacters(in: .whitespaces).lowercased()
             let short = name.hasSuffix("_proj") ? String(name.dropLast(5)) : name
+            // Phi-3's fused modules: the projections they hold (the planner counts them as one adapter).
+            if short == "qkv" { found += [.q, .k, .v]; continue }
+            if short == "gate_up" { found += [.gate, .up]; continue }
             guard let projection = Projection(rawValue: short) else {
                 throw QLoRAError.invalid(
                     "--targets: unknown module '\(name)' (use all, attn, mlp, qv or names from " +
-                    "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj)")
+                    "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj; Phi-3: qkv_proj, gate_up_proj)")
             }
             found.append(projection)
         }
