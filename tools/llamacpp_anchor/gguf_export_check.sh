@@ -11,12 +11,13 @@ set -eu
 W=${1:?work folder}
 BIN=${LLAMACPP_BIN:?set LLAMACPP_BIN to llama.cpp bin folder}
 Q=.build/release/qlora
-LOCK=/tmp/qlora-build.lock
+# QLORA_LOCK: a lock file to serialize CPU-heavy steps with other jobs (unset: run directly).
+L=${QLORA_LOCK:+flock $QLORA_LOCK}
 mkdir -p "$W"
 # A near-identity adapter (one step at lr 1e-7: B stays ~0), so the HF base is SmolLM2 itself.
-flock $LOCK timeout 600 $Q train --model models/SmolLM2-135M-Instruct.Q4_1.gguf --data datasets/train.jsonl \
+$L timeout 600 $Q train --model models/SmolLM2-135M-Instruct.Q4_1.gguf --data datasets/train.jsonl \
   -o "$W/adapter0" --steps 1 --batch 1 --seq 32 --rank 8 --alpha 16 --lr 1e-7 --seed 1 --threads 2 > /dev/null
-flock $LOCK timeout 600 $Q merge --model models/SmolLM2-135M-Instruct.Q4_1.gguf --adapter "$W/adapter0" -o "$W/smol-hf0" --dtype f32
+$L timeout 600 $Q merge --model models/SmolLM2-135M-Instruct.Q4_1.gguf --adapter "$W/adapter0" -o "$W/smol-hf0" --dtype f32
 # The same weights with Llama 3.1's RoPE scaling (factor 8, low 1, high 4, original context 256).
 mkdir -p "$W/smol-l3"
 ln -sf ../smol-hf0/model.safetensors "$W/smol-l3/model.safetensors"
@@ -27,13 +28,13 @@ grep -q llama3 "$W/smol-l3/config.json"
 P=$'<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nWrite a short story about a lighthouse keeper who finds a message in a bottle.<|im_end|>\n<|im_start|>assistant\n'
 printf "%s" "$P" > "$W/prompt.txt"
 for m in smol-hf0 smol-l3; do
-  flock $LOCK timeout 600 $Q merge --model "$W/$m" --adapter "$W/adapter0" -o "$W/$m.gguf" --format gguf --dtype f16 --overwrite
-  flock $LOCK timeout 600 $Q merge --model "$W/$m" --adapter "$W/adapter0" -o "$W/$m-ref" --dtype f32 --overwrite
+  $L timeout 600 $Q merge --model "$W/$m" --adapter "$W/adapter0" -o "$W/$m.gguf" --format gguf --dtype f16 --overwrite
+  $L timeout 600 $Q merge --model "$W/$m" --adapter "$W/adapter0" -o "$W/$m-ref" --dtype f32 --overwrite
   echo "== llama.cpp llama-completion, $m.gguf"
-  flock $LOCK timeout 300 env LD_LIBRARY_PATH="$BIN" "$BIN/llama-completion" -m "$W/$m.gguf" -f "$W/prompt.txt" -n 96 \
+  $L timeout 300 env LD_LIBRARY_PATH="$BIN" "$BIN/llama-completion" -m "$W/$m.gguf" -f "$W/prompt.txt" -n 96 \
     --temp 0 -t 2 -c 512 -no-cnv --simple-io 2> "$W/$m.llamacpp.err"
   echo; echo "== qlora generate, $m-ref (merged f32)"
-  flock $LOCK timeout 300 $Q generate --model "$W/$m-ref" --base f32 --prompt "$P" --max-tokens 96 --threads 2 2> /dev/null
+  $L timeout 300 $Q generate --model "$W/$m-ref" --base f32 --prompt "$P" --max-tokens 96 --threads 2 2> /dev/null
   echo
 done
 for text in "$P" $'Héllo wörld! 12345 tokens\tand   spaces\n\n日本語 🦙 it\'s'; do

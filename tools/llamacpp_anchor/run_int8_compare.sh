@@ -1,5 +1,5 @@
 #!/bin/bash
-# usage: flock /tmp/qlora-build.lock tools/llamacpp_anchor/run_int8_compare.sh OUTDIR [PASS]
+# usage: tools/llamacpp_anchor/run_int8_compare.sh OUTDIR [PASS]   (on a shared machine: flock "$QLORA_LOCK" …)
 # SmolLM2 pp512 / tg128 at 1 and 2 threads, side by side in one locked session: qlora f32 and int8 (native
 # dispatch, and QLORA_ISA=avx2 with OpenBLAS forced to its Haswell kernels) against llama.cpp IQ4_NL and Q4_0
 # built native and AVX2-only ($LLAMACPP_DIR/{native,avx2}, see COMMANDS.md). Run the whole script under the

@@ -2,7 +2,7 @@
 # Data-parallel scaling of `qlora train` on SmolLM2-135M (NF4): tokens/s of 1 process (2 threads),
 # 2 ranks × 1 thread, 4 ranks × 1 thread (oversubscribed on 2 cores), and 2 ranks × 1 thread in two
 # network namespaces over TCP (tools/mpi/netns.sh), each with the data-parallel report line (bytes
-# per step, time in the allgather). Run under the build lock: flock /tmp/qlora-build.lock tools/mpi/bench.sh
+# per step, time in the allgather). On a shared machine run it under the build lock: flock "$QLORA_LOCK" tools/mpi/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 q=$PWD/.build/release/qlora

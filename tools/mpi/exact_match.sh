@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 q=$PWD/.build/release/qlora
 out=${TMPDIR:-/tmp}/qlora-mpi-em
 mkdir -p "$out"
-lock="flock /tmp/qlora-build.lock"
+lock=${QLORA_LOCK:+flock $QLORA_LOCK}   # QLORA_LOCK: optional lock file shared with other CPU jobs
 mkdir -p out
 [ -d out/smollm2-nf4 ] || $lock $q quantize models/SmolLM2-135M-Instruct.Q4_1.gguf -o out/smollm2-nf4 > /dev/null
 common=(--model out/smollm2-nf4 --data datasets/train.jsonl --eval-data datasets/eval.jsonl --steps 80 --batch 2
