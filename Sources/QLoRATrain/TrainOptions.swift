@@ -66,6 +66,8 @@ public struct TrainSummary: Codable, Sendable {
     public var seconds: Double
     public var optimizerResidentBytes: Int
     public var optimizerSpilledBytes: Int
+    /// The frozen products' compute type the run ended in (`f32`, `bf16`); absent in older summaries.
+    public var computeDType: String?
 
     enum CodingKeys: String, CodingKey {
         case steps, trainableParameters = "trainable_parameters", totalParameters = "total_parameters"
@@ -73,5 +75,6 @@ public struct TrainSummary: Codable, Sendable {
         case initialEvalLoss = "initial_eval_loss"
         case bestEvalLoss = "best_eval_loss", finalTrainLoss = "final_train_loss", adapter, seconds
         case optimizerResidentBytes = "optimizer_resident_bytes", optimizerSpilledBytes = "optimizer_spilled_bytes"
+        case computeDType = "compute_dtype"
     }
 }

@@ -59,6 +59,11 @@ public final class Trainer {
         guard let path = picked else { return nil }
         resumeWarnings = skipped.map { "skipped checkpoint \($0.path): \($0.reason)" }
         let r = try Checkpoint.read(from: path, into: optimizer, dataPosition: DataPosition.self)
+        let dtype = model.weights.computeDType.rawValue
+        if r.computeDType != dtype {
+            // Allowed (like a changed learning rate), but the continuation is no longer the run it was.
+            resumeWarnings.append("checkpoint step \(r.step) was trained with --compute-dtype \(r.computeDType), this run computes in \(dtype): the continuation is not bit-identical to an uninterrupted run")
+        }
         loader = try DataLoader(examples: loader.examples, B: options.batch, T: options.seq, layout: options.layout,
                                 padID: loader.padID, resumingAt: r.dataPosition)
         step = r.step
@@ -175,7 +180,8 @@ public final class Trainer {
             tokensPerSecond: Double(tokens) / max(trainSeconds, 1e-9),
             peakRSSBytes: ProcessMemory.peakResidentBytes, initialEvalLoss: initialEval, finalEvalLoss: evals.last, bestEvalLoss: evals.min() ?? bestEval,
             finalTrainLoss: history.last?.loss ?? 0, adapter: output, seconds: Date().timeIntervalSince(start),
-            optimizerResidentBytes: optimizer.memoryStats.peakResidentBytes, optimizerSpilledBytes: optimizer.memoryStats.spilledBytes)
+            optimizerResidentBytes: optimizer.memoryStats.peakResidentBytes, optimizerSpilledBytes: optimizer.memoryStats.spilledBytes,
+            computeDType: model.weights.computeDType.rawValue)
         guard writes else { return summary }
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -186,6 +192,6 @@ public final class Trainer {
 
     func saveCheckpoint() throws {
         try store.save(optimizer: optimizer, step: step, schedulerStep: step, rngs: [:], dataPosition: loader.position,
-                       extraFiles: { dir in try self.model.adapter.save(to: dir) })
+                       computeDType: model.weights.computeDType.rawValue, extraFiles: { dir in try self.model.adapter.save(to: dir) })
     }
 }

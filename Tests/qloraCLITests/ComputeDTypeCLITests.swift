@@ -23,6 +23,31 @@ import Testing
         #expect(abs(lf - lb) <= 0.05 * abs(lf), "f32 \(lf) vs bf16 \(lb)")
     }
 
+    /// The checkpoint and summary.json record the compute type; resuming in another one is allowed (like a changed
+    /// learning rate) but said, since the continuation is no longer bit-identical to an uninterrupted run.
+    @Test func resumeInAnotherComputeTypeIsSaid() throws {
+        let dir = TempDir()
+        let data = try TrainCommandTests.data(dir)
+        let run = dir.path + "/run"
+        let first = try TrainCommandTests.train(run, data, ["--steps", "2"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let state = try String(contentsOfFile: run + "/checkpoints/checkpoint-2/trainer_state.json", encoding: .utf8)
+        #expect(state.contains("\"compute_dtype\"") && state.contains("\"f32\""), "\(state)")
+        let same = try CLIRunner.run(["train", "--model", TrainCommandTests.tiny, "--data", data, "--resume", run, "--steps", "3",
+                                      "--batch", "2", "--seq", "16", "--rank", "4", "--alpha", "8", "--lr", "1e-2", "--seed", "3",
+                                      "--threads", "2", "--json"])
+        #expect(same.status == 0, "\(same.stderr)")
+        #expect(!same.stderr.contains("compute-dtype"), "\(same.stderr)")
+        let other = try CLIRunner.run(["train", "--model", TrainCommandTests.tiny, "--data", data, "--resume", run, "--steps", "4",
+                                       "--batch", "2", "--seq", "16", "--rank", "4", "--alpha", "8", "--lr", "1e-2", "--seed", "3",
+                                       "--threads", "2", "--json", "--compute-dtype", "bf16"])
+        #expect(other.status == 0, "\(other.stderr)")
+        #expect(other.stderr.contains("warning: checkpoint step 3 was trained with --compute-dtype f32, this run computes in bf16"),
+                "\(other.stderr)")
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json"))) as? [String: Any]
+        #expect(summary?["compute_dtype"] as? String == "bf16")
+    }
+
     @Test func autoSaysWhatItChose() throws {
         let dir = TempDir()
         let data = try TrainCommandTests.data(dir)

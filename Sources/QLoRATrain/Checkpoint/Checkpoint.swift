@@ -13,6 +13,8 @@ public struct RestoredCheckpoint<Position: Decodable> {
     public var rngs: [String: SeededRNG]
     /// The caller's data-loader position, as it was passed in.
     public var dataPosition: Position
+    /// The compute type the run was in when it wrote the checkpoint (`f32` for checkpoints that predate the field).
+    public var computeDType: String
 }
 
 /// One checkpoint directory: trainable parameters, all optimizer state, scheduler step, random
@@ -31,7 +33,7 @@ public enum Checkpoint {
     /// PEFT adapter); they are covered by the manifest too.
     public static func write<Position: Encodable>(
         to path: String, optimizer: Optimizer, step: Int, schedulerStep: Int, rngs: [String: SeededRNG],
-        dataPosition: Position, extraFiles: ((String) throws -> Void)? = nil
+        dataPosition: Position, computeDType: String? = nil, extraFiles: ((String) throws -> Void)? = nil
     ) throws {
         try AtomicOutput.directory(at: path) { dir in
             var params = SafetensorsWriter()
@@ -43,7 +45,8 @@ public enum Checkpoint {
             try params.write(to: dir + "/" + parametersFile)
             try OptimizerStateFile.write(optimizer, to: dir + "/" + OptimizerStateFile.name)
             try writeJSON(dataPosition, to: dir + "/" + dataPositionFile)
-            let record = CheckpointRecord(step: step, schedulerStep: schedulerStep, rngs: rngs, optimizer: optimizer)
+            let record = CheckpointRecord(step: step, schedulerStep: schedulerStep, rngs: rngs, optimizer: optimizer,
+                                          computeDType: computeDType)
             try writeJSON(record, to: dir + "/" + CheckpointRecord.fileName)
             try extraFiles?(dir)
             try CheckpointManifest.build(dir).write(into: dir)
@@ -73,7 +76,7 @@ public enum Checkpoint {
             UnsafeMutableRawPointer(p.value).copyMemory(from: try file.raw(p.name).baseAddress!, byteCount: 4 * p.count)
         }
         return RestoredCheckpoint(directory: path, step: record.step, schedulerStep: record.schedulerStep,
-                                  rngs: record.rngs, dataPosition: position)
+                                  rngs: record.rngs, dataPosition: position, computeDType: record.computeDType ?? "f32")
     }
 
     static func writeJSON<T: Encodable>(_ value: T, to path: String) throws {

@@ -29,13 +29,18 @@ struct CheckpointRecord: Codable, Equatable {
     var pageBytes: Int
     var groups: [Group]
     var parameters: [Tensor]
+    /// The frozen products' compute type (`f32`, `bf16`); absent in checkpoints written before it was recorded
+    /// (those runs computed in Float32).
+    var computeDType: String?
 
     enum CodingKeys: String, CodingKey {
         case step, schedulerStep = "scheduler_step", rngs, algorithm, learningRate = "learning_rate"
         case optimizerSteps = "optimizer_steps", pageBytes = "page_bytes", groups, parameters
+        case computeDType = "compute_dtype"
     }
 
-    init(step: Int, schedulerStep: Int, rngs: [String: SeededRNG], optimizer: Optimizer) {
+    init(step: Int, schedulerStep: Int, rngs: [String: SeededRNG], optimizer: Optimizer, computeDType: String?) {
+        self.computeDType = computeDType
         self.step = step
         self.schedulerStep = schedulerStep
         self.rngs = rngs

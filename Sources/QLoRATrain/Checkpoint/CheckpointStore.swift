@@ -60,7 +60,7 @@ public struct CheckpointStore: Sendable {
     @discardableResult
     public func save<Position: Encodable>(
         optimizer: Optimizer, step: Int, schedulerStep: Int, rngs: [String: SeededRNG], dataPosition: Position,
-        extraFiles: ((String) throws -> Void)? = nil
+        computeDType: String? = nil, extraFiles: ((String) throws -> Void)? = nil
     ) throws -> String {
         do {
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -70,7 +70,7 @@ public struct CheckpointStore: Sendable {
         removeAbandonedWrites()
         let dir = path(step: step)
         try Checkpoint.write(to: dir, optimizer: optimizer, step: step, schedulerStep: schedulerStep, rngs: rngs,
-                             dataPosition: dataPosition, extraFiles: extraFiles)
+                             dataPosition: dataPosition, computeDType: computeDType, extraFiles: extraFiles)
         // Renamed aside before deletion, so a kill never leaves a half-deleted checkpoint-N.
         for old in checkpoints().dropLast(keepLast) { try AtomicOutput.remove(old.path) }
         return dir
