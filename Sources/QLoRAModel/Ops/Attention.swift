@@ -74,9 +74,14 @@ public enum Attention {
 
     /// - out: (B·T, NH·HS); probs: (B, NH, T, L) saved for backward, or nil; q: (B·T, NH·HS), rotated;
     ///   keys, values: per sequence (L, NKV·HS) at `b · kvSequenceStride`, keys rotated.
+    /// `dtype` `.bf16` runs the products as bf16 pair products (`forwardBF16`); softmax stays Float32.
     public static func forward(_ out: UnsafeMutablePointer<Float>, _ probs: UnsafeMutablePointer<Float>?,
                                _ q: UnsafePointer<Float>, _ keys: UnsafePointer<Float>, _ values: UnsafePointer<Float>,
-                               _ s: Shape, threads: Int, blas: BLAS) {
+                               _ s: Shape, threads: Int, blas: BLAS, dtype: ComputeDType = .f32) {
+        if usesBF16(dtype, s) {
+            forwardBF16(out, probs, q, keys, values, s, threads: threads)
+            return
+        }
         let qStride = s.NH * s.HS, kvStride = s.NKV * s.HS
         let group = s.NH / s.NKV
         let scale = s.scale
@@ -112,7 +117,12 @@ public enum Attention {
     public static func backward(_ dq: UnsafeMutablePointer<Float>, _ dk: UnsafeMutablePointer<Float>,
                                 _ dv: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
                                 _ probs: UnsafePointer<Float>, _ q: UnsafePointer<Float>, _ keys: UnsafePointer<Float>,
-                                _ values: UnsafePointer<Float>, _ s: Shape, threads: Int, blas: BLAS) {
+                                _ values: UnsafePointer<Float>, _ s: Shape, threads: Int, blas: BLAS,
+                                dtype: ComputeDType = .f32) {
+        if usesBF16(dtype, s) {
+            backwardBF16(dq, dk, dv, dout, probs, q, keys, values, s, threads: threads)
+            return
+        }
         let qStride = s.NH * s.HS, kvStride = s.NKV * s.HS
         let group = s.NH / s.NKV
         let scale = s.scale

@@ -129,16 +129,27 @@ enum CPUActivationBuffers {
             buf("lora.dropout", [2, M, max(d.C, d.QD, d.K * d.FF)], ["2", "B·T", "max in"],
                 "an adapter's dropped input and its input gradient (while it runs)")
         }
-        // Panel GEMM workspace of the widest product: the lm_head chunk (Xᵀ slivers + Yᵀ + panels).
+        // Panel GEMM workspace of the widest product, the lm_head chunk's.
         let mpad = (chunk + 31) / 32 * 32
         if request.computeDType == .bf16 && CPUFeatures.current.hasAVX512BF16 {
-            // PanelGEMMBF16.forward: Xᵀ as bf16 pairs (half the floats), Yᵀ, per thread a bf16 panel
-            // (96 × 512 pairs) and one Float32 row segment (1024); its transposed product is smaller.
-            buf("workspace.gemm", [mpad * d.C / 2 + (d.V + 11) / 12 * 12 * mpad + 2 * (96 * 512 + 1024)], ["floats"],
-                "bf16 Xᵀ pairs, Yᵀ and bf16 W panels of the lm_head chunk's product")
+            // PanelGEMMBF16: the forward holds X as bf16 pairs (chunk · C / 2) and per thread a pair panel
+            // (96 × 512), a row segment (1024) and an edge tile (12 × 32) — it writes Y in place; the
+            // transposed product holds the chunk's logit gradient in bf16 (chunk · V / 2) and per thread
+            // a 2048 × 32 pair panel. The larger is the lm_head backward's.
+            buf("workspace.gemm", [max(chunk * d.C / 2 + 2 * (96 * 512 + 1024 + 12 * 32),
+                                       (chunk * d.V + 31) / 32 * 16 + 2 * (1024 * 32 + 64))], ["floats"],
+                "bf16 pairs of the lm_head chunk's logit gradient and the bf16 W panels")
         } else {
             buf("workspace.gemm", [mpad * d.C + (d.V + 11) / 12 * 12 * mpad + 2 * 96 * 1024], ["floats"],
                 "Xᵀ, Yᵀ and W panels of the lm_head chunk's product")
+        }
+        if request.computeDType == .bf16 {
+            // Attention+BF16: per thread, the pair layouts of a head's widest product (BF16Products:
+            // ⌈K/2⌉·M + ⌈K/2⌉·N rounded to 32 + tiles), K = Tk for P·V and dQ, K = T for dK and dV.
+            let kp = (max(Tk, d.T) + 1) / 2, tiles = 2 * 12 * 32 + 12 * 2 * kp + 2 * kp * 32
+            let pairs = kp * max(d.T, Tk) + kp * ((d.HS + 31) / 32 * 32) + tiles
+            buf("attention.bf16_pairs", [2, pairs], ["threads", "floats"],
+                "bf16 pairs of one head's attention product operands, per thread")
         }
         if request.computeDType == .bf16 && !CPUFeatures.current.hasAVX512BF16 {
             // Without AVX512-BF16 the bf16 products run the Float32 kernels on a rounded copy of the

@@ -246,7 +246,7 @@ public final class LoRALlama: @unchecked Sendable {
                 (vAll + b * stride + NKVP * KVD).update(from: a.v + b * T * KVD, count: T * KVD)
             }
         }
-        withAttentionShape(l) { Attention.forward(a.att, a.probs, a.q, a.kAll ?? a.k, a.vAll ?? a.v, $0, threads: threads, blas: blas) }
+        withAttentionShape(l) { Attention.forward(a.att, a.probs, a.q, a.kAll ?? a.k, a.vAll ?? a.v, $0, threads: threads, blas: blas, dtype: weights.computeDType) }
         if let pn = w.postAttnNorm, let attnOut = a.attnOut {  // Gemma: norm the attention output
             linear(l, "o_proj", w.o, a.att, attnOut, M)
             RMSNorm.forward(tmp!, a.invPostAttn, attnOut, pn, M, C, eps: eps, offset: off)
@@ -391,14 +391,14 @@ public final class LoRALlama: @unchecked Sendable {
             let KVD = c.kvDim, stride = (NKVP + T) * KVD
             dkAll.initialize(repeating: 0, count: B * stride)
             dvAll.initialize(repeating: 0, count: B * stride)
-            withAttentionShape(l) { Attention.backward(dq!, dkAll, dvAll, datt!, a.probs, a.q, kAll, vAll, $0, threads: threads, blas: blas) }
+            withAttentionShape(l) { Attention.backward(dq!, dkAll, dvAll, datt!, a.probs, a.q, kAll, vAll, $0, threads: threads, blas: blas, dtype: weights.computeDType) }
             prefix.accumulateGradient(layer: l, dKeys: dkAll, dValues: dvAll, B: B, rowStride: KVD, sequenceStride: stride)
             for b in 0..<B {
                 (dk! + b * T * KVD).update(from: dkAll + b * stride + NKVP * KVD, count: T * KVD)
                 (dv! + b * T * KVD).update(from: dvAll + b * stride + NKVP * KVD, count: T * KVD)
             }
         } else {
-            withAttentionShape(l) { Attention.backward(dq!, dk!, dv!, datt!, a.probs, a.q, a.k, a.v, $0, threads: threads, blas: blas) }
+            withAttentionShape(l) { Attention.backward(dq!, dk!, dv!, datt!, a.probs, a.q, a.k, a.v, $0, threads: threads, blas: blas, dtype: weights.computeDType) }
         }
         rotate(l, dq!, heads: c.numAttentionHeads, stride: c.qDim, backward: true)
         rotate(l, dk!, heads: c.numKeyValueHeads, stride: c.kvDim, backward: true)
