@@ -3,10 +3,10 @@ import QLoRA
 import QLoRATestSupport
 import Testing
 
-/// `qlora bench kernels --json` carries the int8 column (forward products at M = 1 and M > 1, none for the
+/// `qlora bench kernels --json` carries the bf16 column (M > 4) and the int8 column (forward products at M = 1 and M > 1, none for the
 /// transposed product) and the int8 peak of the variant it ran, and the int8 result stays within the int8
 /// path's error of the Float32 product on the benchmark's own inputs.
-@Suite struct BenchKernelsInt8Tests {
+@Suite struct BenchKernelsDTypeColumnsTests {
     /// The built CLI under `timeout`, so a hang fails the test instead of stalling the suite.
     static func bench(_ args: [String]) throws -> [String: Any] {
         let p = Process()
@@ -38,6 +38,13 @@ import Testing
             #expect(rows.count == 2, "M = \(m): \(rows.count) rows")
             for row in rows {
                 let kernel = row["kernel"] as? String ?? "?"
+                // bf16 runs the products with M > 4 (forward and transposed); M = 1 keeps the Float32 kernel.
+                if m > 4 {
+                    #expect((row["bf16_seconds"] as? Double ?? 0) > 0, "\(kernel) M = \(m)")
+                    #expect((row["bf16_roofline_fraction"] as? Double ?? 0) > 0, "\(kernel) M = \(m)")
+                } else {
+                    #expect(row["bf16_seconds"] == nil, "\(kernel) M = \(m)")
+                }
                 if kernel == "gemm_t" {
                     #expect(row["int8_seconds"] == nil, "gemm_t has no int8 form")
                     continue
