@@ -22,12 +22,18 @@ public enum KernelBenchmark {
         /// `vdpbf16ps` peak (0 where the CPU lacks AVX512-BF16: bf16 then runs on the FMA units).
         public var bf16PeakGFLOPS1: Double = 0
         public var bf16PeakGFLOPS2: Double = 0
+        /// The int8 products' variant (`vnni`, `avx2` or `reference`; `QLORA_ISA` chooses it) and its
+        /// integer dot-product peak in GOP/s (`MachineProbe.int8PeakGOPS`).
+        public var int8Variant: String = Int8Variant.reference.rawValue
+        public var int8PeakGOPS1: Double = 0
+        public var int8PeakGOPS2: Double = 0
 
         enum CodingKeys: String, CodingKey {
             case cpuISA = "cpu_isa", blasCore = "blas_core", blasRequestedCore = "blas_requested_core"
             case fmaPeakGFLOPS1 = "fma_peak_gflops_1t", fmaPeakGFLOPS2 = "fma_peak_gflops_2t"
             case readGBps1 = "read_gbps_1t", readGBps2 = "read_gbps_2t"
             case bf16PeakGFLOPS1 = "bf16_peak_gflops_1t", bf16PeakGFLOPS2 = "bf16_peak_gflops_2t"
+            case int8Variant = "int8_variant", int8PeakGOPS1 = "int8_peak_gops_1t", int8PeakGOPS2 = "int8_peak_gops_2t"
         }
 
         func peak(_ threads: Int) -> Double { threads <= 1 ? fmaPeakGFLOPS1 : fmaPeakGFLOPS2 * Double(threads) / 2 }
@@ -37,6 +43,8 @@ public enum KernelBenchmark {
             guard bf16PeakGFLOPS1 > 0 else { return peak(threads) }
             return threads <= 1 ? bf16PeakGFLOPS1 : bf16PeakGFLOPS2 * Double(threads) / 2
         }
+        /// The int8 products' integer peak (0 when it was not measured).
+        func int8Peak(_ threads: Int) -> Double { threads <= 1 ? int8PeakGOPS1 : int8PeakGOPS2 * Double(threads) / 2 }
     }
 
     public struct Row: Codable, Sendable {
@@ -61,12 +69,27 @@ public enum KernelBenchmark {
         public var bf16Speedup: Double? = nil
         /// Roofline fraction against the bf16 peak (`Machine.bf16Peak`).
         public var bf16RooflineFraction: Double? = nil
+        /// The same forward product with `--compute-dtype int8` (activations quantized per 64-block, NF4
+        /// codes as int8 levels, `Int8Kernels.gemm`, the quantization of X included); nil for the
+        /// transposed product (int8 is inference only) and where the weight has no int8 form.
+        public var int8Seconds: Double? = nil
+        /// 2·M·N·K / int8 time, in GOP/s.
+        public var int8GOPS: Double? = nil
+        /// OpenBLAS Float32 time / int8 time (per round, median).
+        public var int8Speedup: Double? = nil
+        /// Roofline fraction against the int8 peak (`Machine.int8Peak`) and the repacked weight's bytes.
+        public var int8RooflineFraction: Double? = nil
+        /// ‖Y_int8 − Y_f32‖ / ‖Y_f32‖ against our Float32 NF4 product on the same inputs (the int8 roundings'
+        /// cost; the kernel tests bound it per element and at 5% relative RMS).
+        public var int8RelativeRMSError: Double? = nil
 
         enum CodingKeys: String, CodingKey {
             case kernel, out, `in`, m, threads, seconds, gflops, weightGBps = "weight_gbps", baseline
             case baselineSeconds = "baseline_seconds", speedup, dequantSgemmSeconds = "dequant_sgemm_seconds"
             case speedupVsDequantSgemm = "speedup_vs_dequant_sgemm", rooflineFraction = "roofline_fraction", rounds
             case bf16Seconds = "bf16_seconds", bf16Speedup = "bf16_speedup", bf16RooflineFraction = "bf16_roofline_fraction"
+            case int8Seconds = "int8_seconds", int8GOPS = "int8_gops", int8Speedup = "int8_speedup"
+            case int8RooflineFraction = "int8_roofline_fraction", int8RelativeRMSError = "int8_relative_rms_error"
         }
     }
 
@@ -98,7 +121,15 @@ public enum KernelBenchmark {
                         readGBps2: MachineProbe.readBandwidthGBps(threads: 2))
         m.bf16PeakGFLOPS1 = MachineProbe.bf16PeakGFLOPS(threads: 1)
         m.bf16PeakGFLOPS2 = MachineProbe.bf16PeakGFLOPS(threads: 2)
+        let v = int8Variant
+        m.int8Variant = v.rawValue
+        m.int8PeakGOPS1 = MachineProbe.int8PeakGOPS(threads: 1, variant: v)
+        m.int8PeakGOPS2 = MachineProbe.int8PeakGOPS(threads: 2, variant: v)
         return m
+    }
+
+    /// The int8 variant `--compute-dtype int8` runs in this process (after `QLORA_ISA`).
+    static var int8Variant: Int8Variant { (try? Int8Variant.selected()) ?? .best
     }
 
     /// Times `variants` in alternating rounds until each has `minRounds` rounds and `minSeconds` in all;
@@ -133,6 +164,17 @@ public enum KernelBenchmark {
         return (times.map(median), ratios, times[0].count)
     }
 
+    /// ‖y − a‖ / ‖a‖ over a's elements.
+    static func relativeRMS(_ a: [Float], _ y: UnsafePointer<Float>) -> Double {
+        var d = 0.0, n = 0.0
+        for i in a.indices {
+            let x = Double(a[i]), e = Double(y[i]) - x
+            d += e * e
+            n += x * x
+        }
+        return n > 0 ? (d / n).squareRoot() : (d > 0 ? .infinity : 0)
+    }
+
     /// One shape: every kernel × M × thread count asked for.
     public static func run(out N: Int, in K: Int, ms: [Int], threadCounts: [Int], machine: Machine,
                            progress: (String) -> Void = { _ in }) -> [Row] {
@@ -149,6 +191,8 @@ public enum KernelBenchmark {
         defer { scratch.deallocate() }
         scratch.initialize(repeating: 0, count: N * K)
         let weightBytes = Double(matrix.storedBytes)
+        let int8Matrix = Int8NF4Matrix(ref, variant: int8Variant, threads: 2)
+        let int8Workspace = KernelWorkspace()
         var rows: [Row] = []
         let maxM = ms.max() ?? 1
         let X = UnsafeMutablePointer<Float>.allocate(capacity: maxM * max(N, K))
@@ -165,10 +209,14 @@ public enum KernelBenchmark {
                     progress("\(kernel) \(N)x\(K) M=\(M) threads=\(threads)")
                     let ours: () -> Void, base: () -> Void, deqBase: () -> Void
                     var bf16: (() -> Void)? = nil
+                    var int8: (() -> Void)? = nil
                     let baseName: String
                     switch kernel {
                     case "gemv":
                         ours = { NF4Kernels.gemv(ref, x: X, y: Y, threads: threads) }
+                        if let int8Matrix {
+                            int8 = { Int8Kernels.gemm(int8Matrix, X: X, ldx: K, M: 1, Y: Y, ldy: N, threads: threads, workspace: int8Workspace) }
+                        }
                         base = { blas.sgemv(trans: false, M: N, N: K, A: wf, lda: K, x: X, y: Y) }
                         deqBase = {
                             NF4Kernels.dequantize(ref, into: scratch, threads: threads)
@@ -179,6 +227,9 @@ public enum KernelBenchmark {
                         ours = { NF4Kernels.gemm(ref, X: X, ldx: K, M: M, Y: Y, ldy: N, threads: threads, workspace: ws) }
                         if M > 4 {
                             bf16 = { NF4Kernels.gemm(ref, X: X, ldx: K, M: M, Y: Y, ldy: N, threads: threads, dtype: .bf16, workspace: ws) }
+                        }
+                        if let int8Matrix {
+                            int8 = { Int8Kernels.gemm(int8Matrix, X: X, ldx: K, M: M, Y: Y, ldy: N, threads: threads, workspace: int8Workspace) }
                         }
                         base = { blas.sgemm(transA: false, transB: true, M: M, N: N, K: K, A: X, lda: K, B: wf, ldb: K, C: Y, ldc: N) }
                         deqBase = {
@@ -207,7 +258,7 @@ public enum KernelBenchmark {
                             baseName = "openblas_sgemm_f32"
                         }
                     }
-                    let r = race([ours, base, deqBase] + (bf16.map { [$0] } ?? []))
+                    let r = race([ours, base, deqBase] + (bf16.map { [$0] } ?? []) + (int8.map { [$0] } ?? []))
                     let flops = 2.0 * Double(M) * Double(N) * Double(K)
                     let seconds = r.medians[0]
                     let actBytes = 4.0 * Double(M) * Double(N + K)
@@ -224,6 +275,19 @@ public enum KernelBenchmark {
                         row.bf16Speedup = r.medians[1] / b
                         row.bf16RooflineFraction = max(flops / (machine.bf16Peak(threads) * 1e9),
                                                        (weightBytes + actBytes / 2) / (machine.bandwidth(threads) * 1e9)) / b
+                    }
+                    if let int8, let int8Matrix {
+                        let t = r.medians[bf16 == nil ? 3 : 4]
+                        row.int8Seconds = t
+                        row.int8GOPS = flops / t / 1e9
+                        row.int8Speedup = r.medians[1] / t
+                        let peak = machine.int8Peak(threads)
+                        let bytes = (Double(int8Matrix.storedBytes) + actBytes) / (machine.bandwidth(threads) * 1e9)
+                        row.int8RooflineFraction = max(peak > 0 ? flops / (peak * 1e9) : 0, bytes) / t
+                        ours()
+                        let f32 = Array(UnsafeBufferPointer(start: Y, count: M * N))
+                        int8()
+                        row.int8RelativeRMSError = relativeRMS(f32, Y)
                     }
                     rows.append(row)
                 }

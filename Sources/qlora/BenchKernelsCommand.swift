@@ -10,7 +10,10 @@ struct BenchKernelsCommand: ParsableCommand {
             For each shape (out×in) and M: our kernel, OpenBLAS (sgemv for M = 1, sgemm otherwise) on the
             Float32 weight, and "dequantize the whole matrix, then sgemm", in alternating rounds; medians,
             GFLOP/s, weight bytes per second, ratios and the fraction of this machine's roofline (its own
-            measured FMA peak and read bandwidth).
+            measured FMA peak and read bandwidth). The bf16 column runs the same product with bf16 operands
+            (M > 4) and the int8 column the forward product with int8 activations and NF4 levels (inference's
+            `--compute-dtype int8`), each against its own measured peak (vdpbf16ps; vpdpbusd or vpmaddubsw),
+            with the int8 result's relative RMS error against the Float32 product.
             """
     )
 
@@ -63,7 +66,8 @@ struct BenchKernelsCommand: ParsableCommand {
             kernel path \(machine.cpuISA); OpenBLAS core \(machine.blasCore) (requested \(machine.blasRequestedCore ?? "none")); \
             FMA peak \(f1(machine.fmaPeakGFLOPS1)) GFLOP/s (1 thread), \(f1(machine.fmaPeakGFLOPS2)) (2); \
             read \(f1(machine.readGBps1)) GB/s (1), \(f1(machine.readGBps2)) (2); \
-            bf16 dot peak \(machine.bf16PeakGFLOPS1 > 0 ? f1(machine.bf16PeakGFLOPS1) + " GFLOP/s (1 thread), " + f1(machine.bf16PeakGFLOPS2) + " (2)" : "none (no AVX512-BF16: bf16 runs on the FMA units)")
+            bf16 dot peak \(machine.bf16PeakGFLOPS1 > 0 ? f1(machine.bf16PeakGFLOPS1) + " GFLOP/s (1 thread), " + f1(machine.bf16PeakGFLOPS2) + " (2)" : "none (no AVX512-BF16: bf16 runs on the FMA units)"); \
+            int8 (\(machine.int8Variant)) peak \(f1(machine.int8PeakGOPS1)) GOP/s (1 thread), \(f1(machine.int8PeakGOPS2)) (2)
             """)
         let table = rows.map { r -> [String] in
             ["\(r.kernel)", "\(r.out)x\(r.in)", "\(r.m)", "\(r.threads)", String(format: "%.3f", r.seconds * 1e3),
@@ -72,10 +76,15 @@ struct BenchKernelsCommand: ParsableCommand {
              String(format: "%.0f%%", r.rooflineFraction * 100),
              r.bf16Seconds.map { String(format: "%.3f", $0 * 1e3) } ?? "-",
              r.bf16Speedup.map { String(format: "%.2fx", $0) } ?? "-",
-             r.bf16RooflineFraction.map { String(format: "%.0f%%", $0 * 100) } ?? "-"]
+             r.bf16RooflineFraction.map { String(format: "%.0f%%", $0 * 100) } ?? "-",
+             r.int8Seconds.map { String(format: "%.3f", $0 * 1e3) } ?? "-",
+             r.int8Speedup.map { String(format: "%.2fx", $0) } ?? "-",
+             r.int8RooflineFraction.map { String(format: "%.0f%%", $0 * 100) } ?? "-",
+             r.int8RelativeRMSError.map { String(format: "%.4f", $0) } ?? "-"]
         }
         print(TextTable.render(["kernel", "shape", "M", "thr", "ms", "GFLOP/s", "W GB/s", "BLAS ms", "vs BLAS",
-                                "vs deq+BLAS", "roofline", "bf16 ms", "bf16 vs BLAS", "bf16 roofline"], table))
+                                "vs deq+BLAS", "roofline", "bf16 ms", "bf16 vs BLAS", "bf16 roofline",
+                                "int8 ms", "int8 vs BLAS", "int8 roofline", "int8 rel err"], table))
     }
 
     func f1(_ x: Double) -> String { String(format: "%.1f", x) }
