@@ -19,7 +19,7 @@ for T in 1 2; do
     echo "pass=$P qlora $D isa=avx2 t=$T $(date -u +%T)" >> "$OUT/err.log"
     $L bash -c "$GATE; exec env QLORA_ISA=avx2 QLORA_BLAS_CORETYPE=Haswell timeout 600 $Q bench model --model $M \
       --threads $T --compute-dtype $D --prompt-tokens 512 --gen-tokens 128 --repeats 5 --json" 2>> "$OUT/err.log" \
-      | sed "s/^{/{\"pass\":$P,\"isa\":\"avx2\",/" >> "$OUT/qlora.jsonl"
+      | sed "s/^{/{\"pass\":$P,/" >> "$OUT/qlora.jsonl"
   done
   for Mq in IQ4_NL Q4_0; do
     echo "pass=$P llama.cpp $Mq build=avx2 t=$T $(date -u +%T)" >> "$OUT/err.log"
