@@ -34,10 +34,92 @@ public enum NF4AVX2 {
         return (h.lowHalf + h.highHalf).sum()
     }
 
+    // MARK: byte-plane decode
+
+    /// The 16-entry code table as four byte planes (plane j, byte k = byte j of code[k], in both 128-bit
+    /// lanes) for the in-lane `vpshufb` decode.
+    struct BytePlanes {
+        let t0: __m256i, t1: __m256i, t2: __m256i, t3: __m256i
+    }
+
+    @inline(__always)
+    static func bytePlanes(_ code: UnsafePointer<Float>) -> BytePlanes {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buf in
+            let t = buf.baseAddress!
+            for k in 0..<16 {
+                let u = code[k].bitPattern
+                for j in 0..<4 { t[16 &* j &+ k] = UInt8(truncatingIfNeeded: u >> (8 &* UInt32(j))) }
+            }
+            @inline(__always) func plane(_ j: Int) -> __m256i {
+                _mm256_broadcastsi128_si256(_mm_loadu_si128(UnsafeRawPointer(t + 16 &* j).assumingMemoryBound(to: __m128i_u.self)))
+            }
+            return BytePlanes(t0: plane(0), t1: plane(1), t2: plane(2), t3: plane(3))
+        }
+    }
+
+    /// 32 indices (one per byte, 0…15) to 32 code values with four in-lane `vpshufb` (one per byte of
+    /// the Float32) and eight unpacks: exact table values, no cross-lane permute. Index byte i of lane L
+    /// comes out in vector i / 4, lane L, element i % 4, so the caller's x is permuted to match
+    /// (`permuteX`).
+    @inline(__always)
+    static func decodePlanes(_ v: __m256i, _ t: BytePlanes) -> (__m256, __m256, __m256, __m256) {
+        let p0 = _mm256_shuffle_epi8(t.t0, v), p1 = _mm256_shuffle_epi8(t.t1, v)
+        let p2 = _mm256_shuffle_epi8(t.t2, v), p3 = _mm256_shuffle_epi8(t.t3, v)
+        let l01 = _mm256_unpacklo_epi8(p0, p1), h01 = _mm256_unpackhi_epi8(p0, p1)
+        let l23 = _mm256_unpacklo_epi8(p2, p3), h23 = _mm256_unpackhi_epi8(p2, p3)
+        return (_mm256_castsi256_ps(_mm256_unpacklo_epi16(l01, l23)), _mm256_castsi256_ps(_mm256_unpackhi_epi16(l01, l23)),
+                _mm256_castsi256_ps(_mm256_unpacklo_epi16(h01, h23)), _mm256_castsi256_ps(_mm256_unpackhi_epi16(h01, h23)))
+    }
+
+    /// The 64 weights of the 32 packed bytes at p (two groups of 32 elements) as eight vectors in the
+    /// byte-plane order: vector v holds elements 4v…4v+3 (low lane) and 32+4v…32+4v+3 (high lane).
+    @inline(__always)
+    static func decode64(_ p: UnsafePointer<UInt8>, _ t: BytePlanes)
+        -> (__m256, __m256, __m256, __m256, __m256, __m256, __m256, __m256) {
+        let w = _mm256_loadu_si256(UnsafeRawPointer(p).assumingMemoryBound(to: __m256i_u.self))
+        let mask = _mm256_set1_epi8(0x0F)
+        // Low nibbles are elements 0…15 (lane 0) and 32…47 (lane 1); high nibbles 16…31 and 48…63.
+        let (f0, f1, f2, f3) = decodePlanes(_mm256_and_si256(w, mask), t)
+        let (g0, g1, g2, g3) = decodePlanes(_mm256_and_si256(_mm256_srli_epi16(w, 4), mask), t)
+        return (f0, f1, f2, f3, g0, g1, g2, g3)
+    }
+
+    /// xp = x reordered per 64 elements to the byte-plane order of `decode64` (cols % 64 == 0).
+    static func permuteX(_ x: UnsafePointer<Float>, _ xp: UnsafeMutablePointer<Float>, _ cols: Int) {
+        var b = 0
+        while b < cols {
+            for v in 0..<8 {
+                _mm_storeu_ps(xp + (b &+ 8 &* v), _mm_loadu_ps(x + (b &+ 4 &* v)))
+                _mm_storeu_ps(xp + (b &+ 8 &* v &+ 4), _mm_loadu_ps(x + (b &+ 32 &+ 4 &* v)))
+            }
+            b &+= 64
+        }
+    }
+
+    /// Σ over 64 weights (32 packed bytes) of code · xp, unscaled; xp in byte-plane order.
+    @inline(__always)
+    static func planesDot64(_ p: UnsafePointer<UInt8>, _ xp: UnsafePointer<Float>, _ t: BytePlanes) -> __m256 {
+        let (f0, f1, f2, f3, g0, g1, g2, g3) = decode64(p, t)
+        var a = _mm256_mul_ps(f0, _mm256_loadu_ps(xp))
+        var b = _mm256_mul_ps(f1, _mm256_loadu_ps(xp + 8))
+        a = _mm256_fmadd_ps(f2, _mm256_loadu_ps(xp + 16), a)
+        b = _mm256_fmadd_ps(f3, _mm256_loadu_ps(xp + 24), b)
+        a = _mm256_fmadd_ps(g0, _mm256_loadu_ps(xp + 32), a)
+        b = _mm256_fmadd_ps(g1, _mm256_loadu_ps(xp + 40), b)
+        a = _mm256_fmadd_ps(g2, _mm256_loadu_ps(xp + 48), a)
+        b = _mm256_fmadd_ps(g3, _mm256_loadu_ps(xp + 56), b)
+        return _mm256_add_ps(a, b)
+    }
+
+    // MARK: GEMV
+
     public static func gemvRows(_ w: NF4MatrixRef, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                 _ r0: Int, _ r1: Int) {
-        if w.blockSize == 64 && w.cols & 63 == 0 {
-            gemvRows64(w, x, y, r0, r1)
+        if w.blockSize >= 64 && w.cols & 63 == 0 {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: w.cols) { buf in
+                permuteX(x, buf.baseAddress!, w.cols)
+                gemvRowsPlanes(w, buf.baseAddress!, y, r0, r1)
+            }
             return
         }
         let lo = _mm256_loadu_ps(w.code), hi = _mm256_loadu_ps(w.code + 8)
@@ -70,112 +152,101 @@ public enum NF4AVX2 {
         }
     }
 
-    /// Σ over one 64-element block (two groups) of code · x, unscaled.
-    @inline(__always)
-    static func blockDot64(_ p: UnsafePointer<UInt8>, _ xp: UnsafePointer<Float>, _ lo: __m256, _ hi: __m256) -> __m256 {
-        let z0 = load8(p), z1 = load8(p + 8), z2 = load8(p + 16), z3 = load8(p + 24)
-        var a = _mm256_mul_ps(lookup(z0, lo, hi), _mm256_loadu_ps(xp))
-        var b = _mm256_mul_ps(lookup(z1, lo, hi), _mm256_loadu_ps(xp + 8))
-        a = _mm256_fmadd_ps(lookup(_mm256_srli_epi32(z0, 4), lo, hi), _mm256_loadu_ps(xp + 16), a)
-        b = _mm256_fmadd_ps(lookup(_mm256_srli_epi32(z1, 4), lo, hi), _mm256_loadu_ps(xp + 24), b)
-        a = _mm256_fmadd_ps(lookup(z2, lo, hi), _mm256_loadu_ps(xp + 32), a)
-        b = _mm256_fmadd_ps(lookup(z3, lo, hi), _mm256_loadu_ps(xp + 40), b)
-        a = _mm256_fmadd_ps(lookup(_mm256_srli_epi32(z2, 4), lo, hi), _mm256_loadu_ps(xp + 48), a)
-        b = _mm256_fmadd_ps(lookup(_mm256_srli_epi32(z3, 4), lo, hi), _mm256_loadu_ps(xp + 56), b)
-        return _mm256_add_ps(a, b)
-    }
+    /// Bytes ahead of the current 64 weights that GEMV prefetches (measured on 4096², forced AVX2 on
+    /// Zen 4, lab program: 1 KiB 0.93 ms, 2 KiB 0.95, 4 KiB 0.97, none 0.99).
+    static let prefetchDistance = 1024
 
-    /// Bytes ahead of the current block that GEMV prefetches, per row stream (measured on 4096², forced
-    /// AVX2 on Zen 4: 2 KiB beat 512 B; two rows per pass beat one and four).
-    static let prefetchDistance = 2048
-
-    /// Blocks of 64 that start every row (cols % 64 == 0): two rows per pass share each x load, each
-    /// row stream prefetched ahead.
-    static func gemvRows64(_ w: NF4MatrixRef, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                           _ r0: Int, _ r1: Int) {
-        let lo = _mm256_loadu_ps(w.code), hi = _mm256_loadu_ps(w.code + 8)
+    /// Rows of whole 64-blocks (cols % 64 == 0, blocks of 64 or more), x already in byte-plane order.
+    /// One row at a time, two 64-weight chunks per step in two accumulators: the decode's shuffles bound
+    /// it, so sharing x loads between rows gained nothing (two rows per pass: 1.08 ms against 0.95 ms
+    /// in the lab program).
+    static func gemvRowsPlanes(_ w: NF4MatrixRef, _ xp: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                               _ r0: Int, _ r1: Int) {
+        let t = bytePlanes(w.code)
         let nb = w.cols >> 6
         let rowBytes = nb &* 32
-        var r = r0
-        while r &+ 2 <= r1 {
+        let shift = w.blockShift &- 6  // 64-chunk index → block index
+        for r in r0..<r1 {
             var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
             let p0 = w.packed + r &* rowBytes
-            let b0 = r &* nb
-            for b in 0..<nb {
-                let p = p0 + 32 &* b
-                qlora_prefetch_l1(p + prefetchDistance)
-                qlora_prefetch_l1(p + (rowBytes &+ prefetchDistance))
-                let xp = x + 64 &* b
-                acc0 = _mm256_fmadd_ps(blockDot64(p, xp, lo, hi), _mm256_set1_ps(w.scale(block: b0 &+ b)), acc0)
-                acc1 = _mm256_fmadd_ps(blockDot64(p + rowBytes, xp, lo, hi),
-                                       _mm256_set1_ps(w.scale(block: b0 &+ nb &+ b)), acc1)
-            }
-            y[r] = hsum(acc0); y[r &+ 1] = hsum(acc1)
-            r &+= 2
-        }
-        while r < r1 {
-            var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
-            let p0 = w.packed + r &* rowBytes
-            let b0 = r &* nb
+            let c0 = r &* nb  // the row's first 64-chunk, counted over the whole matrix
             var b = 0
             while b &+ 2 <= nb {
                 let p = p0 + 32 &* b
                 qlora_prefetch_l1(p + prefetchDistance)
-                acc0 = _mm256_fmadd_ps(blockDot64(p, x + 64 &* b, lo, hi), _mm256_set1_ps(w.scale(block: b0 &+ b)), acc0)
-                acc1 = _mm256_fmadd_ps(blockDot64(p + 32, x + 64 &* (b &+ 1), lo, hi),
-                                       _mm256_set1_ps(w.scale(block: b0 &+ b &+ 1)), acc1)
+                acc0 = _mm256_fmadd_ps(planesDot64(p, xp + 64 &* b, t),
+                                       _mm256_set1_ps(w.scale(block: (c0 &+ b) &>> shift)), acc0)
+                acc1 = _mm256_fmadd_ps(planesDot64(p + 32, xp + 64 &* (b &+ 1), t),
+                                       _mm256_set1_ps(w.scale(block: (c0 &+ b &+ 1) &>> shift)), acc1)
                 b &+= 2
             }
             if b < nb {
-                acc0 = _mm256_fmadd_ps(blockDot64(p0 + 32 &* b, x + 64 &* b, lo, hi),
-                                       _mm256_set1_ps(w.scale(block: b0 &+ b)), acc0)
+                acc0 = _mm256_fmadd_ps(planesDot64(p0 + 32 &* b, xp + 64 &* b, t),
+                                       _mm256_set1_ps(w.scale(block: (c0 &+ b) &>> shift)), acc0)
             }
             y[r] = hsum(_mm256_add_ps(acc0, acc1))
-            r &+= 1
         }
     }
 
+    // MARK: transposed GEMV
+
+    /// Rows per pass of the transposed GEMV: each 64-column strip reads 32 bytes of a row's 64-byte
+    /// line, and the next strip the other 32 while the pass's lines (128 × 64 B = 8 KiB) are still in L1;
+    /// without passes the whole column of lines (rows × 64 B) had to stay in L2, which fails for tall
+    /// matrices (28672 rows: 1.8 MiB) and read W twice from memory.
+    static let transposedPassRows = 128
+
     /// dx[c] += Σ_r dy[r] · W[r, c] for columns c in [c0, c1) (multiples of 64; requires blocks of 64
-    /// and cols % 64 == 0): the one-token input gradient. 64 columns at a time in eight accumulators
-    /// while every row streams past (prefetched 24 rows ahead: each row is only 32 bytes of work); each row adds `dy[r] · scale` times
-    /// its decoded codes. The other half of each 128-byte pair of rows' lines is still in L2 when the
-    /// next 64 columns come by.
+    /// and cols % 64 == 0): the one-token input gradient. Rows in passes of `transposedPassRows`; per
+    /// pass, 64 columns at a time in eight accumulators (byte-plane order, reordered on the store)
+    /// while the pass's rows stream past, each adding `dy[r] · scale` times its decoded codes.
     public static func gemvTColumns64(_ w: NF4MatrixRef, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                                       _ c0: Int, _ c1: Int) {
-        let lo = _mm256_loadu_ps(w.code), hi = _mm256_loadu_ps(w.code + 8)
+        let t = bytePlanes(w.code)
         let nbRow = w.cols >> 6
         let rowBytes = nbRow &* 32
-        var c = c0
-        while c < c1 {
-            var a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps()
-            var a4 = _mm256_setzero_ps(), a5 = _mm256_setzero_ps(), a6 = _mm256_setzero_ps(), a7 = _mm256_setzero_ps()
-            var b = c >> 6
-            var p = w.packed + (b &* 32)
-            for r in 0..<w.rows {
-                qlora_prefetch_l1(p + 24 &* rowBytes)
-                let coef = _mm256_set1_ps(dy[r] * w.scale(block: b))
-                let z0 = load8(p), z1 = load8(p + 8), z2 = load8(p + 16), z3 = load8(p + 24)
-                a0 = _mm256_fmadd_ps(lookup(z0, lo, hi), coef, a0)
-                a1 = _mm256_fmadd_ps(lookup(z1, lo, hi), coef, a1)
-                a2 = _mm256_fmadd_ps(lookup(_mm256_srli_epi32(z0, 4), lo, hi), coef, a2)
-                a3 = _mm256_fmadd_ps(lookup(_mm256_srli_epi32(z1, 4), lo, hi), coef, a3)
-                a4 = _mm256_fmadd_ps(lookup(z2, lo, hi), coef, a4)
-                a5 = _mm256_fmadd_ps(lookup(z3, lo, hi), coef, a5)
-                a6 = _mm256_fmadd_ps(lookup(_mm256_srli_epi32(z2, 4), lo, hi), coef, a6)
-                a7 = _mm256_fmadd_ps(lookup(_mm256_srli_epi32(z3, 4), lo, hi), coef, a7)
-                b &+= nbRow
-                p += rowBytes
+        var rA = 0
+        while rA < w.rows {
+            let rB = min(w.rows, rA &+ transposedPassRows)
+            var c = c0
+            while c < c1 {
+                var a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps()
+                var a4 = _mm256_setzero_ps(), a5 = _mm256_setzero_ps(), a6 = _mm256_setzero_ps(), a7 = _mm256_setzero_ps()
+                var b = rA &* nbRow &+ (c >> 6)
+                var p = w.packed + (b &* 32)
+                for r in rA..<rB {
+                    // The row's next line, read two strips (2 × the pass's rows) from now: far enough
+                    // ahead to hide memory latency, which prefetching rows ahead within a strip was not.
+                    qlora_prefetch_l1(p + 64)
+                    let coef = _mm256_set1_ps(dy[r] * w.scale(block: b))
+                    let (f0, f1, f2, f3, g0, g1, g2, g3) = decode64(p, t)
+                    a0 = _mm256_fmadd_ps(f0, coef, a0)
+                    a1 = _mm256_fmadd_ps(f1, coef, a1)
+                    a2 = _mm256_fmadd_ps(f2, coef, a2)
+                    a3 = _mm256_fmadd_ps(f3, coef, a3)
+                    a4 = _mm256_fmadd_ps(g0, coef, a4)
+                    a5 = _mm256_fmadd_ps(g1, coef, a5)
+                    a6 = _mm256_fmadd_ps(g2, coef, a6)
+                    a7 = _mm256_fmadd_ps(g3, coef, a7)
+                    b &+= nbRow
+                    p += rowBytes
+                }
+                // Vector v holds columns c+4v…c+4v+3 (low lane) and c+32+4v… (high lane).
+                addPlanes(dx + c, a0, 0); addPlanes(dx + c, a1, 1); addPlanes(dx + c, a2, 2); addPlanes(dx + c, a3, 3)
+                addPlanes(dx + c, a4, 4); addPlanes(dx + c, a5, 5); addPlanes(dx + c, a6, 6); addPlanes(dx + c, a7, 7)
+                c &+= 64
             }
-            _mm256_storeu_ps(dx + c, _mm256_add_ps(a0, _mm256_loadu_ps(dx + c)))
-            _mm256_storeu_ps(dx + (c &+ 8), _mm256_add_ps(a1, _mm256_loadu_ps(dx + (c &+ 8))))
-            _mm256_storeu_ps(dx + (c &+ 16), _mm256_add_ps(a2, _mm256_loadu_ps(dx + (c &+ 16))))
-            _mm256_storeu_ps(dx + (c &+ 24), _mm256_add_ps(a3, _mm256_loadu_ps(dx + (c &+ 24))))
-            _mm256_storeu_ps(dx + (c &+ 32), _mm256_add_ps(a4, _mm256_loadu_ps(dx + (c &+ 32))))
-            _mm256_storeu_ps(dx + (c &+ 40), _mm256_add_ps(a5, _mm256_loadu_ps(dx + (c &+ 40))))
-            _mm256_storeu_ps(dx + (c &+ 48), _mm256_add_ps(a6, _mm256_loadu_ps(dx + (c &+ 48))))
-            _mm256_storeu_ps(dx + (c &+ 56), _mm256_add_ps(a7, _mm256_loadu_ps(dx + (c &+ 56))))
-            c &+= 64
+            rA = rB
         }
+    }
+
+    /// d[4v…4v+3] += low lane of a, d[32+4v…] += its high lane.
+    @inline(__always)
+    static func addPlanes(_ d: UnsafeMutablePointer<Float>, _ a: __m256, _ v: Int) {
+        let h = unsafeBitCast(a, to: SIMD8<Float>.self)
+        let lo = d + 4 &* v, hi = d + (32 &+ 4 &* v)
+        _mm_storeu_ps(lo, _mm_add_ps(_mm_loadu_ps(lo), unsafeBitCast(h.lowHalf, to: __m128.self)))
+        _mm_storeu_ps(hi, _mm_add_ps(_mm_loadu_ps(hi), unsafeBitCast(h.highHalf, to: __m128.self)))
     }
 
     public static func dequantizeRowSegment(_ w: NF4MatrixRef, _ r: Int, _ c0: Int, _ count: Int,

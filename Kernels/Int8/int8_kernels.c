@@ -138,9 +138,62 @@ static void quantize_avx512(const float *x, long ldx, long M, long K, int8_t *q,
 }
 #endif
 
+#if QLORA_X86
+// The same numbers as quantize_ref: max of |x| is order-free, x · (127 / amax) is one Float32 multiply,
+// and vcvtps2dq rounds to nearest even under the default MXCSR, as lrintf does.
+__attribute__((target("avx2,fma")))
+static void quantize_avx2(const float *x, long ldx, long M, long K, int8_t *q, float *s, int32_t *sums) {
+    long nb = K / 64;
+    const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256i lim = _mm256_set1_epi32(127), nlim = _mm256_set1_epi32(-127);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (long m = 0; m < M; m++) {
+        for (long b = 0; b < nb; b++) {
+            const float *xb = x + m * ldx + 64 * b;
+            __m256 v[8];
+            __m256 a = _mm256_setzero_ps();
+            for (int i = 0; i < 8; i++) {
+                v[i] = _mm256_loadu_ps(xb + 8 * i);
+                a = _mm256_max_ps(a, _mm256_and_ps(v[i], absMask));
+            }
+            __m128 h = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+            h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+            h = _mm_max_ss(h, _mm_movehdup_ps(h));
+            float amax = _mm_cvtss_f32(h);
+            int8_t *qb = q + m * K + 64 * b;
+            int32_t sum = 0;
+            if (amax > 0) {
+                __m256 inv = _mm256_set1_ps(127.0f / amax);
+                __m256i iv[8], acc = _mm256_setzero_si256();
+                for (int i = 0; i < 8; i++) {
+                    iv[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inv));
+                    iv[i] = _mm256_max_epi32(_mm256_min_epi32(iv[i], lim), nlim);
+                    acc = _mm256_add_epi32(acc, iv[i]);
+                }
+                __m128i t = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+                t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+                t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+                sum = _mm_cvtsi128_si32(t);
+                for (int i = 0; i < 8; i += 4) {
+                    // packs work per 128-bit lane; the permute puts the 32 bytes back in element order.
+                    __m256i w16a = _mm256_packs_epi32(iv[i], iv[i + 1]), w16b = _mm256_packs_epi32(iv[i + 2], iv[i + 3]);
+                    __m256i w8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(w16a, w16b), order);
+                    _mm256_storeu_si256((__m256i *)(qb + 8 * i), w8);
+                }
+            } else {
+                memset(qb, 0, 64);
+            }
+            s[m * nb + b] = amax / 127.0f;
+            sums[m * nb + b] = sum;
+        }
+    }
+}
+#endif
+
 void qlora_i8_quantize(int variant, const float *x, long ldx, long M, long K, int8_t *q, float *s, int32_t *sums) {
 #if QLORA_X86
     if (variant == QLORA_I8_VNNI) { quantize_avx512(x, ldx, M, K, q, s, sums); return; }
+    if (variant == QLORA_I8_AVX2) { quantize_avx2(x, ldx, M, K, q, s, sums); return; }
 #endif
     quantize_ref(x, ldx, M, K, q, s, sums);
 }

@@ -176,8 +176,11 @@ public enum KernelBenchmark {
     }
 
     /// One shape: every kernel × M × thread count asked for.
+    /// `int8`: also time the int8 GEMV (`--compute-dtype int8`: int8 activations × NF4 levels, the
+    /// variant `QLORA_ISA` selects) at M = 1, as row `gemv_int8`; its weight bytes and roofline are
+    /// those of its own repacked matrix (4.5 bits per weight).
     public static func run(out N: Int, in K: Int, ms: [Int], threadCounts: [Int], machine: Machine,
-                           progress: (String) -> Void = { _ in }) -> [Row] {
+                           int8: Bool = false, progress: (String) -> Void = { _ in }) -> [Row] {
         guard let blas = BLAS.shared else { return [] }
         var rng = SeededRNG(seed: UInt64(N * 31 + K))
         let w = (0..<(N * K)).map { _ in rng.nextNormal() * 0.02 }
@@ -201,11 +204,13 @@ public enum KernelBenchmark {
         for i in 0..<(maxM * max(N, K)) { X[i] = rng.nextNormal() }
         Y.initialize(repeating: 0, count: maxM * max(N, K))
         let ws = KernelWorkspace()
+        let int8Matrix = int8 && ms.contains(1) ? (try? Int8Variant.selected()).flatMap { Int8NF4Matrix(ref, variant: $0) } : nil
         for threads in threadCounts {
             blas.setThreadCount(threads)
             for M in ms {
-                for kernel in ["gemv", "gemm", "gemm_t"] {
+                for kernel in ["gemv", "gemv_int8", "gemm", "gemm_t"] {
                     if kernel == "gemv" && M != 1 || kernel == "gemm" && M == 1 { continue }
+                    if kernel == "gemv_int8" && (M != 1 || int8Matrix == nil) { continue }
                     progress("\(kernel) \(N)x\(K) M=\(M) threads=\(threads)")
                     let ours: () -> Void, base: () -> Void, deqBase: () -> Void
                     var bf16: (() -> Void)? = nil
@@ -217,6 +222,15 @@ public enum KernelBenchmark {
                         if let int8Matrix {
                             int8 = { Int8Kernels.gemm(int8Matrix, X: X, ldx: K, M: 1, Y: Y, ldy: N, threads: threads, workspace: int8Workspace) }
                         }
+                        base = { blas.sgemv(trans: false, M: N, N: K, A: wf, lda: K, x: X, y: Y) }
+                        deqBase = {
+                            NF4Kernels.dequantize(ref, into: scratch, threads: threads)
+                            blas.sgemv(trans: false, M: N, N: K, A: scratch, lda: K, x: X, y: Y)
+                        }
+                        baseName = "openblas_sgemv_f32"
+                    case "gemv_int8":
+                        let m8 = int8Matrix!
+                        ours = { Int8Kernels.gemm(m8, X: X, ldx: K, M: 1, Y: Y, ldy: N, threads: threads, workspace: ws) }
                         base = { blas.sgemv(trans: false, M: N, N: K, A: wf, lda: K, x: X, y: Y) }
                         deqBase = {
                             NF4Kernels.dequantize(ref, into: scratch, threads: threads)
@@ -262,10 +276,11 @@ public enum KernelBenchmark {
                     let flops = 2.0 * Double(M) * Double(N) * Double(K)
                     let seconds = r.medians[0]
                     let actBytes = 4.0 * Double(M) * Double(N + K)
+                    let bytes = kernel == "gemv_int8" ? Double(int8Matrix!.storedBytes) : weightBytes
                     let bound = max(flops / (machine.peak(threads) * 1e9),
-                                    (weightBytes + actBytes) / (machine.bandwidth(threads) * 1e9))
+                                    (bytes + actBytes) / (machine.bandwidth(threads) * 1e9))
                     var row = Row(kernel: kernel, out: N, in: K, m: M, threads: threads, seconds: seconds,
-                                  gflops: flops / seconds / 1e9, weightGBps: weightBytes / seconds / 1e9,
+                                  gflops: flops / seconds / 1e9, weightGBps: bytes / seconds / 1e9,
                                   baseline: baseName, baselineSeconds: r.medians[1], speedup: r.ratios[0],
                                   dequantSgemmSeconds: r.medians[2], speedupVsDequantSgemm: r.ratios[1],
                                   rooflineFraction: bound / seconds, rounds: r.rounds)

@@ -29,6 +29,9 @@ struct BenchKernelsCommand: ParsableCommand {
     @Option(help: "Only this M (rows of the activation).")
     var m: Int?
 
+    @Flag(help: "Also time the int8 GEMV at M = 1 (--compute-dtype int8's kernels, the variant QLORA_ISA selects) as row gemv_int8.")
+    var int8 = false
+
     func validate() throws {
         if let threads, !(1...256).contains(threads) { throw QLoRAError.invalid("--threads must be in 1…256") }
         if let m, !(1...65536).contains(m) { throw QLoRAError.invalid("--m must be in 1…65536") }
@@ -53,7 +56,7 @@ struct BenchKernelsCommand: ParsableCommand {
             for mm in ms {
                 let threadCounts = threads.map { [$0] } ?? (mm == 1 ? [1, 2] : [2])
                 rows += KernelBenchmark.run(out: n, in: k, ms: [mm], threadCounts: threadCounts, machine: machine,
-                                            progress: log)
+                                            int8: int8, progress: log)
             }
         }
         if json {

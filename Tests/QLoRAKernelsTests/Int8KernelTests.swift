@@ -144,6 +144,27 @@ import Testing
     @Test(.enabled(if: Int8Variant.avx2.isSupported, "this CPU lacks AVX2 with FMA: the AVX2 int8 kernels are not run"))
     func avx2MatchesReferenceAndFloat32() { matchesReferenceAndFloat32(.avx2) }
 
+    /// Activation rounding ties (x · 127/amax exactly k + ½): every supported variant's quantizer rounds
+    /// them as the reference's `lrintf` does (to even), so the products agree bit for bit; one token and
+    /// three, 2 threads.
+    @Test func activationRoundingTiesMatchTheReference() {
+        let c = Case(out: 19, inn: 256, m: 3, doubleQuant: false, blockSize: 64)
+        let w = Self.randomMatrix(c, unitScales: false, seed: 99)
+        var rng = SeededRNG(seed: 7)
+        // Each 64-block's absmax is 127, so the scale 127/amax is exactly 1 and x itself is rounded.
+        let X = (0..<(c.m * c.inn)).map { i -> Float in
+            i % 64 == 5 ? 127 : Float(Int(rng.next() % 253) - 126) + (i % 2 == 0 ? 0.5 : -0.5)
+        }
+        guard let r0 = Int8NF4Matrix(w.ref, variant: .reference) else { Issue.record("no int8 form"); return }
+        for variant in Int8Variant.allCases where variant != .reference && variant.isSupported {
+            guard let m = Int8NF4Matrix(w.ref, variant: variant) else { Issue.record("\(variant): no int8 form"); continue }
+            for M in [1, 3] {
+                let Y = Self.run(m, X, M, threads: 2), Yref = Self.run(r0, X, M)
+                #expect(Y == Yref, "\(variant) M=\(M): rounding of ties differs from the reference")
+            }
+        }
+    }
+
     @Test(.enabled(if: Int8Variant.vnni.isSupported, "this CPU lacks AVX512-VNNI: the VNNI int8 kernels are not run"))
     func vnniExactIntegerSums() { exactIntegerSums(.vnni) }
 

@@ -32,6 +32,9 @@ import Testing
         Case(out: 70, inn: 1024, m: 1, doubleQuant: false, blockSize: 64),
         Case(out: 133, inn: 192, m: 1, doubleQuant: true, blockSize: 64),    // GEMV: 2-row passes + 1-row tail
         Case(out: 39, inn: 704, m: 3, doubleQuant: false, blockSize: 64),    // odd block count per row
+        Case(out: 301, inn: 192, m: 1, doubleQuant: true, blockSize: 64),    // transposed GEMV: 3 row passes, ragged
+        Case(out: 23, inn: 384, m: 1, doubleQuant: true, blockSize: 128),   // byte-plane GEMV, blocks of 128
+        Case(out: 18, inn: 576, m: 2, doubleQuant: false, blockSize: 256),  // byte-plane GEMV, odd 64-chunks, blocks of 256
     ]
 
     struct Fixture {
