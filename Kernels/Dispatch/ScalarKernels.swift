@@ -88,6 +88,10 @@ enum ScalarKernels {
                             ldy: Int, _ r0: Int, _ r1: Int, scratch: UnsafeMutablePointer<Float>) {
         let K = w.cols
         let panel = scratch, row = scratch + nr &* K
+        if M < 4 {
+            gemvRows(w, X: X, ldx: ldx, M: M, Y: Y, ldy: ldy, r0, r1, rows: panel)
+            return
+        }
         var rb = r0
         while rb < r1 {
             let n = min(nr, r1 &- rb)
@@ -114,6 +118,29 @@ enum ScalarKernels {
     }
 
     static func forwardScratch(cols: Int) -> Int { (nr &+ 1) &* max(1, cols) }
+
+    /// A few rows of X (GEMV, M < 4): 8 rows of W decoded as they are stored (no transposed panel:
+    /// the scatter cost more than the product) and 8 scalar chains, enough to hide the add latency.
+    static func gemvRows(_ w: Rows, X: UnsafePointer<Float>, ldx: Int, M: Int, Y: UnsafeMutablePointer<Float>,
+                         ldy: Int, _ r0: Int, _ r1: Int, rows buf: UnsafeMutablePointer<Float>) {
+        let K = w.cols
+        var rb = r0
+        while rb < r1 {
+            let n = min(nr, r1 &- rb)
+            for j in 0..<n { w.segment(rb &+ j, 0, K, buf + j &* K) }
+            for j in n..<nr { (buf + j &* K).initialize(repeating: 0, count: K) }
+            for m in 0..<M {
+                let x = X + m &* ldx
+                var acc = InlineArray<8, Float>(repeating: 0)
+                for c in 0..<K {
+                    let a = x[c]
+                    for j in 0..<8 { acc[j] += buf[j &* K &+ c] * a }
+                }
+                for j in 0..<n { Y[m &* ldy &+ rb &+ j] = acc[j] }
+            }
+            rb &+= nr
+        }
+    }
 
     /// Four rows of X against one 8-row panel: 32 sums, each in ascending c.
     @inline(__always)
