@@ -200,15 +200,25 @@ for k in $(seq 1 "$kills"); do
     outcome[${cmd}_sigkills]=$(( ${outcome[${cmd}_sigkills]:-0} + sigkills - before ))
 done
 
-# The killed training run, resumed to the end, must equal the uninterrupted one.
-if [ "$run_done" = 0 ] && ls -d "$run"/checkpoints/checkpoint-* > /dev/null 2>&1; then
+# The killed training run, resumed to the end, must equal the uninterrupted one. A run killed
+# before its first checkpoint was complete is resumed too (it starts from step 0): a kill during
+# that first checkpoint write leaves the hidden .checkpoint-1.tmp-* directory, which only a later
+# run of the same output removes (the next checkpoint save), so the clean-up check below needs it.
+if [ "$run_done" = 0 ] && [ -d "$run/checkpoints" ]; then
     "${train_cmd[@]}" --resume "$run" > /dev/null 2> "$work/last.err" || bad "final resume failed: $(tail -1 "$work/last.err")"
     grep -q "skipped checkpoint" "$work/last.err" && bad "final resume had to skip a checkpoint"
     cmp -s "$run/adapter_model.safetensors" "$ref_train/adapter_model.safetensors" \
         || bad "the killed-and-resumed run's final adapter differs from the uninterrupted run's"
     final="final resume: adapter byte-identical to the uninterrupted run"
+elif [ "$run_done" = 0 ]; then
+    # Killed before it made its checkpoints directory (or while --overwrite was removing the old
+    # run, which leaves $work/.run.tmp-*): nothing to resume, so a fresh run.
+    "${train_cmd[@]}" -o "$run" --overwrite > /dev/null 2> "$work/last.err" || bad "final fresh run failed: $(tail -1 "$work/last.err")"
+    cmp -s "$run/adapter_model.safetensors" "$ref_train/adapter_model.safetensors" \
+        || bad "the final fresh run's adapter differs from the uninterrupted run's"
+    final="final run: the last train round was killed before any checkpoint directory; rerun fresh, adapter byte-identical"
 else
-    final="final resume: not needed (the last train round finished or left no checkpoint)"
+    final="final resume: not needed (the last train round finished)"
 fi
 # One more complete run of each writer clears what killed runs left (hidden temporaries of dead
 # processes); nothing hidden may remain.

@@ -4,7 +4,7 @@ import QLoRAKernelsAVX512
 
 /// Products with dense Float32 / bfloat16 weights (embeddings used as lm_head): the same panel
 /// drivers as the NF4 kernels, with bf16 widened to Float32 per panel (never the whole matrix).
-/// Shapes with cols % 32 ≠ 0 run the reference loops.
+/// Shapes with cols % 32 ≠ 0, and the scalar path, run `ScalarKernels` (bit-identical to `DenseReference`).
 public enum DenseKernels {
     struct ISARows {
         let gemvRows: (DenseMatrixRef, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int) -> Void
@@ -23,15 +23,12 @@ public enum DenseKernels {
     /// y[N] = W · x.
     public static func gemv(_ w: DenseMatrixRef, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                             threads: Int = 1, isa: KernelISA = .best) {
-        let k = rows(isa, w)?.0
-        Parallel.forChunks(w.rows, threads: threads, granule: 16) { _, lo, hi in
-            if let k { k.gemvRows(w, x, y, lo, hi); return }
-            for r in lo..<hi {
-                var s: Float = 0
-                for c in 0..<w.cols { s += w.element(r, c) * x[c] }
-                y[r] = s
-            }
+        guard let k = rows(isa, w)?.0 else {
+            ScalarKernels.gemm(ScalarKernels.rows(w), X: x, ldx: w.cols, M: 1, Y: y, ldy: w.rows, threads: threads,
+                               workspace: nil)
+            return
         }
+        Parallel.forChunks(w.rows, threads: threads, granule: 16) { _, lo, hi in k.gemvRows(w, x, y, lo, hi) }
     }
 
     /// Y[M, N] = X[M, K] · Wᵀ (overwrites Y).
@@ -39,7 +36,12 @@ public enum DenseKernels {
                             Y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int = 1, isa: KernelISA = .best,
                             workspace: KernelWorkspace? = nil) {
         guard M > 0, w.rows > 0 else { return }
-        guard let (k, tiles) = rows(isa, w), M > 4 else {
+        guard let (k, tiles) = rows(isa, w) else {
+            ScalarKernels.gemm(ScalarKernels.rows(w), X: X, ldx: ldx, M: M, Y: Y, ldy: ldy, threads: threads,
+                               workspace: workspace)
+            return
+        }
+        guard M > 4 else {
             for m in 0..<M { gemv(w, x: X + m * ldx, y: Y + m * ldy, threads: threads, isa: isa) }
             return
         }
@@ -54,14 +56,8 @@ public enum DenseKernels {
                              workspace: KernelWorkspace? = nil) {
         guard M > 0, w.rows > 0 else { return }
         guard let (k, tiles) = rows(isa, w), w.cols % tiles.tNR == 0 else {
-            Parallel.forChunks(w.cols, threads: threads) { _, lo, hi in
-                for r in 0..<w.rows {
-                    for m in 0..<M {
-                        let g = dY[m * lddy + r]
-                        for c in lo..<hi { dX[m * lddx + c] += g * w.element(r, c) }
-                    }
-                }
-            }
+            ScalarKernels.gemmT(ScalarKernels.rows(w), dY: dY, lddy: lddy, M: M, dX: dX, lddx: lddx, threads: threads,
+                                workspace: workspace)
             return
         }
         let src = PanelSource(rows: w.rows, cols: w.cols) { r, c0, n, dst in k.rowSegment(w, r, c0, n, dst) }

@@ -9,8 +9,8 @@ import QLoRAKernelsAVX512
 /// - `gemm`:  Y[M, N] = X[M, K] · Wᵀ (forward),
 /// - `gemmT`: dX[M, K] += dY[M, N] · W (input gradient in backward).
 ///
-/// The ISA variant comes from `KernelISA.best` unless given; shapes whose rows are not whole groups
-/// of 32 (cols % 32 ≠ 0) run the reference kernels.
+/// The ISA variant comes from `KernelISA.best` unless given; the scalar path, and shapes whose rows
+/// are not whole groups of 32 (cols % 32 ≠ 0), run `ScalarKernels` (bit-identical to `NF4Reference`).
 public enum NF4Kernels {
     struct ISADecode {
         let gemvRows: (NF4MatrixRef, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int) -> Void
@@ -33,10 +33,12 @@ public enum NF4Kernels {
     /// y[N] = W · x.
     public static func gemv(_ w: NF4MatrixRef, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                             threads: Int = 1, isa: KernelISA = .best) {
-        let d = decode(isa, w)?.0
-        Parallel.forChunks(w.rows, threads: threads, granule: 16) { _, lo, hi in
-            if let d { d.gemvRows(w, x, y, lo, hi) } else { NF4Reference.gemvRows(w, x, y, lo, hi) }
+        guard let d = decode(isa, w)?.0 else {
+            ScalarKernels.gemm(ScalarKernels.rows(w), X: x, ldx: w.cols, M: 1, Y: y, ldy: w.rows, threads: threads,
+                               workspace: nil)
+            return
         }
+        Parallel.forChunks(w.rows, threads: threads, granule: 16) { _, lo, hi in d.gemvRows(w, x, y, lo, hi) }
     }
 
     /// Y[M, N] = X[M, K] · Wᵀ (overwrites Y). X rows have stride `ldx`, Y rows `ldy`.
@@ -45,9 +47,8 @@ public enum NF4Kernels {
                             workspace: KernelWorkspace? = nil) {
         guard M > 0, w.rows > 0 else { return }
         guard let (d, tiles) = decode(isa, w) else {
-            Parallel.forChunks(w.rows, threads: threads) { _, lo, hi in
-                NF4Reference.gemmColumns(w, X, ldx, M, Y, ldy, lo, hi)
-            }
+            ScalarKernels.gemm(ScalarKernels.rows(w), X: X, ldx: ldx, M: M, Y: Y, ldy: ldy, threads: threads,
+                               workspace: workspace)
             return
         }
         if M <= 4 {
@@ -70,9 +71,8 @@ public enum NF4Kernels {
         guard M > 0, w.rows > 0 else { return }
         let K = w.cols
         guard let (d, tiles) = decode(isa, w), K % tiles.tNR == 0 else {
-            Parallel.forChunks(K, threads: threads) { _, lo, hi in
-                NF4Reference.gemmTColumns(w, dY, lddy, M, dX, lddx, lo, hi)
-            }
+            ScalarKernels.gemmT(ScalarKernels.rows(w), dY: dY, lddy: lddy, M: M, dX: dX, lddx: lddx, threads: threads,
+                                workspace: workspace)
             return
         }
         if M <= 4 && (isa == .avx512 || isa == .avx2) && w.blockSize == 64 && K % 64 == 0 {

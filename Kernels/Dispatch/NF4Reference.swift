@@ -1,8 +1,9 @@
 import QLoRACore
 
 /// The specification of the NF4 products: plain scalar loops over `NF4MatrixRef.element`, for any
-/// shape (rows need not be group-aligned). The SIMD kernels are tested against these, and the
-/// dispatcher falls back to them when a shape does not meet the SIMD preconditions.
+/// shape (rows need not be group-aligned). The SIMD kernels are tested against these, and so is the
+/// scalar path (`ScalarKernels`: the same sums, bit for bit, organised for speed), which the
+/// dispatcher runs for `QLORA_ISA=scalar` and for shapes that do not meet the SIMD preconditions.
 public enum NF4Reference {
     /// Dequantizes row r into `dst` (cols floats).
     public static func dequantizeRow(_ w: NF4MatrixRef, _ r: Int, _ dst: UnsafeMutablePointer<Float>) {

@@ -96,7 +96,11 @@ import Testing
     }
 
     /// A few LoRA steps (plain gradient descent on A and B) on each family's tiny NF4 model lower the
-    /// loss of the batch, and the adapter written has PEFT's names and this family's shapes.
+    /// loss of the batch, and the adapter written has PEFT's names and this family's shapes. Step 0.2:
+    /// at 0.5 the loss fell for ~8 steps on every path, then oscillated, and where step 15 ended
+    /// depended on rounding (Phi-3: 3.88 on AVX-512, 4.75 scalar, 5.88 AVX2, from 5.66). At 0.2 all
+    /// three paths end within 0.001 of each other except Gemma 3 text, which still spikes after
+    /// step 12 (final 2.4–5.1 from 7.51: well inside the bound, but not a converged value).
     @Test(arguments: families)
     func loraTrainingLowersTheLossAndWritesThePEFTAdapter(_ family: String) throws {
         let exp = try Self.expected(family)
@@ -112,16 +116,18 @@ import Testing
         let batch = TrainingBatch(B: rows.count, T: T, ids: ids, targets: targets)
         func meanLoss() -> Double { let (s, n) = model.loss(batch); return s / Double(n) }
         let before = meanLoss()
+        var losses: [Double] = []
         for _ in 0..<15 {
             model.zeroGrad()
             model.forwardBackward(batch, lossScale: 1 / Float(batch.predictionCount))
             for ad in model.allAdapters {
-                for i in 0..<(ad.rank * ad.inFeatures) { ad.a[i] -= 0.5 * ad.dA[i] }
-                for i in 0..<(ad.outFeatures * ad.rank) { ad.b[i] -= 0.5 * ad.dB[i] }
+                for i in 0..<(ad.rank * ad.inFeatures) { ad.a[i] -= 0.2 * ad.dA[i] }
+                for i in 0..<(ad.outFeatures * ad.rank) { ad.b[i] -= 0.2 * ad.dB[i] }
             }
+            losses.append(meanLoss())
         }
-        let after = meanLoss()
-        #expect(after < before - 0.05, "\(family): loss \(before) → \(after)")
+        let after = losses.last!
+        #expect(after < before - 0.05, "\(family): loss \(before) → \(losses)")
         let dir = TempDir("family-adapter")
         let lora = try #require(model.adapter as? LoRAAdapterWeights)
         try lora.save(to: dir.path)
