@@ -6,8 +6,13 @@ import QLoRACore
 public enum BF16Variant: String, CaseIterable, Sendable {
     case reference, avx2, avx512, avx512bf16
 
+    /// Whether `vdpbf16ps` may run: the CPU has AVX512-BF16 and `QLORA_ISA` does not cap the kernels below
+    /// AVX-512 (under `QLORA_ISA=avx2|scalar` the bf16 products run that path's Float32 tiles on rounded operands,
+    /// as on a CPU without the instruction).
+    public static var dotProductAvailable: Bool { CPUFeatures.current.hasAVX512BF16 && KernelISA.avx512.isSupported }
+
     public static let best: BF16Variant = {
-        if CPUFeatures.current.hasAVX512BF16 { return .avx512bf16 }
+        if dotProductAvailable { return .avx512bf16 }
         switch KernelISA.best {
         case .avx512: return .avx512
         case .avx2: return .avx2
@@ -20,7 +25,7 @@ public enum BF16Variant: String, CaseIterable, Sendable {
         case .reference: return true
         case .avx2: return KernelISA.avx2.isSupported
         case .avx512: return KernelISA.avx512.isSupported
-        case .avx512bf16: return CPUFeatures.current.hasAVX512BF16
+        case .avx512bf16: return BF16Variant.dotProductAvailable
         }
     }
 

@@ -7,7 +7,7 @@ extension MachineProbe {
     /// Peak `vdpbf16ps` throughput in GFLOP/s (2 flops per bf16 product) on `threads` cores; 0 where
     /// the CPU lacks AVX512-BF16.
     public static func bf16PeakGFLOPS(threads: Int, repeats: Int = 5, iterations: Int = 10_000_000) -> Double {
-        guard CPUFeatures.current.hasAVX512BF16 else { return 0 }
+        guard BF16Variant.dotProductAvailable else { return 0 }
         var best = 0.0
         for _ in 0..<repeats {
             let t0 = now()
@@ -56,14 +56,18 @@ public enum ComputeDTypeChoice {
         switch requested {
         case .f32: return Resolved(dtype: .f32, reason: "requested")
         case .bf16:
-            return Resolved(dtype: .bf16, reason: CPUFeatures.current.hasAVX512BF16
+            return Resolved(dtype: .bf16, reason: BF16Variant.dotProductAvailable
                 ? "requested; vdpbf16ps (AVX512-BF16)"
-                : "requested; this CPU lacks AVX512-BF16: Float32 FMA on bf16-rounded operands")
+                : CPUFeatures.current.hasAVX512BF16
+                    ? "requested; QLORA_ISA=\(KernelISA.best.userName) caps the kernels: Float32 FMA on bf16-rounded operands"
+                    : "requested; this CPU lacks AVX512-BF16: Float32 FMA on bf16-rounded operands")
         case .int8:
             return Resolved(dtype: .f32, reason: "int8 inference: the products int8 does not cover run in f32")
         case .auto:
-            guard CPUFeatures.current.hasAVX512BF16 else {
-                return Resolved(dtype: .f32, reason: "auto: this CPU lacks AVX512-BF16")
+            guard BF16Variant.dotProductAvailable else {
+                return Resolved(dtype: .f32, reason: CPUFeatures.current.hasAVX512BF16
+                    ? "auto: QLORA_ISA=\(KernelISA.best.userName) caps the kernels below AVX512-BF16"
+                    : "auto: this CPU lacks AVX512-BF16")
             }
             let p = probe
             let pick: ComputeDType = p.bf16 >= 1.25 * p.f32 ? .bf16 : .f32

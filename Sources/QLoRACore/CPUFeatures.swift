@@ -16,6 +16,15 @@ public struct CPUFeatures: Sendable, CustomStringConvertible {
         return f
     }()
 
+    /// Whether the bf16 products use `vdpbf16ps`: the CPU has AVX512-BF16 and `QLORA_ISA` does not cap the
+    /// kernels below AVX-512. The planner's view of the same choice the kernels' `BF16Variant` makes (which also
+    /// validates the variable; an invalid value stops every command before it plans).
+    public var usesBF16DotProduct: Bool {
+        guard hasAVX512BF16 else { return false }
+        let cap = (Environment.get("QLORA_ISA") ?? "").lowercased().filter { $0 != " " }
+        return !["avx2", "scalar", "reference"].contains(cap)
+    }
+
     public var description: String {
         hasAVX512 ? "avx512" : hasAVX2 ? "avx2" : "baseline x86-64"
     }

@@ -69,7 +69,7 @@ struct BenchKernelsCommand: ParsableCommand {
             kernel path \(machine.cpuISA); OpenBLAS core \(machine.blasCore) (requested \(machine.blasRequestedCore ?? "none")); \
             FMA peak \(f1(machine.fmaPeakGFLOPS1)) GFLOP/s (1 thread), \(f1(machine.fmaPeakGFLOPS2)) (2); \
             read \(f1(machine.readGBps1)) GB/s (1), \(f1(machine.readGBps2)) (2); \
-            bf16 dot peak \(machine.bf16PeakGFLOPS1 > 0 ? f1(machine.bf16PeakGFLOPS1) + " GFLOP/s (1 thread), " + f1(machine.bf16PeakGFLOPS2) + " (2)" : "none (no AVX512-BF16: bf16 runs on the FMA units)"); \
+            bf16 dot peak \(machine.bf16PeakGFLOPS1 > 0 ? f1(machine.bf16PeakGFLOPS1) + " GFLOP/s (1 thread), " + f1(machine.bf16PeakGFLOPS2) + " (2)" : (CPUFeatures.current.hasAVX512BF16 ? "not used (QLORA_ISA caps the kernels below AVX512-BF16: bf16 runs on the FMA units)" : "none (no AVX512-BF16: bf16 runs on the FMA units)")); \
             int8 (\(machine.int8Variant)) peak \(f1(machine.int8PeakGOPS1)) GOP/s (1 thread), \(f1(machine.int8PeakGOPS2)) (2)
             """)
         let table = rows.map { r -> [String] in

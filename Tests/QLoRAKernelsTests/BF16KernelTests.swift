@@ -140,11 +140,16 @@ import Testing
         #expect(a != h, "bf16 rounding must change the result")
     }
 
-    @Test func bestVariantFollowsTheCPU() {
+    /// The CPU decides, capped by `QLORA_ISA` like every kernel: a forced AVX2 or scalar path never runs
+    /// `vdpbf16ps` (its bf16 products use that path's Float32 tiles), and `auto` never picks bf16 there.
+    @Test func bestVariantFollowsTheCPUAndTheForcedPath() {
         #expect(BF16Variant.best.isSupported)
-        #expect((BF16Variant.best == .avx512bf16) == CPUFeatures.current.hasAVX512BF16)
+        let dot = CPUFeatures.current.hasAVX512BF16 && KernelISA.best == .avx512
+        #expect((BF16Variant.best == .avx512bf16) == dot)
+        #expect(CPUFeatures.current.usesBF16DotProduct == dot, "the planner and the kernels must agree")
+        if KernelISA.best != .avx512 { #expect(BF16Variant.best.rawValue == KernelISA.best.rawValue) }
         let auto = ComputeDTypeChoice.resolve(.auto)
-        if !CPUFeatures.current.hasAVX512BF16 { #expect(auto.dtype == .f32) }
+        if !dot { #expect(auto.dtype == .f32) }
         #expect(auto.dtype != .auto && !auto.reason.isEmpty)
     }
 }

@@ -131,7 +131,7 @@ enum CPUActivationBuffers {
         }
         // Panel GEMM workspace of the widest product, the lm_head chunk's.
         let mpad = (chunk + 31) / 32 * 32
-        if request.computeDType == .bf16 && CPUFeatures.current.hasAVX512BF16 {
+        if request.computeDType == .bf16 && CPUFeatures.current.usesBF16DotProduct {
             // PanelGEMMBF16: the forward holds X as bf16 pairs (chunk · C / 2) and per thread a pair panel
             // (96 × 512), a row segment (1024) and an edge tile (12 × 32) — it writes Y in place; the
             // transposed product holds the chunk's logit gradient in bf16 (chunk · V / 2) and per thread
@@ -151,7 +151,7 @@ enum CPUActivationBuffers {
             buf("attention.bf16_pairs", [2, pairs], ["threads", "floats"],
                 "bf16 pairs of one head's attention product operands, per thread")
         }
-        if request.computeDType == .bf16 && !CPUFeatures.current.hasAVX512BF16 {
+        if request.computeDType == .bf16 && !CPUFeatures.current.usesBF16DotProduct {
             // Without AVX512-BF16 the bf16 products run the Float32 kernels on a rounded copy of the
             // activation operand; the largest is the lm_head chunk's logit gradient.
             buf("workspace.bf16_operand", [chunk, d.V], ["chunk", "V"],
