@@ -32,6 +32,10 @@ import Testing
         Case(out: 70, inn: 1024, m: 1, doubleQuant: false, blockSize: 64),
         Case(out: 133, inn: 192, m: 1, doubleQuant: true, blockSize: 64),    // GEMV: 2-row passes + 1-row tail
         Case(out: 39, inn: 704, m: 3, doubleQuant: false, blockSize: 64),    // odd block count per row
+        // Large enough (≈ 20 MFLOP) that the measured thread cost gives the panel products 2 threads;
+        // every smaller case runs them on one. Ragged in N, and M = 46 takes the 8- and 2-row
+        // transposed tails on AVX-512, the 4-row tail on AVX2 (M = 512 the 8- / 2-row, 17 and 29 the 4-row).
+        Case(out: 389, inn: 544, m: 46, doubleQuant: true, blockSize: 64),
     ]
 
     struct Fixture {
