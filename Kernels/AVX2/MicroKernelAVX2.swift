@@ -163,4 +163,77 @@ public enum MicroKernelAVX2 {
         transposed6x16(dy, lddy, panel, nc, dx, lddx)
         transposed6x16(dy, lddy, panel + 16, nc, dx + 16, lddx)
     }
+
+    /// Row tail of the 6-row tile: 4 rows of dY × 16 columns of a 32-wide panel (`transposed4x32` runs
+    /// both halves). The 1-row kernel reads the panel once per row; this reads it once per 4 rows.
+    @inline(__always)
+    public static func transposed4x16(_ dy: UnsafePointer<Float>, _ lddy: Int, _ panel: UnsafePointer<Float>, _ nc: Int,
+                                      _ dx: UnsafeMutablePointer<Float>, _ lddx: Int) {
+        var c0a = _mm256_setzero_ps(), c0b = _mm256_setzero_ps()
+        var c1a = _mm256_setzero_ps(), c1b = _mm256_setzero_ps()
+        var c2a = _mm256_setzero_ps(), c2b = _mm256_setzero_ps()
+        var c3a = _mm256_setzero_ps(), c3b = _mm256_setzero_ps()
+        let d0 = dy + 0 &* lddy
+        let d1 = dy + 1 &* lddy
+        let d2 = dy + 2 &* lddy
+        let d3 = dy + 3 &* lddy
+        var p = panel
+        for n in 0..<nc {
+            let b0 = _mm256_loadu_ps(p), b1 = _mm256_loadu_ps(p + 8)
+            let a0 = _mm256_set1_ps(d0[n])
+            c0a = _mm256_fmadd_ps(a0, b0, c0a); c0b = _mm256_fmadd_ps(a0, b1, c0b)
+            let a1 = _mm256_set1_ps(d1[n])
+            c1a = _mm256_fmadd_ps(a1, b0, c1a); c1b = _mm256_fmadd_ps(a1, b1, c1b)
+            let a2 = _mm256_set1_ps(d2[n])
+            c2a = _mm256_fmadd_ps(a2, b0, c2a); c2b = _mm256_fmadd_ps(a2, b1, c2b)
+            let a3 = _mm256_set1_ps(d3[n])
+            c3a = _mm256_fmadd_ps(a3, b0, c3a); c3b = _mm256_fmadd_ps(a3, b1, c3b)
+            p += 32
+        }
+        _mm256_storeu_ps(dx + 0 &* lddx, _mm256_add_ps(c0a, _mm256_loadu_ps(dx + 0 &* lddx)))
+        _mm256_storeu_ps(dx + 0 &* lddx + 8, _mm256_add_ps(c0b, _mm256_loadu_ps(dx + 0 &* lddx + 8)))
+        _mm256_storeu_ps(dx + 1 &* lddx, _mm256_add_ps(c1a, _mm256_loadu_ps(dx + 1 &* lddx)))
+        _mm256_storeu_ps(dx + 1 &* lddx + 8, _mm256_add_ps(c1b, _mm256_loadu_ps(dx + 1 &* lddx + 8)))
+        _mm256_storeu_ps(dx + 2 &* lddx, _mm256_add_ps(c2a, _mm256_loadu_ps(dx + 2 &* lddx)))
+        _mm256_storeu_ps(dx + 2 &* lddx + 8, _mm256_add_ps(c2b, _mm256_loadu_ps(dx + 2 &* lddx + 8)))
+        _mm256_storeu_ps(dx + 3 &* lddx, _mm256_add_ps(c3a, _mm256_loadu_ps(dx + 3 &* lddx)))
+        _mm256_storeu_ps(dx + 3 &* lddx + 8, _mm256_add_ps(c3b, _mm256_loadu_ps(dx + 3 &* lddx + 8)))
+    }
+
+    /// `transposed4x16` on both halves of a 32-wide panel: a 4 × 32 tile.
+    @inline(__always)
+    public static func transposed4x32(_ dy: UnsafePointer<Float>, _ lddy: Int, _ panel: UnsafePointer<Float>, _ nc: Int,
+                                      _ dx: UnsafeMutablePointer<Float>, _ lddx: Int) {
+        transposed4x16(dy, lddy, panel, nc, dx, lddx)
+        transposed4x16(dy, lddy, panel + 16, nc, dx + 16, lddx)
+    }
+
+    /// Row tail: 2 rows of dY × the whole 32-wide panel (8 accumulators).
+    @inline(__always)
+    public static func transposed2x32(_ dy: UnsafePointer<Float>, _ lddy: Int, _ panel: UnsafePointer<Float>, _ nc: Int,
+                                      _ dx: UnsafeMutablePointer<Float>, _ lddx: Int) {
+        var c0a = _mm256_setzero_ps(), c0b = _mm256_setzero_ps(), c0c = _mm256_setzero_ps(), c0d = _mm256_setzero_ps()
+        var c1a = _mm256_setzero_ps(), c1b = _mm256_setzero_ps(), c1c = _mm256_setzero_ps(), c1d = _mm256_setzero_ps()
+        let d0 = dy + 0 &* lddy
+        let d1 = dy + 1 &* lddy
+        var p = panel
+        for n in 0..<nc {
+            let b0 = _mm256_loadu_ps(p), b1 = _mm256_loadu_ps(p + 8), b2 = _mm256_loadu_ps(p + 16), b3 = _mm256_loadu_ps(p + 24)
+            let a0 = _mm256_set1_ps(d0[n])
+            c0a = _mm256_fmadd_ps(a0, b0, c0a); c0b = _mm256_fmadd_ps(a0, b1, c0b)
+            c0c = _mm256_fmadd_ps(a0, b2, c0c); c0d = _mm256_fmadd_ps(a0, b3, c0d)
+            let a1 = _mm256_set1_ps(d1[n])
+            c1a = _mm256_fmadd_ps(a1, b0, c1a); c1b = _mm256_fmadd_ps(a1, b1, c1b)
+            c1c = _mm256_fmadd_ps(a1, b2, c1c); c1d = _mm256_fmadd_ps(a1, b3, c1d)
+            p += 32
+        }
+        _mm256_storeu_ps(dx + 0 &* lddx + 0, _mm256_add_ps(c0a, _mm256_loadu_ps(dx + 0 &* lddx + 0)))
+        _mm256_storeu_ps(dx + 0 &* lddx + 8, _mm256_add_ps(c0b, _mm256_loadu_ps(dx + 0 &* lddx + 8)))
+        _mm256_storeu_ps(dx + 0 &* lddx + 16, _mm256_add_ps(c0c, _mm256_loadu_ps(dx + 0 &* lddx + 16)))
+        _mm256_storeu_ps(dx + 0 &* lddx + 24, _mm256_add_ps(c0d, _mm256_loadu_ps(dx + 0 &* lddx + 24)))
+        _mm256_storeu_ps(dx + 1 &* lddx + 0, _mm256_add_ps(c1a, _mm256_loadu_ps(dx + 1 &* lddx + 0)))
+        _mm256_storeu_ps(dx + 1 &* lddx + 8, _mm256_add_ps(c1b, _mm256_loadu_ps(dx + 1 &* lddx + 8)))
+        _mm256_storeu_ps(dx + 1 &* lddx + 16, _mm256_add_ps(c1c, _mm256_loadu_ps(dx + 1 &* lddx + 16)))
+        _mm256_storeu_ps(dx + 1 &* lddx + 24, _mm256_add_ps(c1d, _mm256_loadu_ps(dx + 1 &* lddx + 24)))
+    }
 }

@@ -194,4 +194,124 @@ public enum MicroKernelAVX512 {
         _mm512_storeu_ps(dx, _mm512_add_ps(ca, _mm512_loadu_ps(dx)))
         _mm512_storeu_ps(dx + 16, _mm512_add_ps(cb, _mm512_loadu_ps(dx + 16)))
     }
+
+    /// Row tail of the 12-row tile: 8 rows of dY × the 32-wide panel (the 1-row kernel reads the
+    /// panel once per row; this once per 8 rows).
+    @inline(__always)
+    public static func transposed8x32(_ dy: UnsafePointer<Float>, _ lddy: Int, _ panel: UnsafePointer<Float>, _ nc: Int,
+                                      _ dx: UnsafeMutablePointer<Float>, _ lddx: Int) {
+        var c0a = _mm512_setzero_ps(), c0b = _mm512_setzero_ps()
+        var c1a = _mm512_setzero_ps(), c1b = _mm512_setzero_ps()
+        var c2a = _mm512_setzero_ps(), c2b = _mm512_setzero_ps()
+        var c3a = _mm512_setzero_ps(), c3b = _mm512_setzero_ps()
+        var c4a = _mm512_setzero_ps(), c4b = _mm512_setzero_ps()
+        var c5a = _mm512_setzero_ps(), c5b = _mm512_setzero_ps()
+        var c6a = _mm512_setzero_ps(), c6b = _mm512_setzero_ps()
+        var c7a = _mm512_setzero_ps(), c7b = _mm512_setzero_ps()
+        let d0 = dy + 0 &* lddy
+        let d1 = dy + 1 &* lddy
+        let d2 = dy + 2 &* lddy
+        let d3 = dy + 3 &* lddy
+        let d4 = dy + 4 &* lddy
+        let d5 = dy + 5 &* lddy
+        let d6 = dy + 6 &* lddy
+        let d7 = dy + 7 &* lddy
+        var p = panel
+        for n in 0..<nc {
+            let b0 = _mm512_loadu_ps(p), b1 = _mm512_loadu_ps(p + 16)
+            let a0 = _mm512_set1_ps(d0[n])
+            c0a = _mm512_fmadd_ps(a0, b0, c0a); c0b = _mm512_fmadd_ps(a0, b1, c0b)
+            let a1 = _mm512_set1_ps(d1[n])
+            c1a = _mm512_fmadd_ps(a1, b0, c1a); c1b = _mm512_fmadd_ps(a1, b1, c1b)
+            let a2 = _mm512_set1_ps(d2[n])
+            c2a = _mm512_fmadd_ps(a2, b0, c2a); c2b = _mm512_fmadd_ps(a2, b1, c2b)
+            let a3 = _mm512_set1_ps(d3[n])
+            c3a = _mm512_fmadd_ps(a3, b0, c3a); c3b = _mm512_fmadd_ps(a3, b1, c3b)
+            let a4 = _mm512_set1_ps(d4[n])
+            c4a = _mm512_fmadd_ps(a4, b0, c4a); c4b = _mm512_fmadd_ps(a4, b1, c4b)
+            let a5 = _mm512_set1_ps(d5[n])
+            c5a = _mm512_fmadd_ps(a5, b0, c5a); c5b = _mm512_fmadd_ps(a5, b1, c5b)
+            let a6 = _mm512_set1_ps(d6[n])
+            c6a = _mm512_fmadd_ps(a6, b0, c6a); c6b = _mm512_fmadd_ps(a6, b1, c6b)
+            let a7 = _mm512_set1_ps(d7[n])
+            c7a = _mm512_fmadd_ps(a7, b0, c7a); c7b = _mm512_fmadd_ps(a7, b1, c7b)
+            p += 32
+        }
+        _mm512_storeu_ps(dx + 0 &* lddx, _mm512_add_ps(c0a, _mm512_loadu_ps(dx + 0 &* lddx)))
+        _mm512_storeu_ps(dx + 0 &* lddx + 16, _mm512_add_ps(c0b, _mm512_loadu_ps(dx + 0 &* lddx + 16)))
+        _mm512_storeu_ps(dx + 1 &* lddx, _mm512_add_ps(c1a, _mm512_loadu_ps(dx + 1 &* lddx)))
+        _mm512_storeu_ps(dx + 1 &* lddx + 16, _mm512_add_ps(c1b, _mm512_loadu_ps(dx + 1 &* lddx + 16)))
+        _mm512_storeu_ps(dx + 2 &* lddx, _mm512_add_ps(c2a, _mm512_loadu_ps(dx + 2 &* lddx)))
+        _mm512_storeu_ps(dx + 2 &* lddx + 16, _mm512_add_ps(c2b, _mm512_loadu_ps(dx + 2 &* lddx + 16)))
+        _mm512_storeu_ps(dx + 3 &* lddx, _mm512_add_ps(c3a, _mm512_loadu_ps(dx + 3 &* lddx)))
+        _mm512_storeu_ps(dx + 3 &* lddx + 16, _mm512_add_ps(c3b, _mm512_loadu_ps(dx + 3 &* lddx + 16)))
+        _mm512_storeu_ps(dx + 4 &* lddx, _mm512_add_ps(c4a, _mm512_loadu_ps(dx + 4 &* lddx)))
+        _mm512_storeu_ps(dx + 4 &* lddx + 16, _mm512_add_ps(c4b, _mm512_loadu_ps(dx + 4 &* lddx + 16)))
+        _mm512_storeu_ps(dx + 5 &* lddx, _mm512_add_ps(c5a, _mm512_loadu_ps(dx + 5 &* lddx)))
+        _mm512_storeu_ps(dx + 5 &* lddx + 16, _mm512_add_ps(c5b, _mm512_loadu_ps(dx + 5 &* lddx + 16)))
+        _mm512_storeu_ps(dx + 6 &* lddx, _mm512_add_ps(c6a, _mm512_loadu_ps(dx + 6 &* lddx)))
+        _mm512_storeu_ps(dx + 6 &* lddx + 16, _mm512_add_ps(c6b, _mm512_loadu_ps(dx + 6 &* lddx + 16)))
+        _mm512_storeu_ps(dx + 7 &* lddx, _mm512_add_ps(c7a, _mm512_loadu_ps(dx + 7 &* lddx)))
+        _mm512_storeu_ps(dx + 7 &* lddx + 16, _mm512_add_ps(c7b, _mm512_loadu_ps(dx + 7 &* lddx + 16)))
+    }
+
+    /// Row tail of the 12-row tile: 4 rows of dY × the 32-wide panel (the 1-row kernel reads the
+    /// panel once per row; this once per 4 rows).
+    @inline(__always)
+    public static func transposed4x32(_ dy: UnsafePointer<Float>, _ lddy: Int, _ panel: UnsafePointer<Float>, _ nc: Int,
+                                      _ dx: UnsafeMutablePointer<Float>, _ lddx: Int) {
+        var c0a = _mm512_setzero_ps(), c0b = _mm512_setzero_ps()
+        var c1a = _mm512_setzero_ps(), c1b = _mm512_setzero_ps()
+        var c2a = _mm512_setzero_ps(), c2b = _mm512_setzero_ps()
+        var c3a = _mm512_setzero_ps(), c3b = _mm512_setzero_ps()
+        let d0 = dy + 0 &* lddy
+        let d1 = dy + 1 &* lddy
+        let d2 = dy + 2 &* lddy
+        let d3 = dy + 3 &* lddy
+        var p = panel
+        for n in 0..<nc {
+            let b0 = _mm512_loadu_ps(p), b1 = _mm512_loadu_ps(p + 16)
+            let a0 = _mm512_set1_ps(d0[n])
+            c0a = _mm512_fmadd_ps(a0, b0, c0a); c0b = _mm512_fmadd_ps(a0, b1, c0b)
+            let a1 = _mm512_set1_ps(d1[n])
+            c1a = _mm512_fmadd_ps(a1, b0, c1a); c1b = _mm512_fmadd_ps(a1, b1, c1b)
+            let a2 = _mm512_set1_ps(d2[n])
+            c2a = _mm512_fmadd_ps(a2, b0, c2a); c2b = _mm512_fmadd_ps(a2, b1, c2b)
+            let a3 = _mm512_set1_ps(d3[n])
+            c3a = _mm512_fmadd_ps(a3, b0, c3a); c3b = _mm512_fmadd_ps(a3, b1, c3b)
+            p += 32
+        }
+        _mm512_storeu_ps(dx + 0 &* lddx, _mm512_add_ps(c0a, _mm512_loadu_ps(dx + 0 &* lddx)))
+        _mm512_storeu_ps(dx + 0 &* lddx + 16, _mm512_add_ps(c0b, _mm512_loadu_ps(dx + 0 &* lddx + 16)))
+        _mm512_storeu_ps(dx + 1 &* lddx, _mm512_add_ps(c1a, _mm512_loadu_ps(dx + 1 &* lddx)))
+        _mm512_storeu_ps(dx + 1 &* lddx + 16, _mm512_add_ps(c1b, _mm512_loadu_ps(dx + 1 &* lddx + 16)))
+        _mm512_storeu_ps(dx + 2 &* lddx, _mm512_add_ps(c2a, _mm512_loadu_ps(dx + 2 &* lddx)))
+        _mm512_storeu_ps(dx + 2 &* lddx + 16, _mm512_add_ps(c2b, _mm512_loadu_ps(dx + 2 &* lddx + 16)))
+        _mm512_storeu_ps(dx + 3 &* lddx, _mm512_add_ps(c3a, _mm512_loadu_ps(dx + 3 &* lddx)))
+        _mm512_storeu_ps(dx + 3 &* lddx + 16, _mm512_add_ps(c3b, _mm512_loadu_ps(dx + 3 &* lddx + 16)))
+    }
+
+    /// Row tail of the 12-row tile: 2 rows of dY × the 32-wide panel (the 1-row kernel reads the
+    /// panel once per row; this once per 2 rows).
+    @inline(__always)
+    public static func transposed2x32(_ dy: UnsafePointer<Float>, _ lddy: Int, _ panel: UnsafePointer<Float>, _ nc: Int,
+                                      _ dx: UnsafeMutablePointer<Float>, _ lddx: Int) {
+        var c0a = _mm512_setzero_ps(), c0b = _mm512_setzero_ps()
+        var c1a = _mm512_setzero_ps(), c1b = _mm512_setzero_ps()
+        let d0 = dy + 0 &* lddy
+        let d1 = dy + 1 &* lddy
+        var p = panel
+        for n in 0..<nc {
+            let b0 = _mm512_loadu_ps(p), b1 = _mm512_loadu_ps(p + 16)
+            let a0 = _mm512_set1_ps(d0[n])
+            c0a = _mm512_fmadd_ps(a0, b0, c0a); c0b = _mm512_fmadd_ps(a0, b1, c0b)
+            let a1 = _mm512_set1_ps(d1[n])
+            c1a = _mm512_fmadd_ps(a1, b0, c1a); c1b = _mm512_fmadd_ps(a1, b1, c1b)
+            p += 32
+        }
+        _mm512_storeu_ps(dx + 0 &* lddx, _mm512_add_ps(c0a, _mm512_loadu_ps(dx + 0 &* lddx)))
+        _mm512_storeu_ps(dx + 0 &* lddx + 16, _mm512_add_ps(c0b, _mm512_loadu_ps(dx + 0 &* lddx + 16)))
+        _mm512_storeu_ps(dx + 1 &* lddx, _mm512_add_ps(c1a, _mm512_loadu_ps(dx + 1 &* lddx)))
+        _mm512_storeu_ps(dx + 1 &* lddx + 16, _mm512_add_ps(c1b, _mm512_loadu_ps(dx + 1 &* lddx + 16)))
+    }
 }

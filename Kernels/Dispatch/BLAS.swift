@@ -48,6 +48,15 @@ public final class BLAS: @unchecked Sendable {
     init() throws {
         let core = Self.chooseCoreType()
         if let core { setenv("OPENBLAS_CORETYPE", core, 1) }
+        // An idle OpenBLAS worker calls sched_yield in a loop for 2^28 TSC cycles (≈ 0.1 s) after each
+        // call before it sleeps, taking a share of the core from whatever runs next: `bench kernels`
+        // measured our 2-thread kernels 2× slower right after a 2-thread sgemm (576×1536, M = 512,
+        // forced AVX2, Zen 4: 9.5 ms against 4.7 ms with the spin capped). 2^20 cycles (≈ 0.4 ms at
+        // 2.6 GHz) still keeps the workers awake between back-to-back calls. The engine itself runs
+        // OpenBLAS single-threaded; only `qlora bench` raises its thread count. A user's setting wins.
+        if Environment.get("OPENBLAS_THREAD_TIMEOUT") == nil && Environment.get("GOTO_THREAD_TIMEOUT") == nil {
+            setenv("OPENBLAS_THREAD_TIMEOUT", "20", 1)
+        }
         requestedCoreType = core
         var handle: UnsafeMutableRawPointer?
         var opened = ""

@@ -27,18 +27,26 @@ struct TileKernels {
     /// on the SmolLM2 shapes the difference was inside this shared machine's noise; the AVX-512
     /// path keeps its measured layout.
     var forwardPad = 0
+    /// Transposed tiles for the rows left after the `tMR`-row tiles, widest first (each reads the panel
+    /// once for its rows; the one-row kernel, once per row). On `bench kernels` gemm_t 4096², M = 16
+    /// (forced AVX2, Zen 4, 2 threads) the 4 tail rows on the one-row kernel took 21% of the product's
+    /// time against 39% for the 12 rows on the 6-row tile.
+    var transposedTails: [(rows: Int, tile: (UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) -> Void)] = []
 
     static let avx512 = TileKernels(
         forwardTile: MicroKernelAVX512.forward32x12, fMR: 32, fNR: 12,
         transposedTile: MicroKernelAVX512.transposed12x32, transposedRow: MicroKernelAVX512.transposedRowx32,
-        tMR: 12, tNR: 32)
+        tMR: 12, tNR: 32,
+        transposedTails: [(8, MicroKernelAVX512.transposed8x32), (4, MicroKernelAVX512.transposed4x32),
+                          (2, MicroKernelAVX512.transposed2x32)])
 
     // Transposed 6×32 (two 6×16 halves): twice the rows of dY per panel load of the old 3×32, which
     // measured 1.3–2× slower on the SmolLM2 shapes at M = 1024 (forced AVX2, Zen 4).
     static let avx2 = TileKernels(
         forwardTile: MicroKernelAVX2.forward16x6, fMR: 16, fNR: 6,
         transposedTile: MicroKernelAVX2.transposed6x32, transposedRow: MicroKernelAVX2.transposedRowx32,
-        tMR: 6, tNR: 32, forwardPad: 16)
+        tMR: 6, tNR: 32, forwardPad: 16,
+        transposedTails: [(4, MicroKernelAVX2.transposed4x32), (2, MicroKernelAVX2.transposed2x32)])
 
     static func forISA(_ isa: KernelISA) -> TileKernels? {
         switch isa {
@@ -64,29 +72,40 @@ enum PanelGEMM {
 
     /// Y[M, N] = X[M, K] · Wᵀ (overwrites Y), vectorized along M: Xᵀ is packed into slivers, Yᵀ
     /// accumulates in the workspace and is transposed into Y at the end. Requires K % 32 == 0.
-    static func forward(_ w: PanelSource, _ k: TileKernels, X: UnsafePointer<Float>, ldx: Int, M: Int,
+    static func forward(_ w: PanelSource, _ tiles: TileKernels, X: UnsafePointer<Float>, ldx: Int, M: Int,
                         Y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int, workspace: KernelWorkspace) {
+        // A few rows (M ≤ 16) would fill only half of the AVX-512 tile's 32 rows: the AVX2 16-row tile
+        // (which every AVX-512 CPU runs) does the same useful work per cycle where 512-bit FMAs issue at
+        // twice the 256-bit rate, and twice it where they do not (Zen 4: bench kernels 1536×576, M = 16,
+        // 2 threads, 0.306 ms on the padded 32×12 tile, 0.175 ms on 16×6).
+        let k = M <= TileKernels.avx2.fMR && tiles.fMR > TileKernels.avx2.fMR && KernelISA.avx2.isSupported
+            ? TileKernels.avx2 : tiles
         let N = w.rows, K = w.cols, MR = k.fMR, NR = k.fNR
         let mTiles = (M + MR - 1) / MR, Mpad = mTiles * MR
         let nTiles = (N + NR - 1) / NR, Npad = nTiles * NR
         let KC = forwardKC, NCB = forwardNCB
-        let nThreads = max(1, min(threads, nTiles))
+        let nThreads = max(1, min(ThreadCost.threads(flops: 2.0 * Double(M * N * K), requested: threads, k), nTiles))
         let LDW = KC + k.forwardPad
         let xtCount = Mpad * K, ytCount = Npad * Mpad, panelCount = NCB * LDW
         let base = workspace.floats(xtCount + ytCount + nThreads * panelCount)
         let XT = base, YT = base + xtCount, panels = YT + ytCount
         // Xᵀ slivers: XT[(mt·K + k)·MR + i] = X[mt·MR + i, k], zero past M.
-        Parallel.forChunks(mTiles, threads: threads) { _, lo, hi in
+        // In chunks of 64 columns, so the MR rows' strided stores land in the same 64·MR floats of L1.
+        Parallel.forChunks(mTiles, threads: nThreads) { _, lo, hi in
             for mt in lo..<hi {
                 let sliver = XT + mt * K * MR
-                for i in 0..<MR {
-                    let m = mt * MR + i
-                    if m < M {
-                        let x = X + m * ldx
-                        for c in 0..<K { sliver[c * MR + i] = x[c] }
-                    } else {
-                        for c in 0..<K { sliver[c * MR + i] = 0 }
+                let rows = min(MR, M - mt * MR)
+                var c0 = 0
+                while c0 < K {
+                    let c1 = min(c0 + 64, K)
+                    for i in 0..<rows {
+                        let x = X + (mt * MR + i) * ldx
+                        for c in c0..<c1 { sliver[c * MR + i] = x[c] }
                     }
+                    for i in rows..<MR {
+                        for c in c0..<c1 { sliver[c * MR + i] = 0 }
+                    }
+                    c0 = c1
                 }
             }
         }
@@ -143,7 +162,7 @@ enum PanelGEMM {
         let N = w.rows, K = w.cols
         let NR = k.tNR, MR = k.tMR, NB = transposedNB
         let cTiles = K / NR
-        let nThreads = max(1, min(threads, cTiles))
+        let nThreads = max(1, min(ThreadCost.threads(flops: 2.0 * Double(M * N * K), requested: threads, k), cTiles))
         let panels = workspace.floats(nThreads * NB * NR)
         Parallel.forChunks(cTiles, threads: nThreads) { t, lo, hi in
             let panel = panels + t * NB * NR
@@ -157,6 +176,10 @@ enum PanelGEMM {
                     while m + MR <= M {
                         k.transposedTile(dY + m * lddy + nb, lddy, panel, nbn, dX + m * lddx + c0, lddx)
                         m += MR
+                    }
+                    for (rows, tile) in k.transposedTails where m + rows <= M {
+                        tile(dY + m * lddy + nb, lddy, panel, nbn, dX + m * lddx + c0, lddx)
+                        m += rows
                     }
                     while m < M {
                         k.transposedRow(dY + m * lddy + nb, panel, nbn, dX + m * lddx + c0)

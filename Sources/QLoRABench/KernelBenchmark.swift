@@ -150,8 +150,11 @@ public enum KernelBenchmark {
         var total = 0.0
         while times[0].count < maxRounds && (times[0].count < minRounds || total < minSeconds) {
             for (i, v) in variants.enumerated() {
-                // Our idle workers must not spin on the cores OpenBLAS's threads are about to use.
-                if i > 0 { WorkerPool.parkAll(); usleep(200) }
+                // No variant starts while another's idle threads still spin on the cores: ours park
+                // at once, OpenBLAS's sleep ≈ 0.4 ms after their last call (`BLAS` caps their spin
+                // with OPENBLAS_THREAD_TIMEOUT), so every variant, ours included, waits 1 ms first.
+                WorkerPool.parkAll()
+                usleep(1000)
                 let t0 = MachineProbe.now()
                 for _ in 0..<reps[i] { v() }
                 let dt = MachineProbe.now() - t0
