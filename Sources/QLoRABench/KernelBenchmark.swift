@@ -207,13 +207,14 @@ public enum KernelBenchmark {
         for i in 0..<(maxM * max(N, K)) { X[i] = rng.nextNormal() }
         Y.initialize(repeating: 0, count: maxM * max(N, K))
         let ws = KernelWorkspace()
-        let int8Matrix = int8 && ms.contains(1) ? (try? Int8Variant.selected()).flatMap { Int8NF4Matrix(ref, variant: $0) } : nil
+        // `--int8`'s row: the same repacked matrix as the int8 column (the variant `QLORA_ISA` selects).
+        let int8GEMVMatrix = int8 && ms.contains(1) ? int8Matrix : nil
         for threads in threadCounts {
             blas.setThreadCount(threads)
             for M in ms {
                 for kernel in ["gemv", "gemv_int8", "gemm", "gemm_t"] {
                     if kernel == "gemv" && M != 1 || kernel == "gemm" && M == 1 { continue }
-                    if kernel == "gemv_int8" && (M != 1 || int8Matrix == nil) { continue }
+                    if kernel == "gemv_int8" && (M != 1 || int8GEMVMatrix == nil) { continue }
                     progress("\(kernel) \(N)x\(K) M=\(M) threads=\(threads)")
                     let ours: () -> Void, base: () -> Void, deqBase: () -> Void
                     var bf16: (() -> Void)? = nil
@@ -232,7 +233,7 @@ public enum KernelBenchmark {
                         }
                         baseName = "openblas_sgemv_f32"
                     case "gemv_int8":
-                        let m8 = int8Matrix!
+                        let m8 = int8GEMVMatrix!
                         ours = { Int8Kernels.gemm(m8, X: X, ldx: K, M: 1, Y: Y, ldy: N, threads: threads, workspace: ws) }
                         base = { blas.sgemv(trans: false, M: N, N: K, A: wf, lda: K, x: X, y: Y) }
                         deqBase = {
@@ -279,7 +280,7 @@ public enum KernelBenchmark {
                     let flops = 2.0 * Double(M) * Double(N) * Double(K)
                     let seconds = r.medians[0]
                     let actBytes = 4.0 * Double(M) * Double(N + K)
-                    let bytes = kernel == "gemv_int8" ? Double(int8Matrix!.storedBytes) : weightBytes
+                    let bytes = kernel == "gemv_int8" ? Double(int8GEMVMatrix!.storedBytes) : weightBytes
                     let bound = max(flops / (machine.peak(threads) * 1e9),
                                     (bytes + actBytes) / (machine.bandwidth(threads) * 1e9))
                     var row = Row(kernel: kernel, out: N, in: K, m: M, threads: threads, seconds: seconds,
