@@ -60,9 +60,9 @@ public final class Trainer {
         resumeWarnings = skipped.map { "skipped checkpoint \($0.path): \($0.reason)" }
         let r = try Checkpoint.read(from: path, into: optimizer, dataPosition: DataPosition.self)
         let dtype = model.weights.computeDType.rawValue
-        if r.computeDType != dtype {
+        if let theirs = r.computeDType, theirs != dtype {
             // Allowed (like a changed learning rate), but the continuation is no longer the run it was.
-            resumeWarnings.append("checkpoint step \(r.step) was trained with --compute-dtype \(r.computeDType), this run computes in \(dtype): the continuation is not bit-identical to an uninterrupted run")
+            resumeWarnings.append("checkpoint step \(r.step) was trained with --compute-dtype \(theirs), this run computes in \(dtype): the continuation is not bit-identical to an uninterrupted run")
         }
         loader = try DataLoader(examples: loader.examples, B: options.batch, T: options.seq, layout: options.layout,
                                 padID: loader.padID, resumingAt: r.dataPosition)

@@ -13,8 +13,9 @@ public struct RestoredCheckpoint<Position: Decodable> {
     public var rngs: [String: SeededRNG]
     /// The caller's data-loader position, as it was passed in.
     public var dataPosition: Position
-    /// The compute type the run was in when it wrote the checkpoint (`f32` for checkpoints that predate the field).
-    public var computeDType: String
+    /// The compute type the run was in when it wrote the checkpoint; nil for checkpoints that predate the field
+    /// (runs could already compute in bf16 then, so nothing is assumed).
+    public var computeDType: String?
 }
 
 /// One checkpoint directory: trainable parameters, all optimizer state, scheduler step, random
@@ -76,7 +77,7 @@ public enum Checkpoint {
             UnsafeMutableRawPointer(p.value).copyMemory(from: try file.raw(p.name).baseAddress!, byteCount: 4 * p.count)
         }
         return RestoredCheckpoint(directory: path, step: record.step, schedulerStep: record.schedulerStep,
-                                  rngs: record.rngs, dataPosition: position, computeDType: record.computeDType ?? "f32")
+                                  rngs: record.rngs, dataPosition: position, computeDType: record.computeDType)
     }
 
     static func writeJSON<T: Encodable>(_ value: T, to path: String) throws {

@@ -30,7 +30,7 @@ struct CheckpointRecord: Codable, Equatable {
     var groups: [Group]
     var parameters: [Tensor]
     /// The frozen products' compute type (`f32`, `bf16`); absent in checkpoints written before it was recorded
-    /// (those runs computed in Float32).
+    /// (unknown: such runs may have computed in either).
     var computeDType: String?
 
     enum CodingKeys: String, CodingKey {
