@@ -62,27 +62,6 @@ public enum BF16Pack {
         }
     }
 
-    /// One Xᵀ sliver for the forward tile: sliver[p·32 + i] = (bf16 x[m0+i, 2p], bf16 x[m0+i, 2p+1])
-    /// for i < 32, p < K/2; rows at or past M are zero. K % 32 == 0.
-    public static func packSliver(_ X: UnsafePointer<Float>, _ ldx: Int, _ m0: Int, _ M: Int, _ K: Int,
-                                  _ sliver: UnsafeMutablePointer<UInt32>) {
-        for i in 0..<32 {
-            let m = m0 &+ i
-            if m < M {
-                let x = X + m &* ldx
-                var k = 0
-                while k < K {
-                    let v = pairs16(x + k)
-                    let base = sliver + ((k >> 1) &* 32 &+ i)
-                    for l in 0..<16 { base[l &* 32] = v[l] }
-                    k &+= 32
-                }
-            } else {
-                for p in 0..<(K >> 1) { sliver[p &* 32 &+ i] = 0 }
-            }
-        }
-    }
-
     // MARK: Pair layouts of `PairGEMMBF16` (attention's products). Any shape; odd tails get a zero high half.
 
     /// dst[r·ldd + p] = (bf16 X[r, 2p], bf16 X[r, 2p+1]) for r < rows, p < ⌈cols/2⌉ (X[r, cols] read as 0).
