@@ -313,6 +313,10 @@ public enum NF4AVX2 {
             var p = w.packed + (j &>> 1)
             var out = dst
             for _ in 0..<rows {
+                // The row's next line, which the panel of the column tile after the next three
+                // (4 tiles share a 64-byte line) reads: rows are a page or more apart in the large
+                // shapes, so the hardware prefetchers do not fetch them.
+                qlora_prefetch_l1(p + 64)
                 let s = _mm256_set1_ps(w.scale(block: j &>> w.blockShift))
                 let (v0, v1, v2, v3) = decodeGroupPlanes(p, spread, shifts, t)
                 _mm256_storeu_ps(out, _mm256_mul_ps(v0, s)); _mm256_storeu_ps(out + 8, _mm256_mul_ps(v1, s))
