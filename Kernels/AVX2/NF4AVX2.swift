@@ -249,23 +249,89 @@ public enum NF4AVX2 {
         _mm_storeu_ps(hi, _mm_add_ps(_mm_loadu_ps(hi), unsafeBitCast(h.highHalf, to: __m128.self)))
     }
 
-    public static func dequantizeRowSegment(_ w: NF4MatrixRef, _ r: Int, _ c0: Int, _ count: Int,
-                                            _ dst: UnsafeMutablePointer<Float>) {
-        let lo = _mm256_loadu_ps(w.code), hi = _mm256_loadu_ps(w.code + 8)
+    // MARK: panel decode (natural order)
+
+    /// `vpshufb` control that spreads a group's 16 packed bytes (broadcast to both lanes) so that
+    /// `decodePlanes` returns its 32 weights in natural order: lane 0 takes bytes 0…3 and 8…11, lane 1
+    /// bytes 4…7 and 12…15, each twice (low nibbles in bytes 0…7 of the lane, high nibbles in 8…15).
+    @inline(__always)
+    static func groupSpread() -> __m256i {
+        _mm256_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 0, 1, 2, 3, 8, 9, 10, 11,
+                         4, 5, 6, 7, 12, 13, 14, 15, 4, 5, 6, 7, 12, 13, 14, 15)
+    }
+
+    /// Per-dword right shifts that bring the high nibbles of dwords 2 and 3 of each lane down (`vpsrlvd`).
+    @inline(__always)
+    static func nibbleShifts() -> __m256i { _mm256_setr_epi32(0, 0, 4, 4, 0, 0, 4, 4) }
+
+    /// The 32 weights of the group at p (16 packed bytes) in natural order (elements 0…7, 8…15, 16…23,
+    /// 24…31), unscaled: one broadcast load, one `vpshufb` spread, a variable shift and a mask put each
+    /// index byte where the byte-plane lookup's unpacks leave its value in place, so no permute follows.
+    /// Index byte 4i+j of lane L comes out as element j of lane L of vector i, so lane 0 must hold
+    /// elements 8i+j and lane 1 elements 8i+4+j: the low nibbles of bytes 0…3 / 8…11 (lane 0) and
+    /// 4…7 / 12…15 (lane 1) for i < 2, their high nibbles for i ≥ 2.
+    @inline(__always)
+    static func decodeGroupPlanes(_ p: UnsafePointer<UInt8>, _ spread: __m256i, _ shifts: __m256i, _ t: BytePlanes)
+        -> (__m256, __m256, __m256, __m256) {
+        let g = _mm256_broadcastsi128_si256(_mm_loadu_si128(UnsafeRawPointer(p).assumingMemoryBound(to: __m128i_u.self)))
+        let s = _mm256_srlv_epi32(_mm256_shuffle_epi8(g, spread), shifts)
+        return decodePlanes(_mm256_and_si256(s, _mm256_set1_epi8(0x0F)), t)
+    }
+
+    /// W[r, c0 ..< c0 + count] scaled, into dst (c0 and count multiples of 32), with the table and
+    /// constants already set up.
+    @inline(__always)
+    static func decodeSegment(_ w: NF4MatrixRef, _ r: Int, _ c0: Int, _ count: Int, _ dst: UnsafeMutablePointer<Float>,
+                              _ t: BytePlanes, _ spread: __m256i, _ shifts: __m256i) {
         var j = r &* w.cols &+ c0
         let end = j &+ count
         var out = dst
         while j < end {
             let b = j &>> w.blockShift
-            let blockEnd = min(end, (b &+ 1) &* w.blockSize)
+            let blockEnd = min(end, (b &+ 1) &<< w.blockShift)
             let s = _mm256_set1_ps(w.scale(block: b))
             while j < blockEnd {
-                let (v0, v1, v2, v3) = decodeGroup(w.packed + (j >> 1), lo, hi)
+                let (v0, v1, v2, v3) = decodeGroupPlanes(w.packed + (j &>> 1), spread, shifts, t)
                 _mm256_storeu_ps(out, _mm256_mul_ps(v0, s)); _mm256_storeu_ps(out + 8, _mm256_mul_ps(v1, s))
                 _mm256_storeu_ps(out + 16, _mm256_mul_ps(v2, s)); _mm256_storeu_ps(out + 24, _mm256_mul_ps(v3, s))
                 out += 32
                 j &+= 32
             }
         }
+    }
+
+    /// dst[i·ld ..< i·ld + count] = W[r0 + i, c0 ..< c0 + count] for i < rows (c0 and count multiples
+    /// of 32): a whole panel per call, so the byte-plane table and constants are set up once per panel
+    /// rather than once per row segment (the transposed product's panel rows are one group each).
+    public static func dequantizePanel(_ w: NF4MatrixRef, _ r0: Int, _ rows: Int, _ c0: Int, _ count: Int,
+                                       _ dst: UnsafeMutablePointer<Float>, _ ld: Int) {
+        let t = bytePlanes(w.code), spread = groupSpread(), shifts = nibbleShifts()
+        if count == 32 {
+            // One group per row: no block loop.
+            let rowBytes = w.cols &>> 1
+            var j = r0 &* w.cols &+ c0
+            var p = w.packed + (j &>> 1)
+            var out = dst
+            for _ in 0..<rows {
+                // The row's next line, which the panel of the column tile after the next three
+                // (4 tiles share a 64-byte line) reads: rows are a page or more apart in the large
+                // shapes, so the hardware prefetchers do not fetch them.
+                qlora_prefetch_l1(p + 64)
+                let s = _mm256_set1_ps(w.scale(block: j &>> w.blockShift))
+                let (v0, v1, v2, v3) = decodeGroupPlanes(p, spread, shifts, t)
+                _mm256_storeu_ps(out, _mm256_mul_ps(v0, s)); _mm256_storeu_ps(out + 8, _mm256_mul_ps(v1, s))
+                _mm256_storeu_ps(out + 16, _mm256_mul_ps(v2, s)); _mm256_storeu_ps(out + 24, _mm256_mul_ps(v3, s))
+                j &+= w.cols
+                p += rowBytes
+                out += ld
+            }
+            return
+        }
+        for i in 0..<rows { decodeSegment(w, r0 &+ i, c0, count, dst + i &* ld, t, spread, shifts) }
+    }
+
+    public static func dequantizeRowSegment(_ w: NF4MatrixRef, _ r: Int, _ c0: Int, _ count: Int,
+                                            _ dst: UnsafeMutablePointer<Float>) {
+        dequantizePanel(w, r, 1, c0, count, dst, count)
     }
 }

@@ -15,19 +15,25 @@ public enum NF4Kernels {
     struct ISADecode {
         let gemvRows: (NF4MatrixRef, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int) -> Void
         let rowSegment: (NF4MatrixRef, Int, Int, Int, UnsafeMutablePointer<Float>) -> Void
+        /// Whole panels (rows r0 ..< r0 + rows, row stride ld) in one call, where the ISA has it.
+        var panel: ((NF4MatrixRef, Int, Int, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void)? = nil
     }
 
     static func decode(_ isa: KernelISA, _ w: NF4MatrixRef) -> (ISADecode, TileKernels)? {
         guard w.rowsAreGroupAligned, let tiles = TileKernels.forISA(isa) else { return nil }
         switch isa {
         case .avx512: return (ISADecode(gemvRows: NF4AVX512.gemvRows, rowSegment: NF4AVX512.dequantizeRowSegment), tiles)
-        case .avx2: return (ISADecode(gemvRows: NF4AVX2.gemvRows, rowSegment: NF4AVX2.dequantizeRowSegment), tiles)
+        case .avx2:
+            return (ISADecode(gemvRows: NF4AVX2.gemvRows, rowSegment: NF4AVX2.dequantizeRowSegment,
+                              panel: NF4AVX2.dequantizePanel), tiles)
         case .reference: return nil
         }
     }
 
     static func panels(_ w: NF4MatrixRef, _ d: ISADecode) -> PanelSource {
-        PanelSource(rows: w.rows, cols: w.cols) { r, c0, n, dst in d.rowSegment(w, r, c0, n, dst) }
+        var src = PanelSource(rows: w.rows, cols: w.cols) { r, c0, n, dst in d.rowSegment(w, r, c0, n, dst) }
+        if let panel = d.panel { src.panel = { r0, rows, c0, n, dst, ld in panel(w, r0, rows, c0, n, dst, ld) } }
+        return src
     }
 
     /// y[N] = W · x.
@@ -95,6 +101,10 @@ public enum NF4Kernels {
                                   isa: KernelISA = .best) {
         let d = decode(isa, w)?.0
         Parallel.forChunks(w.rows, threads: threads) { _, lo, hi in
+            if let panel = d?.panel {
+                panel(w, lo, hi - lo, 0, w.cols, dst + lo * w.cols, w.cols)
+                return
+            }
             for r in lo..<hi {
                 if let d { d.rowSegment(w, r, 0, w.cols, dst + r * w.cols) } else {
                     NF4Reference.dequantizeRow(w, r, dst + r * w.cols)

@@ -11,6 +11,21 @@ struct PanelSource {
     let cols: Int
     /// Writes W[r, c0 ..< c0 + count] as Float32 into dst (c0 and count multiples of 32).
     let rowSegment: (_ r: Int, _ c0: Int, _ count: Int, _ dst: UnsafeMutablePointer<Float>) -> Void
+    /// Optional whole-panel writer: dst[i·ld ..< i·ld + count] = W[r0 + i, c0 ..< c0 + count] for
+    /// i < rows, the same values as `rowSegment` row by row, with the per-call setup (tables, scales'
+    /// addresses) paid once per panel. The transposed product's panel rows are 32 weights each, so
+    /// a call per row cost as much as the decode itself (forced AVX2, gemm_t at M = 16).
+    var panel: ((_ r0: Int, _ rows: Int, _ c0: Int, _ count: Int, _ dst: UnsafeMutablePointer<Float>, _ ld: Int) -> Void)? = nil
+
+    /// Writes rows r0 ..< r0 + rows of the panel (by `panel` if there is one, else row by row).
+    @inline(__always)
+    func fill(_ r0: Int, _ rows: Int, _ c0: Int, _ count: Int, _ dst: UnsafeMutablePointer<Float>, _ ld: Int) {
+        if let panel {
+            panel(r0, rows, c0, count, dst, ld)
+        } else {
+            for r in 0..<rows { rowSegment(r0 + r, c0, count, dst + r * ld) }
+        }
+    }
 }
 
 /// One ISA's micro-kernels and their tile shapes.
@@ -118,14 +133,9 @@ enum PanelGEMM {
                 var nb = n0
                 while nb < n1 {
                     let ncb = min(NCB, n1 - nb)
-                    for r in 0..<ncb {
-                        let dst = panel + r * LDW
-                        if nb + r < N {
-                            w.rowSegment(nb + r, kb, kc, dst)
-                        } else {
-                            dst.initialize(repeating: 0, count: kc)
-                        }
-                    }
+                    let valid = max(0, min(ncb, N - nb))
+                    w.fill(nb, valid, kb, kc, panel, LDW)
+                    for r in valid..<ncb { (panel + r * LDW).initialize(repeating: 0, count: kc) }
                     for mt in 0..<mTiles {
                         let xt = XT + (mt * K + kb) * MR
                         var nt = 0
@@ -171,7 +181,8 @@ enum PanelGEMM {
                 let nbn = min(NB, N - nb)
                 for ct in lo..<hi {
                     let c0 = ct * NR
-                    for r in 0..<nbn { w.rowSegment(nb + r, c0, NR, panel + r * NR) }
+                    // Decoded once per panel, then read by every row tile of dY.
+                    w.fill(nb, nbn, c0, NR, panel, NR)
                     var m = 0
                     while m + MR <= M {
                         k.transposedTile(dY + m * lddy + nb, lddy, panel, nbn, dX + m * lddx + c0, lddx)

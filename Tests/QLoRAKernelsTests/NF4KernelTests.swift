@@ -127,6 +127,48 @@ import Testing
         }
     }
 
+    /// Whole-matrix dequantization (each ISA's panel or row decode) is bit-identical to bitsandbytes'.
+    @Test(arguments: cases) func dequantizeEqualsReferenceExactly(_ c: Case) {
+        let f = Self.fixture(c)
+        for isa in Self.isas {
+            for threads in [1, 2] {
+                var W = [Float](repeating: .nan, count: c.out * c.inn)
+                W.withUnsafeMutableBufferPointer { NF4Kernels.dequantize(f.matrix.ref, into: $0.baseAddress!, threads: threads, isa: isa) }
+                let bad = (0..<W.count).filter { Double(W[$0]) != f.W[$0] }.count
+                #expect(bad == 0, "\(isa) threads=\(threads): \(bad) elements differ")
+            }
+        }
+    }
+
+    /// The transposed product with a one-hot dY (row m picks W's row (7m + 3) % out) and dX = 0 returns
+    /// those rows of W exactly: every panel element lands at its own column, with its own block's scale
+    /// (M = 16 takes the 6-row tiles and the 4-row tail on AVX2; odd row counts, rows not whole 64-blocks).
+    @Test(arguments: [(37, 96, 64), (77, 320, 32), (300, 288, 256), (389, 544, 64), (2051, 64, 64), (45, 128, 128)])
+    func transposedOneHotReturnsRowsExactly(_ shape: (Int, Int, Int)) {
+        let (out, inn, bs) = shape
+        let m = 16
+        let f = Self.fixture(Case(out: out, inn: inn, m: m, doubleQuant: true, blockSize: bs))
+        var dY = [Float](repeating: 0, count: m * out)
+        for i in 0..<m { dY[i * out + (7 * i + 3) % out] = 1 }
+        for isa in Self.isas {
+            for threads in [1, 2] {
+                var dX = [Float](repeating: 0, count: m * inn)
+                dY.withUnsafeBufferPointer { dy in
+                    dX.withUnsafeMutableBufferPointer { dx in
+                        NF4Kernels.gemmT(f.matrix.ref, dY: dy.baseAddress!, lddy: out, M: m, dX: dx.baseAddress!,
+                                         lddx: inn, threads: threads, isa: isa)
+                    }
+                }
+                var bad = 0
+                for i in 0..<m {
+                    let r = (7 * i + 3) % out
+                    for k in 0..<inn where Double(dX[i * inn + k]) != f.W[r * inn + k] { bad += 1 }
+                }
+                #expect(bad == 0, "\(isa) threads=\(threads): \(bad) elements differ")
+            }
+        }
+    }
+
     @Test func everyISAVariantIsExercisedOnThisMachine() {
         // The reference always runs; AVX2 runs on any x86-64-v3 CPU, AVX-512 where present, up to the
         // path QLORA_ISA chooses.
