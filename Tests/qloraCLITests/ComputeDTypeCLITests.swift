@@ -102,6 +102,25 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/bad"))
     }
 
+    /// memplan --device cpu plans attention's per-thread scratch for --threads (as train's check does for its run).
+    @Test func memplanFollowsTheThreadCount() throws {
+        func rows(_ threads: Int) throws -> (request: [String: Any], pairs: [String: Any]) {
+            let r = try CLIRunner.run(["memplan", "--model", TrainCommandTests.tiny, "--device", "cpu", "--rank", "4",
+                                       "--compute-dtype", "bf16", "--threads", "\(threads)", "--json"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            let buffers = try #require(obj["buffers"] as? [[String: Any]])
+            return (try #require(obj["request"] as? [String: Any]),
+                    try #require(buffers.first { $0["name"] as? String == "attention.bf16_pairs" }))
+        }
+        let one = try rows(1), three = try rows(3)
+        #expect(one.request["threads"] as? Int == 1 && three.request["threads"] as? Int == 3)
+        #expect((one.pairs["shape"] as? [Int])?.first == 1 && (three.pairs["shape"] as? [Int])?.first == 3)
+        #expect(three.pairs["bytes"] as? Int == 3 * (one.pairs["bytes"] as? Int ?? -1))
+        let gpu = try CLIRunner.run(["memplan", "--model", TrainCommandTests.tiny, "--threads", "2"])
+        #expect(gpu.status != 0 && gpu.stderr.contains("--threads applies to --device cpu"), "\(gpu.stderr)")
+    }
+
     @Test func memplanPlansTheBF16Workspace() throws {
         let f = try CLIRunner.run(["memplan", "--model", TrainCommandTests.tiny, "--device", "cpu", "--rank", "4", "--json"])
         let b = try CLIRunner.run(["memplan", "--model", TrainCommandTests.tiny, "--device", "cpu", "--rank", "4", "--compute-dtype", "bf16", "--json"])
