@@ -20,8 +20,8 @@ import Testing
     @Test func anotherISAOrBF16VariantIsSaid() throws {
         let isa = try #require(ResumeArithmetic.warning(step: 3, checkpointDType: "f32", checkpointPath: KernelPath(isa: "avx512"),
                                                         dtype: "f32", path: KernelPath(isa: "avx2")))
-        #expect(isa == "checkpoint step 3 ran on kernel path avx512, this run on avx2 (another CPU or QLORA_ISA): "
-                + "the continuation is not bit-identical to an uninterrupted run")
+        #expect(isa == "checkpoint step 3 ran on kernel path avx512, this run on avx2: "
+                + "the continuation is not bit-identical to an uninterrupted run (another CPU or QLORA_ISA)")
         // Same ISA, bf16 on vdpbf16ps vs the Float32 kernels (an AVX-512 CPU without AVX512-BF16).
         let variant = try #require(ResumeArithmetic.warning(step: 5, checkpointDType: "bf16", checkpointPath: Self.avx512BF16,
                                                             dtype: "bf16", path: KernelPath(isa: "avx512", bf16: "avx512")))

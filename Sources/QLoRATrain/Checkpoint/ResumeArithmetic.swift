@@ -17,6 +17,6 @@ public enum ResumeArithmetic {
         // The bf16 variant is compared only where both runs name one (the same dtype, bf16).
         let differs = theirs.isa != path.isa || (theirs.bf16 != nil && path.bf16 != nil && theirs.bf16 != path.bf16)
         guard differs else { return nil }
-        return "checkpoint step \(step) ran on kernel path \(theirs), this run on \(path) (another CPU or QLORA_ISA): \(notSame)"
+        return "checkpoint step \(step) ran on kernel path \(theirs), this run on \(path): \(notSame) (another CPU or QLORA_ISA)"
     }
 }
