@@ -204,7 +204,10 @@ done
 # before its first checkpoint was complete is resumed too (it starts from step 0): a kill during
 # that first checkpoint write leaves the hidden .checkpoint-1.tmp-* directory, which only a later
 # run of the same output removes (the next checkpoint save), so the clean-up check below needs it.
-if [ "$run_done" = 0 ] && [ -d "$run/checkpoints" ]; then
+if [ $((fresh + resumes)) = 0 ]; then
+    # Fewer than two rounds (--kills 1): no train round ran, so there is no killed run to finish.
+    final="final resume: not needed (no train round ran)"
+elif [ "$run_done" = 0 ] && [ -d "$run/checkpoints" ]; then
     "${train_cmd[@]}" --resume "$run" > /dev/null 2> "$work/last.err" || bad "final resume failed: $(tail -1 "$work/last.err")"
     grep -q "skipped checkpoint" "$work/last.err" && bad "final resume had to skip a checkpoint"
     cmp -s "$run/adapter_model.safetensors" "$ref_train/adapter_model.safetensors" \

@@ -3,6 +3,7 @@
 // target attributes (one binary for every x86-64 CPU); the caller picks the variant from the CPU's features.
 #include "qlora_int8.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -72,14 +73,33 @@ void qlora_i8_repack(const uint8_t *packed, const float *blockScales, long rows,
 
 // MARK: activation quantization
 
+// A block holding a NaN or an infinity quantizes to q = 0 with the scale NaN, on every variant: each
+// product the block enters is NaN, as a Float32 product with a NaN input is (an infinite input gives
+// NaN here where Float32 may give ±inf). Without this rule the reference (fmaxf skips NaN) and the
+// SIMD max instructions (which return one operand or the other when one is NaN) disagreed on NaN.
+static void nonfinite_block(int8_t *qb, float *s, int32_t *sum) {
+    memset(qb, 0, 64);
+    *s = NAN;
+    *sum = 0;
+}
+
 static void quantize_ref(const float *x, long ldx, long M, long K, int8_t *q, float *s, int32_t *sums) {
     long nb = K / 64;
     for (long m = 0; m < M; m++) {
         for (long b = 0; b < nb; b++) {
             const float *xb = x + m * ldx + 64 * b;
             float amax = 0;
-            for (int k = 0; k < 64; k++) amax = fmaxf(amax, fabsf(xb[k]));
+            int finite = 1;
+            for (int k = 0; k < 64; k++) {
+                float a = fabsf(xb[k]);
+                finite &= a <= FLT_MAX;  // false for NaN and ±inf
+                amax = fmaxf(amax, a);
+            }
             int8_t *qb = q + m * K + 64 * b;
+            if (!finite) {
+                nonfinite_block(qb, s + m * nb + b, sums + m * nb + b);
+                continue;
+            }
             int32_t sum = 0;
             if (amax > 0) {
                 float inv = 127.0f / amax;
@@ -108,10 +128,16 @@ static void quantize_avx512(const float *x, long ldx, long M, long K, int8_t *q,
             const float *xb = x + m * ldx + 64 * b;
             __m512 v0 = _mm512_loadu_ps(xb), v1 = _mm512_loadu_ps(xb + 16);
             __m512 v2 = _mm512_loadu_ps(xb + 32), v3 = _mm512_loadu_ps(xb + 48);
-            __m512 a = _mm512_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)),
-                                     _mm512_max_ps(_mm512_abs_ps(v2), _mm512_abs_ps(v3)));
-            float amax = _mm512_reduce_max_ps(a);
+            __m512 a0 = _mm512_abs_ps(v0), a1 = _mm512_abs_ps(v1), a2 = _mm512_abs_ps(v2), a3 = _mm512_abs_ps(v3);
             int8_t *qb = q + m * K + 64 * b;
+            // Not (|x| <= FLT_MAX), unordered true: NaN and ±inf.
+            const __m512 big = _mm512_set1_ps(FLT_MAX);
+            if (_mm512_cmp_ps_mask(a0, big, _CMP_NLE_UQ) | _mm512_cmp_ps_mask(a1, big, _CMP_NLE_UQ) |
+                _mm512_cmp_ps_mask(a2, big, _CMP_NLE_UQ) | _mm512_cmp_ps_mask(a3, big, _CMP_NLE_UQ)) {
+                nonfinite_block(qb, s + m * nb + b, sums + m * nb + b);
+                continue;
+            }
+            float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(a0, a1), _mm512_max_ps(a2, a3)));
             int32_t sum = 0;
             if (amax > 0) {
                 __m512 inv = _mm512_set1_ps(127.0f / amax);
@@ -151,16 +177,23 @@ static void quantize_avx2(const float *x, long ldx, long M, long K, int8_t *q, f
         for (long b = 0; b < nb; b++) {
             const float *xb = x + m * ldx + 64 * b;
             __m256 v[8];
-            __m256 a = _mm256_setzero_ps();
+            __m256 a = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+            const __m256 big = _mm256_set1_ps(FLT_MAX);
             for (int i = 0; i < 8; i++) {
                 v[i] = _mm256_loadu_ps(xb + 8 * i);
-                a = _mm256_max_ps(a, _mm256_and_ps(v[i], absMask));
+                __m256 ai = _mm256_and_ps(v[i], absMask);
+                bad = _mm256_or_ps(bad, _mm256_cmp_ps(ai, big, _CMP_NLE_UQ));  // NaN or ±inf
+                a = _mm256_max_ps(a, ai);
+            }
+            int8_t *qb = q + m * K + 64 * b;
+            if (_mm256_movemask_ps(bad)) {
+                nonfinite_block(qb, s + m * nb + b, sums + m * nb + b);
+                continue;
             }
             __m128 h = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
             h = _mm_max_ps(h, _mm_movehl_ps(h, h));
             h = _mm_max_ss(h, _mm_movehdup_ps(h));
             float amax = _mm_cvtss_f32(h);
-            int8_t *qb = q + m * K + 64 * b;
             int32_t sum = 0;
             if (amax > 0) {
                 __m256 inv = _mm256_set1_ps(127.0f / amax);

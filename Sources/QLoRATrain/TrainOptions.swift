@@ -1,3 +1,5 @@
+import QLoRAKernels
+
 /// Everything a training run is configured with (the `qlora train` flags).
 public struct TrainOptions: Codable, Sendable {
     public var steps = 100
@@ -68,6 +70,8 @@ public struct TrainSummary: Codable, Sendable {
     public var optimizerSpilledBytes: Int
     /// The frozen products' compute type the run ended in (`f32`, `bf16`); absent in older summaries.
     public var computeDType: String?
+    /// The kernels the products ran on (ISA and bf16 variant); absent in older summaries.
+    public var kernelPath: KernelPath?
 
     enum CodingKeys: String, CodingKey {
         case steps, trainableParameters = "trainable_parameters", totalParameters = "total_parameters"
@@ -75,6 +79,6 @@ public struct TrainSummary: Codable, Sendable {
         case initialEvalLoss = "initial_eval_loss"
         case bestEvalLoss = "best_eval_loss", finalTrainLoss = "final_train_loss", adapter, seconds
         case optimizerResidentBytes = "optimizer_resident_bytes", optimizerSpilledBytes = "optimizer_spilled_bytes"
-        case computeDType = "compute_dtype"
+        case computeDType = "compute_dtype", kernelPath = "kernel_path"
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import QLoRACore
 import QLoRAFormats
+import QLoRAKernels
 import QLoRAModel
 
 /// The training loop: micro-batches → forward/backward → clip → optimizer step → metrics, with eval
@@ -59,10 +60,10 @@ public final class Trainer {
         guard let path = picked else { return nil }
         resumeWarnings = skipped.map { "skipped checkpoint \($0.path): \($0.reason)" }
         let r = try Checkpoint.read(from: path, into: optimizer, dataPosition: DataPosition.self)
-        let dtype = model.weights.computeDType.rawValue
-        if let theirs = r.computeDType, theirs != dtype {
-            // Allowed (like a changed learning rate), but the continuation is no longer the run it was.
-            resumeWarnings.append("checkpoint step \(r.step) was trained with --compute-dtype \(theirs), this run computes in \(dtype): the continuation is not bit-identical to an uninterrupted run")
+        // Allowed (like a changed learning rate), but the continuation is no longer the run it was.
+        if let w = ResumeArithmetic.warning(step: r.step, checkpointDType: r.computeDType, checkpointPath: r.kernelPath,
+                                            dtype: model.weights.computeDType.rawValue, path: kernelPath) {
+            resumeWarnings.append(w)
         }
         loader = try DataLoader(examples: loader.examples, B: options.batch, T: options.seq, layout: options.layout,
                                 padID: loader.padID, resumingAt: r.dataPosition)
@@ -181,7 +182,7 @@ public final class Trainer {
             peakRSSBytes: ProcessMemory.peakResidentBytes, initialEvalLoss: initialEval, finalEvalLoss: evals.last, bestEvalLoss: evals.min() ?? bestEval,
             finalTrainLoss: history.last?.loss ?? 0, adapter: output, seconds: Date().timeIntervalSince(start),
             optimizerResidentBytes: optimizer.memoryStats.peakResidentBytes, optimizerSpilledBytes: optimizer.memoryStats.spilledBytes,
-            computeDType: model.weights.computeDType.rawValue)
+            computeDType: model.weights.computeDType.rawValue, kernelPath: kernelPath)
         guard writes else { return summary }
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -190,8 +191,11 @@ public final class Trainer {
         return summary
     }
 
+    /// The kernels this run's products run on (recorded in checkpoints and summary.json).
+    var kernelPath: KernelPath { KernelPath.running(model.weights.computeDType) }
+
     func saveCheckpoint() throws {
         try store.save(optimizer: optimizer, step: step, schedulerStep: step, rngs: [:], dataPosition: loader.position,
-                       computeDType: model.weights.computeDType.rawValue, extraFiles: { dir in try self.model.adapter.save(to: dir) })
+                       computeDType: model.weights.computeDType.rawValue, kernelPath: kernelPath, extraFiles: { dir in try self.model.adapter.save(to: dir) })
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import QLoRA
 
 struct MemplanCommand: ParsableCommand {
@@ -67,6 +68,9 @@ struct MemplanCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "CPU data-parallel ranks (mpirun -np N qlora train): plan one rank's memory.")
     var ranks: Int = 1
 
+    @Option(parsing: .unconditional, help: "--device cpu: the trainer's worker threads per rank, as `qlora train --threads` (default: this machine's cores); attention's per-thread scratch follows it.")
+    var threads: Int?
+
     @Option(name: .customLong("virtual-tokens"), parsing: .unconditional, help: "Virtual tokens for prompt-/prefix-tuning (default 20).")
     var virtualTokens: Int?
 
@@ -115,6 +119,8 @@ struct MemplanCommand: ParsableCommand {
         if device == .cpu && request.computeDType == .auto { request.computeDType = ComputeDTypeReport.resolve(.auto) }
         request.gpuCount = gpus
         request.ranks = ranks
+        if threads != nil && device != .cpu { throw QLoRAError.invalid("--threads applies to --device cpu (the CPU trainer's threads)") }
+        request.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         request.virtualTokens = virtualTokens ?? 20
         request.dora = dora
         request.prefixProjectionHidden = prefixProjection

@@ -247,6 +247,7 @@ struct TrainCommand: ParsableCommand {
         request.paged = optimizerMemory != nil
         request.computeDType = modelOptions.resolvedComputeDType
         request.loraDropout = loraDropout > 0
+        request.threads = modelOptions.threads
         let plan = try Planner.plan(request)
         guard let available = try AvailableMemory.read(), let refusal = MemoryCheck.refusal(plan, available: available) else {
             return plan.deviceBytes

@@ -165,6 +165,57 @@ import Testing
         }
     }
 
+    /// Non-finite activations: a NaN or ±inf anywhere in a 64-block (first, last, a middle lane, every element)
+    /// makes that token's outputs NaN on every variant, as in the Float32 product, and the tokens without one
+    /// are untouched and bit-identical to the reference. (The AVX2 quantizer's `vmaxps` used to keep or drop
+    /// a NaN depending on its lane and order, where the reference's `fmaxf` skipped it.)
+    @Test func nonFiniteActivationsGiveNaNOnEveryVariant() {
+        let c = Case(out: 21, inn: 256, m: 7, doubleQuant: true, blockSize: 64)
+        let w = Self.randomMatrix(c, unitScales: false, seed: 5)
+        var rng = SeededRNG(seed: 11)
+        var X = (0..<(c.m * c.inn)).map { _ in rng.nextNormal() }
+        // token 0: clean; 1: NaN first in block 0; 2: NaN last in block 3; 3: NaN in lane 13 of block 1, beside a
+        // large value; 4: +inf; 5: -inf and a NaN in another block; 6: a whole block of NaN.
+        X[1 * c.inn + 0] = .nan
+        X[2 * c.inn + 255] = .nan
+        X[3 * c.inn + 64 + 13] = .nan
+        X[3 * c.inn + 64 + 14] = 1e30
+        X[4 * c.inn + 100] = .infinity
+        X[5 * c.inn + 7] = -.infinity
+        X[5 * c.inn + 200] = -.nan
+        for k in 128..<192 { X[6 * c.inn + k] = .nan }
+        guard let r0 = Int8NF4Matrix(w.ref, variant: .reference) else { Issue.record("no int8 form"); return }
+        let Yref = Self.run(r0, X, c.m)
+        for t in 0..<c.m {
+            let row = Yref[(t * c.out)..<((t + 1) * c.out)]
+            #expect(t == 0 ? row.allSatisfy(\.isFinite) : row.allSatisfy(\.isNaN), "reference token \(t): \(Array(row))")
+        }
+        for variant in Int8Variant.allCases where variant != .reference && variant.isSupported {
+            guard let m = Int8NF4Matrix(w.ref, variant: variant) else { Issue.record("\(variant): no int8 form"); continue }
+            for M in [1, c.m] {
+                let Y = Self.run(m, X, M, threads: 2)
+                for i in 0..<(M * c.out) where !(Y[i].isNaN && Yref[i].isNaN) && Y[i].bitPattern != Yref[i].bitPattern {
+                    Issue.record("\(variant) M=\(M) token \(i / c.out) row \(i % c.out): \(Y[i]) vs the reference's \(Yref[i])")
+                }
+            }
+        }
+        // The output layer's int8 form quantizes its activations the same way.
+        let K = 128
+        let W = (0..<(5 * K)).map { _ in rng.nextNormal() }
+        var x2 = (0..<(2 * K)).map { _ in rng.nextNormal() }
+        x2[K + 70] = .nan
+        for variant in Int8Variant.allCases where variant.isSupported {
+            let m = Int8RowMatrix(rows: 5, cols: K, variant: variant) { r, dst in for k in 0..<K { dst[k] = W[r * K + k] } }!
+            var Y = [Float](repeating: 0, count: 10)
+            x2.withUnsafeBufferPointer { x in
+                Y.withUnsafeMutableBufferPointer { y in
+                    Int8Kernels.gemm(m, X: x.baseAddress!, ldx: K, M: 2, Y: y.baseAddress!, ldy: 5, threads: 1, workspace: KernelWorkspace())
+                }
+            }
+            #expect(Y[0..<5].allSatisfy(\.isFinite) && Y[5..<10].allSatisfy(\.isNaN), "\(variant) output layer: \(Y)")
+        }
+    }
+
     @Test(.enabled(if: Int8Variant.vnni.isSupported, "this CPU lacks AVX512-VNNI: the VNNI int8 kernels are not run"))
     func vnniExactIntegerSums() { exactIntegerSums(.vnni) }
 

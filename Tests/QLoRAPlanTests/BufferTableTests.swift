@@ -47,6 +47,23 @@ import Testing
         #expect(t.buffer(named: "act.att_probs")?.shape == [1, 4, 9, 256, 256])
     }
 
+    /// Attention's per-thread scratch follows the plan's thread count (`qlora train --threads`), and the bf16 row
+    /// is what the op allocates per thread: `BF16Products.scratchFloats` of its widest product, also where T < HS.
+    @Test(arguments: [256, 16]) func attentionScratchFollowsTheThreadCount(_ seq: Int) throws {
+        let HS = 64  // SmolLM2-135M: 9 heads of 64
+        // dV, dK and dQ (T × HS, K = T without a prefix) and dP (T × T, K = HS).
+        let perThread = max(BF16Products.scratchFloats(M: seq, N: HS, K: seq), BF16Products.scratchFloats(M: seq, N: seq, K: HS))
+        var bytes: [Int] = []
+        for threads in [1, 4] {
+            let p = try Self.cpuPlan { $0.computeDType = .bf16; $0.threads = threads; $0.sequenceLength = seq }
+            let pairs = try #require(p.table.buffer(named: "attention.bf16_pairs"))
+            #expect(pairs.shape == [threads, perThread])
+            #expect(p.table.buffer(named: "grad.att_probs")?.shape == [threads, seq, seq])
+            bytes.append(pairs.bytes)
+        }
+        #expect(bytes[1] == 4 * bytes[0])
+    }
+
     @Test func withoutCheckpointingEveryLayerKeepsItsActivations() throws {
         let p = try Self.cpuPlan { $0.gradientCheckpointing = false }
         #expect(p.table.buffer(named: "act.residual")?.component == .layerActivations)

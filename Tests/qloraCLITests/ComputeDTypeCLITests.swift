@@ -48,6 +48,43 @@ import Testing
         #expect(summary?["compute_dtype"] as? String == "bf16")
     }
 
+    /// The checkpoint and summary.json record the kernel path (ISA and bf16 variant); resuming on another one
+    /// (another CPU, another QLORA_ISA) is said in one line, resuming on the same one is not.
+    @Test func resumeOnAnotherKernelPathIsSaid() throws {
+        guard KernelISA.avx2.isAvailable else {
+            print("skipped: this CPU has no AVX2 (the test resumes a scalar-path run under QLORA_ISA=avx2)")
+            return
+        }
+        let dir = TempDir()
+        let data = try TrainCommandTests.data(dir)
+        let run = dir.path + "/run"
+        func train(steps: Int, isa: String) throws -> CLIRunner.Result {
+            try CLIRunner.run(["train", "--model", TrainCommandTests.tiny, "--data", data, steps == 1 ? "-o" : "--resume", run,
+                               "--steps", "\(steps)", "--batch", "2", "--seq", "16", "--rank", "4", "--alpha", "8",
+                               "--lr", "1e-2", "--seed", "3", "--threads", "2", "--json", "--compute-dtype", "bf16"],
+                              environment: ["QLORA_ISA": isa])
+        }
+        let first = try train(steps: 1, isa: "scalar")
+        #expect(first.status == 0, "\(first.stderr)")
+        let state = try String(contentsOfFile: run + "/checkpoints/checkpoint-1/trainer_state.json", encoding: .utf8)
+        #expect(state.contains("\"kernel_path\""), "\(state)")
+        let summary1 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json"))) as? [String: Any]
+        let path1 = summary1?["kernel_path"] as? [String: Any]
+        #expect(path1?["isa"] as? String == "scalar" && path1?["bf16"] as? String == "reference", "\(String(describing: summary1))")
+
+        let other = try train(steps: 2, isa: "avx2")
+        #expect(other.status == 0, "\(other.stderr)")
+        #expect(other.stderr.contains("warning: checkpoint step 1 ran on kernel path scalar (bf16 on Float32 scalar kernels), "
+                                      + "this run on avx2 (bf16 on Float32 avx2 kernels)"), "\(other.stderr)")
+        #expect(!other.stderr.contains("compute-dtype"), "\(other.stderr)")
+        let same = try train(steps: 3, isa: "avx2")
+        #expect(same.status == 0, "\(same.stderr)")
+        #expect(same.stderr.contains("resuming at step 2"), "\(same.stderr)")
+        #expect(!same.stderr.contains("kernel path"), "\(same.stderr)")
+        let summary3 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json"))) as? [String: Any]
+        #expect((summary3?["kernel_path"] as? [String: Any])?["isa"] as? String == "avx2")
+    }
+
     @Test func autoSaysWhatItChose() throws {
         let dir = TempDir()
         let data = try TrainCommandTests.data(dir)
@@ -63,6 +100,25 @@ import Testing
         let r = try TrainCommandTests.train(dir.path + "/bad", data, ["--compute-dtype", "fp8"])
         #expect(r.status != 0)
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/bad"))
+    }
+
+    /// memplan --device cpu plans attention's per-thread scratch for --threads (as train's check does for its run).
+    @Test func memplanFollowsTheThreadCount() throws {
+        func rows(_ threads: Int) throws -> (request: [String: Any], pairs: [String: Any]) {
+            let r = try CLIRunner.run(["memplan", "--model", TrainCommandTests.tiny, "--device", "cpu", "--rank", "4",
+                                       "--compute-dtype", "bf16", "--threads", "\(threads)", "--json"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            let buffers = try #require(obj["buffers"] as? [[String: Any]])
+            return (try #require(obj["request"] as? [String: Any]),
+                    try #require(buffers.first { $0["name"] as? String == "attention.bf16_pairs" }))
+        }
+        let one = try rows(1), three = try rows(3)
+        #expect(one.request["threads"] as? Int == 1 && three.request["threads"] as? Int == 3)
+        #expect((one.pairs["shape"] as? [Int])?.first == 1 && (three.pairs["shape"] as? [Int])?.first == 3)
+        #expect(three.pairs["bytes"] as? Int == 3 * (one.pairs["bytes"] as? Int ?? -1))
+        let gpu = try CLIRunner.run(["memplan", "--model", TrainCommandTests.tiny, "--threads", "2"])
+        #expect(gpu.status != 0 && gpu.stderr.contains("--threads applies to --device cpu"), "\(gpu.stderr)")
     }
 
     @Test func memplanPlansTheBF16Workspace() throws {

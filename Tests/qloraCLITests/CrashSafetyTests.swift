@@ -31,6 +31,27 @@ import Testing
         #expect(!text.contains("CORRUPT"), "\(text)")
     }
 
+    /// With one round (a quantize kill) no train round runs: the harness says so and trains nothing more (it used
+    /// to run a fresh training it called a rerun of a killed round).
+    @Test func killHarnessWithoutATrainRoundTrainsNothingMore() throws {
+        let dir = TempDir("qlora-kill1")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        p.arguments = ["120", "/bin/bash", TestPaths.repoRoot + "/tools/kill_harness.sh", "--kills", "1", "--seed", "4",
+                       "--qlora", CLIRunner.binary, "--work", dir.path + "/work"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "\(text)")
+        #expect(text.contains("train: 0 SIGKILLed (rounds: 0 fresh starts, 0 resumes)"), "\(text)")
+        #expect(text.contains("final resume: not needed (no train round ran)"), "\(text)")
+        #expect(!text.contains("rerun fresh"), "\(text)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/work/run"), "a training run was made")
+    }
+
     static let trainArgs = ["--batch", "2", "--seq", "16", "--rank", "4", "--alpha", "8", "--lr", "1e-2", "--seed", "3",
                             "--threads", "2", "--checkpoint-every", "1"]
 

@@ -4,7 +4,8 @@
 //
 // Numerics (identical on every ISA, bit for bit):
 //   level[c]  = round(127 * NF4[c])                              (the 16-entry table, int8)
-//   a-scale   s = absmax(x[block]) / 127,  q[k] = rint(x[k] * (127 / absmax)) in [-127, 127]
+//   a-scale   s = absmax(x[block]) / 127,  q[k] = rint(x[k] * (127 / absmax)) in [-127, 127];
+//             a block holding a NaN or ±inf gets q = 0 and s = NaN (its products are NaN)
 //   dot_b     = sum_{k in block b} level[code(r, k)] * q[k]      (exact int32, |dot| < 2^21)
 //   w_scale   = absmax(weight block) / 127                       (the level is 127 · NF4)
 //   y[r]      = fma over b in order: y = fma((float)dot_b, w_scale[r, b] * s_b, y), from y = 0

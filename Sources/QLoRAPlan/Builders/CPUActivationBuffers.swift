@@ -109,7 +109,10 @@ enum CPUActivationBuffers {
             buf("fused.projection", [M, max(d.QD + 2 * d.KVD, 2 * d.FF)], ["B·T", "max(QD+2·KVD, 2·FF)"],
                 "Phi-3's qkv_proj / gate_up_proj output before the split, and its gradient")
         }
-        buf("grad.att_probs", [2, d.T, Tk], ["threads", "T", "Tk"], "per-thread gradient of one head's probabilities")
+        // Attention.backward: per thread, dP of one head (and the recomputed capped scores with a soft-cap).
+        let nt = request.threads, softcapped = request.model.config.family.attentionSoftcap != nil
+        buf("grad.att_probs", [nt, d.T, (softcapped ? 2 : 1) * Tk], ["threads", "T", softcapped ? "2·Tk" : "Tk"],
+            "per-thread gradient of one head's probabilities" + (softcapped ? " and its recomputed capped scores" : ""))
         if request.gradientCheckpointing { buf("recompute.out", [M, d.C], ["B·T", "C"], "recomputed layer output") }
         if request.method == .prefixTuning {
             buf("grad.kv_with_prefix", [2, d.B, Tk, d.KVD], ["2", "B", "T+P", "KVD"],
@@ -136,19 +139,26 @@ enum CPUActivationBuffers {
             // (96 × 512), a row segment (1024) and an edge tile (12 × 32) — it writes Y in place; the
             // transposed product holds the chunk's logit gradient in bf16 (chunk · V / 2) and per thread
             // a 2048 × 32 pair panel. The larger is the lm_head backward's.
-            buf("workspace.gemm", [max(chunk * d.C / 2 + 2 * (96 * 512 + 1024 + 12 * 32),
-                                       (chunk * d.V + 31) / 32 * 16 + 2 * (1024 * 32 + 64))], ["floats"],
+            buf("workspace.gemm", [max(chunk * d.C / 2 + nt * (96 * 512 + 1024 + 12 * 32),
+                                       (chunk * d.V + 31) / 32 * 16 + nt * (1024 * 32 + 64))], ["floats"],
                 "bf16 pairs of the lm_head chunk's logit gradient and the bf16 W panels")
         } else {
-            buf("workspace.gemm", [mpad * d.C + (d.V + 11) / 12 * 12 * mpad + 2 * 96 * 1024], ["floats"],
+            buf("workspace.gemm", [mpad * d.C + (d.V + 11) / 12 * 12 * mpad + nt * 96 * 1024], ["floats"],
                 "Xᵀ, Yᵀ and W panels of the lm_head chunk's product")
         }
         if request.computeDType == .bf16 {
-            // Attention+BF16: per thread, the pair layouts of a head's widest product (BF16Products:
-            // ⌈K/2⌉·M + ⌈K/2⌉·N rounded to 32 + tiles), K = Tk for P·V and dQ, K = T for dK and dV.
-            let kp = (max(Tk, d.T) + 1) / 2, tiles = 2 * 12 * 32 + 12 * 2 * kp + 2 * kp * 32
-            let pairs = kp * max(d.T, Tk) + kp * ((d.HS + 31) / 32 * 32) + tiles
-            buf("attention.bf16_pairs", [2, pairs], ["threads", "floats"],
+            // Attention+BF16's backward allocates, per thread, `BF16Products.scratchFloats` of a head's widest
+            // product (its forward's two shapes are among these): dV, dK (Tk × HS, K = T), dP (T × Tk, K = HS),
+            // dQ (T × HS, K = Tk). The same formula: op(A) and op(B) as pairs along K (B's columns rounded to
+            // 32), each rounded to 16 floats, and the 12 × 32 tiles.
+            func align(_ n: Int) -> Int { (n + 15) / 16 * 16 }
+            func scratch(_ m: Int, _ n: Int, _ k: Int) -> Int {
+                let kp = (k + 1) / 2
+                return align(kp * m) + align(kp * ((n + 31) / 32 * 32))
+                    + 2 * align(12 * 32) + align(12 * 2 * kp) + align(2 * kp * 32)
+            }
+            let pairs = max(scratch(Tk, d.HS, d.T), scratch(d.T, Tk, d.HS), scratch(d.T, d.HS, Tk))
+            buf("attention.bf16_pairs", [nt, pairs], ["threads", "floats"],
                 "bf16 pairs of one head's attention product operands, per thread")
         }
         if request.computeDType == .bf16 && !CPUFeatures.current.usesBF16DotProduct {

@@ -29,6 +29,8 @@ public struct PlanJSON: Encodable {
         let doubleQuant: Bool?
         let computeDtype: String
         let gpus: Int
+        /// CPU plans: the trainer's worker threads (per-thread scratch); nil for GPU plans.
+        let threads: Int?
         let virtualTokens: Int?
         let dora: Bool?
         let prefixProjection: Int?
@@ -116,7 +118,7 @@ public struct PlanJSON: Encodable {
             seq: r.sequenceLength, batch: r.batchSize, gradCkpt: r.gradientCheckpointing,
             optimizer: r.optimizer.rawValue, optimizerState: r.optimizerState.rawValue, paged: r.paged,
             doubleQuant: r.method == .qlora ? r.doubleQuant : nil, computeDtype: r.computeDType.rawValue,
-            gpus: r.gpuCount, virtualTokens: r.method.usesVirtualTokens ? r.virtualTokens : nil,
+            gpus: r.gpuCount, threads: r.device == .cpu ? r.threads : nil, virtualTokens: r.method.usesVirtualTokens ? r.virtualTokens : nil,
             dora: r.method.usesLoRA ? r.dora : nil, prefixProjection: r.prefixProjectionHidden,
             stack: r.device == .gpu ? r.stack.rawValue : nil, nf4Base: r.quantizedBase,
             offloadBase: r.offloadBase)

@@ -40,7 +40,7 @@ public enum Report {
         lines.append("  seq \(r.sequenceLength) · batch \(r.batchSize) · grad-ckpt "
                      + "\(r.gradientCheckpointing ? "on" : "off") · optimizer \(r.optimizer.rawValue)"
                      + (r.paged ? " (paged)" : " (not paged)") + " · compute \(r.computeDType.rawValue)")
-        let device = r.device == .cpu ? "CPU trainer (f32)" : "\(r.gpuCount) GPU\(r.gpuCount > 1 ? "s, FSDP-sharded" : "")"
+        let device = r.device == .cpu ? "CPU trainer (f32, \(r.threads) thread\(r.threads == 1 ? "" : "s"))" : "\(r.gpuCount) GPU\(r.gpuCount > 1 ? "s, FSDP-sharded" : "")"
         lines.append("  device: \(device) · budget: \(r.budget?.label ?? "none (totals only)")")
         return lines
     }

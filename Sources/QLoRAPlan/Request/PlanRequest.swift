@@ -133,6 +133,9 @@ public struct PlanRequest: Sendable {
     public var gpuCount = 1
     /// CPU data parallelism (`mpirun -np N qlora train`): ranks, each planned here as one process.
     public var ranks = 1
+    /// CPU plans: the trainer's worker threads (`qlora train --threads`, per rank). Attention's backward holds
+    /// one scratch slice per thread, so those rows scale with it.
+    public var threads = 2
     /// Prompt- and prefix-tuning virtual tokens.
     public var virtualTokens = 20
     /// DoRA on the LoRA adapters (Liu et al. 2024, arXiv 2402.09353): a magnitude vector per adapted
@@ -208,6 +211,7 @@ public struct PlanRequest: Sendable {
             try need(computeDType != .auto, "--compute-dtype auto must be resolved before planning")
         }
         try need((1...4096).contains(ranks), "--ranks \(ranks): must be in 1...4096")
+        try need((1...4096).contains(threads), "--threads \(threads): must be in 1...4096")
         try need(ranks == 1 || device == .cpu, "--ranks plans CPU data parallelism (--device cpu); GPUs use --gpus")
     }
 }

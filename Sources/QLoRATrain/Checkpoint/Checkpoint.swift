@@ -1,6 +1,7 @@
 import Foundation
 import QLoRACore
 import QLoRAFormats
+import QLoRAKernels
 
 /// What loading a checkpoint hands back; parameters and optimizer state are restored in place.
 public struct RestoredCheckpoint<Position: Decodable> {
@@ -16,6 +17,8 @@ public struct RestoredCheckpoint<Position: Decodable> {
     /// The compute type the run was in when it wrote the checkpoint; nil for checkpoints that predate the field
     /// (runs could already compute in bf16 then, so nothing is assumed).
     public var computeDType: String?
+    /// The kernel path (ISA, bf16 variant) the run was on; nil for checkpoints that predate the field (unknown).
+    public var kernelPath: KernelPath?
 }
 
 /// One checkpoint directory: trainable parameters, all optimizer state, scheduler step, random
@@ -34,7 +37,8 @@ public enum Checkpoint {
     /// PEFT adapter); they are covered by the manifest too.
     public static func write<Position: Encodable>(
         to path: String, optimizer: Optimizer, step: Int, schedulerStep: Int, rngs: [String: SeededRNG],
-        dataPosition: Position, computeDType: String? = nil, extraFiles: ((String) throws -> Void)? = nil
+        dataPosition: Position, computeDType: String? = nil, kernelPath: KernelPath? = nil,
+        extraFiles: ((String) throws -> Void)? = nil
     ) throws {
         try AtomicOutput.directory(at: path) { dir in
             var params = SafetensorsWriter()
@@ -47,7 +51,7 @@ public enum Checkpoint {
             try OptimizerStateFile.write(optimizer, to: dir + "/" + OptimizerStateFile.name)
             try writeJSON(dataPosition, to: dir + "/" + dataPositionFile)
             let record = CheckpointRecord(step: step, schedulerStep: schedulerStep, rngs: rngs, optimizer: optimizer,
-                                          computeDType: computeDType)
+                                          computeDType: computeDType, kernelPath: kernelPath)
             try writeJSON(record, to: dir + "/" + CheckpointRecord.fileName)
             try extraFiles?(dir)
             try CheckpointManifest.build(dir).write(into: dir)
@@ -77,7 +81,8 @@ public enum Checkpoint {
             UnsafeMutableRawPointer(p.value).copyMemory(from: try file.raw(p.name).baseAddress!, byteCount: 4 * p.count)
         }
         return RestoredCheckpoint(directory: path, step: record.step, schedulerStep: record.schedulerStep,
-                                  rngs: record.rngs, dataPosition: position, computeDType: record.computeDType)
+                                  rngs: record.rngs, dataPosition: position, computeDType: record.computeDType,
+                                  kernelPath: record.kernelPath)
     }
 
     static func writeJSON<T: Encodable>(_ value: T, to path: String) throws {

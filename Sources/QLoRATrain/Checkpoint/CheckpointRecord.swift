@@ -1,4 +1,5 @@
 import QLoRACore
+import QLoRAKernels
 
 /// `trainer_state.json`: where the run was, and what the optimizer was, when the checkpoint was made.
 struct CheckpointRecord: Codable, Equatable {
@@ -32,15 +33,20 @@ struct CheckpointRecord: Codable, Equatable {
     /// The frozen products' compute type (`f32`, `bf16`); absent in checkpoints written before it was recorded
     /// (unknown: such runs may have computed in either).
     var computeDType: String?
+    /// The kernels that computed the products (ISA and bf16 variant); absent in checkpoints written before
+    /// it was recorded (unknown).
+    var kernelPath: KernelPath?
 
     enum CodingKeys: String, CodingKey {
         case step, schedulerStep = "scheduler_step", rngs, algorithm, learningRate = "learning_rate"
         case optimizerSteps = "optimizer_steps", pageBytes = "page_bytes", groups, parameters
-        case computeDType = "compute_dtype"
+        case computeDType = "compute_dtype", kernelPath = "kernel_path"
     }
 
-    init(step: Int, schedulerStep: Int, rngs: [String: SeededRNG], optimizer: Optimizer, computeDType: String?) {
+    init(step: Int, schedulerStep: Int, rngs: [String: SeededRNG], optimizer: Optimizer, computeDType: String?,
+         kernelPath: KernelPath?) {
         self.computeDType = computeDType
+        self.kernelPath = kernelPath
         self.step = step
         self.schedulerStep = schedulerStep
         self.rngs = rngs

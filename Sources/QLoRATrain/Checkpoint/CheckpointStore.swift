@@ -1,5 +1,6 @@
 import Foundation
 import QLoRACore
+import QLoRAKernels
 
 /// The checkpoints of one run: `ROOT/checkpoint-<step>` directories (the transformers Trainer's
 /// naming), the newest `keepLast` of them kept.
@@ -60,7 +61,7 @@ public struct CheckpointStore: Sendable {
     @discardableResult
     public func save<Position: Encodable>(
         optimizer: Optimizer, step: Int, schedulerStep: Int, rngs: [String: SeededRNG], dataPosition: Position,
-        computeDType: String? = nil, extraFiles: ((String) throws -> Void)? = nil
+        computeDType: String? = nil, kernelPath: KernelPath? = nil, extraFiles: ((String) throws -> Void)? = nil
     ) throws -> String {
         do {
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -70,7 +71,8 @@ public struct CheckpointStore: Sendable {
         removeAbandonedWrites()
         let dir = path(step: step)
         try Checkpoint.write(to: dir, optimizer: optimizer, step: step, schedulerStep: schedulerStep, rngs: rngs,
-                             dataPosition: dataPosition, computeDType: computeDType, extraFiles: extraFiles)
+                             dataPosition: dataPosition, computeDType: computeDType, kernelPath: kernelPath,
+                             extraFiles: extraFiles)
         // Renamed aside before deletion, so a kill never leaves a half-deleted checkpoint-N.
         for old in checkpoints().dropLast(keepLast) { try AtomicOutput.remove(old.path) }
         return dir

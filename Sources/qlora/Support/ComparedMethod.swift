@@ -70,6 +70,7 @@ struct ComparedMethod {
         r.dora = dora
         r.gradientCheckpointing = gradientCheckpointing
         r.loraDropout = true
+        r.threads = s.threads
         return try Planner.plan(r)
     }
 }
