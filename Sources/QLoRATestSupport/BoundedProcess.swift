@@ -166,9 +166,10 @@ private final class Collector: @unchecked Sendable {
     private let ended = DispatchSemaphore(value: 0)
 
     init() {
-        // Close-on-exec on both ends: another test's child started meanwhile (tests run in parallel) must not
-        // inherit the write end and hold the stream open after our child exits. Our child still gets it: the
-        // spawn dup2s it onto its descriptor 1 or 2, which does not carry the flag.
+        // Close-on-exec on both ends: another test's child (tests run in parallel) must not inherit the write
+        // end and hold the stream open after our child exits. Foundation closes descriptors ≥ 3 in the children
+        // it starts, but only those open when it looked, so a pipe made while another thread spawns could slip
+        // through. Our child still gets it: the spawn dup2s it onto its descriptor 1 or 2, which has no flag.
         for fd in [pipe.fileHandleForReading.fileDescriptor, pipe.fileHandleForWriting.fileDescriptor] {
             _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC)
         }

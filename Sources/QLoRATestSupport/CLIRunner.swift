@@ -7,10 +7,10 @@ import QLoRA
 public enum CLIRunner {
     public typealias Result = BoundedProcess.Outcome
 
-    /// The bound of a call that names none: 20 minutes, or `QLORA_CLI_TIMEOUT` seconds. The slowest callers
-    /// are the SmolLM2 evaluations under `QLORA_ISA=scalar` (EvalTaskCommandTests: 300 questions twice and
-    /// 60 twice took 389 s in all on AMD EPYC Zen 4, docs/benchmarks.md), so one call stays well under 200 s
-    /// alone; the bound leaves room for a full parallel suite on a shared 2-core machine.
+    /// The bound of a call that names none: 20 minutes, or `QLORA_CLI_TIMEOUT` seconds. The slowest single
+    /// call is EvalTaskCommandTests' SmolLM2 task eval on the scalar path: `QLORA_ISA=scalar qlora eval --model
+    /// models/SmolLM2-135M-Instruct.Q4_1.gguf --base f32 --task datasets --json` took 101 s alone (AMD EPYC
+    /// Zen 4, 2026-12-05); the bound leaves room for a full parallel suite on a shared 2-core machine.
     public static var defaultTimeout: TimeInterval {
         ProcessInfo.processInfo.environment["QLORA_CLI_TIMEOUT"].flatMap(TimeInterval.init).flatMap { $0 > 0 ? $0 : nil } ?? 1200
     }
