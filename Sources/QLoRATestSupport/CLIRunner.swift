@@ -1,12 +1,18 @@
 import Foundation
 import QLoRA
 
-/// Runs the built `qlora` executable (beside the test bundle in .build/<config>/) as a user would.
+/// Runs the built `qlora` executable (beside the test bundle in .build/<config>/) as a user would, bounded
+/// in time (`BoundedProcess`): a command that outlives its bound is killed with its process group and the
+/// call throws `BoundedProcess.TimedOut`, naming the command line, so the test fails instead of hanging.
 public enum CLIRunner {
-    public struct Result {
-        public var status: Int32
-        public var stdout: String
-        public var stderr: String
+    public typealias Result = BoundedProcess.Outcome
+
+    /// The bound of a call that names none: 20 minutes, or `QLORA_CLI_TIMEOUT` seconds. The slowest single
+    /// call is EvalTaskCommandTests' SmolLM2 task eval on the scalar path: `QLORA_ISA=scalar qlora eval --model
+    /// models/SmolLM2-135M-Instruct.Q4_1.gguf --base f32 --task datasets --json` took 101 s alone (AMD EPYC
+    /// Zen 4, 2026-12-05); the bound leaves room for a full parallel suite on a shared 2-core machine.
+    public static var defaultTimeout: TimeInterval {
+        ProcessInfo.processInfo.environment["QLORA_CLI_TIMEOUT"].flatMap(TimeInterval.init).flatMap { $0 > 0 ? $0 : nil } ?? 1200
     }
 
     public static var binary: String {
@@ -14,34 +20,19 @@ public enum CLIRunner {
         return exe.deletingLastPathComponent().appendingPathComponent("qlora").path
     }
 
-    public static func run(_ args: [String], environment: [String: String] = [:]) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        // Drain both pipes concurrently so a chatty child cannot block on a full pipe.
-        let errBox = DataBox()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errBox.data = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        let errData = errBox.data
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+    /// Runs `qlora ARGS` with `environment` added to this process's, at most `timeout` seconds
+    /// (`defaultTimeout` when nil).
+    public static func run(_ args: [String], environment: [String: String] = [:],
+                           timeout: TimeInterval? = nil) throws -> Result {
+        try BoundedProcess.run(binary, args, environment: environment, timeout: timeout ?? defaultTimeout)
     }
-}
 
-private final class DataBox: @unchecked Sendable {
-    var data = Data()
+    /// A started `qlora ARGS` for tests that signal or watch it while it runs; bound it with `wait(timeout:)`
+    /// or `finish(timeout:)`.
+    public static func start(_ args: [String], environment: [String: String] = [:],
+                             stdout: BoundedProcess.Output = .capture, stderr: BoundedProcess.Output = .capture) throws -> BoundedProcess {
+        let child = BoundedProcess(executable: binary, arguments: args, environment: environment, stdout: stdout, stderr: stderr)
+        try child.start()
+        return child
+    }
 }

@@ -206,14 +206,7 @@ import Testing
         let file = dir.path + "/blob"
         try Data(data).write(to: URL(fileURLWithPath: file))
         if FileManager.default.fileExists(atPath: "/usr/bin/sha256sum") {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-            p.arguments = [file]
-            let out = Pipe()
-            p.standardOutput = out
-            try p.run()
-            p.waitUntilExit()
-            let line = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let line = try BoundedProcess.run("/usr/bin/sha256sum", [file], timeout: 60).stdout
             #expect(line.hasPrefix(SHA256.hex(data) + " "))
         }
     }

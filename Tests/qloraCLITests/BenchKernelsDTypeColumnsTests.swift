@@ -7,19 +7,11 @@ import Testing
 /// transposed product) and the int8 peak of the variant it ran, and the int8 result stays within the int8
 /// path's error of the Float32 product on the benchmark's own inputs.
 @Suite struct BenchKernelsDTypeColumnsTests {
-    /// The built CLI under `timeout`, so a hang fails the test instead of stalling the suite.
+    /// The built CLI bounded to 120 s, so a hang fails the test instead of stalling the suite.
     static func bench(_ args: [String]) throws -> [String: Any] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        p.arguments = ["120", CLIRunner.binary, "bench", "kernels"] + args + ["--json"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "bench kernels \(args) exited with \(p.terminationStatus)")
-        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let r = try CLIRunner.run(["bench", "kernels"] + args + ["--json"], timeout: 120)
+        #expect(r.status == 0, "bench kernels \(args) exited with \(r.status): \(r.stderr)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
     }
 
     @Test func int8ColumnsAndPeak() throws {

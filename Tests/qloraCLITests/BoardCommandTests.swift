@@ -11,36 +11,26 @@ import Glibc
 /// file outside the named run directories. Every loop here is bounded in count and time.
 @Suite(.serialized) struct BoardCommandTests {
     /// A started `qlora board … --port 0` and the port it printed.
+    /// The board process is killed with its group when this goes (BoundedProcess's deinit).
     final class Board {
-        let process = Process()
+        let process: BoundedProcess
         let port: UInt16
 
         init(_ runs: [String]) throws {
-            process.executableURL = URL(fileURLWithPath: CLIRunner.binary)
-            process.arguments = ["board"] + runs + ["--port", "0"]
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            // The first line names the address; EOF (the board exited) ends the wait too.
+            process = try CLIRunner.start(["board"] + runs + ["--port", "0"], stderr: .discard)
+            // The first line names the address; the board exiting, or 60 s, ends the wait too.
             var text = ""
-            while !text.contains("\n") {
-                let chunk = out.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                text += String(decoding: chunk, as: UTF8.self)
+            let deadline = Date().addingTimeInterval(60)
+            while !text.contains("\n") && Date() < deadline {
+                if !process.isRunning { text = process.finish(timeout: 1).stdout; break }
+                text = String(decoding: process.stdoutSoFar, as: UTF8.self)
+                usleep(10_000)
             }
             guard let range = text.range(of: #"127\.0\.0\.1:(\d+)/"#, options: .regularExpression),
                   let port = UInt16(text[range].dropFirst(10).dropLast()) else {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-                throw QLoRAError.invalid("board printed no address: \(text)")
+                throw QLoRAError.invalid("board printed no address within 60 s: \(text)")
             }
             self.port = port
-        }
-
-        deinit {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
         }
     }
 
@@ -92,17 +82,10 @@ import Glibc
         let dir = TempDir()
         let data = try TrainCommandTests.data(dir)
         let run = dir.path + "/run"
-        let train = Process()
-        train.executableURL = URL(fileURLWithPath: CLIRunner.binary)
-        train.arguments = ["train", "--model", TrainCommandTests.tiny, "--data", data, "-o", run, "--steps", "100000",
-                           "--batch", "4", "--seq", "32", "--rank", "4", "--threads", "1"]
-        train.standardOutput = FileHandle.nullDevice
-        train.standardError = FileHandle.nullDevice
-        try train.run()
-        defer {
-            if train.isRunning { kill(train.processIdentifier, SIGKILL) }
-            train.waitUntilExit()
-        }
+        // Killed with its group when the test returns (BoundedProcess's deinit).
+        let train = try CLIRunner.start(["train", "--model", TrainCommandTests.tiny, "--data", data, "-o", run, "--steps", "100000",
+                                         "--batch", "4", "--seq", "32", "--rank", "4", "--threads", "1"],
+                                        stdout: .discard, stderr: .discard)
         // The board is started on the run directory once train has made it.
         for _ in 0..<600 where !FileManager.default.fileExists(atPath: run + "/" + RunInfo.fileName) { usleep(50_000) }
         let board = try Board([run])
@@ -123,7 +106,8 @@ import Glibc
         #expect(first["total_steps"] as? Int == 100000)
         #expect((first["memory_plan_bytes"] as? Int ?? 0) > 0)
         #expect((first["arguments"] as? [String])?.first == "train")
-        kill(train.processIdentifier, SIGINT)  // finish the step, checkpoint, stop
+        train.signal(SIGINT)  // finish the step, checkpoint, stop
+        #expect(train.wait(timeout: 120), "train did not stop within 120 s of SIGINT")
     }
 
     @Test func refusesFilesOutsideTheRunDirectories() throws {

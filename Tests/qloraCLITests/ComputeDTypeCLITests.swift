@@ -71,11 +71,14 @@ import Testing
         let summary1 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json"))) as? [String: Any]
         let path1 = summary1?["kernel_path"] as? [String: Any]
         #expect(path1?["isa"] as? String == "scalar" && path1?["bf16"] as? String == "reference", "\(String(describing: summary1))")
+        // The scalar path keeps OpenBLAS on its SSE kernels (BLAS.chooseCoreType), and the run records the core it got.
+        #expect(path1?["openblas_core"] as? String == "Prescott", "\(String(describing: summary1))")
 
         let other = try train(steps: 2, isa: "avx2")
         #expect(other.status == 0, "\(other.stderr)")
-        #expect(other.stderr.contains("warning: checkpoint step 1 ran on kernel path scalar (bf16 on Float32 scalar kernels), "
-                                      + "this run on avx2 (bf16 on Float32 avx2 kernels)"), "\(other.stderr)")
+        #expect(other.stderr.contains("warning: checkpoint step 1 ran on kernel path scalar (bf16 on Float32 scalar kernels, OpenBLAS Prescott), "
+                                      + "this run on avx2 (bf16 on Float32 avx2 kernels, OpenBLAS Haswell): the continuation is not "
+                                      + "bit-identical to an uninterrupted run (another CPU, QLORA_ISA or QLORA_BLAS_CORETYPE)"), "\(other.stderr)")
         #expect(!other.stderr.contains("compute-dtype"), "\(other.stderr)")
         let same = try train(steps: 3, isa: "avx2")
         #expect(same.status == 0, "\(same.stderr)")
@@ -83,6 +86,39 @@ import Testing
         #expect(!same.stderr.contains("kernel path"), "\(same.stderr)")
         let summary3 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json"))) as? [String: Any]
         #expect((summary3?["kernel_path"] as? [String: Any])?["isa"] as? String == "avx2")
+    }
+
+    /// OpenBLAS's core is part of the path: the same QLORA_ISA with another QLORA_BLAS_CORETYPE changes the LoRA
+    /// and attention products' kernels, and resuming so is said (naming the cores); the same core is not.
+    @Test func resumeWithAnotherOpenBLASCoreIsSaid() throws {
+        guard KernelISA.avx2.isAvailable else {
+            print("skipped: this CPU has no AVX2 (the test runs OpenBLAS's Haswell kernels)")
+            return
+        }
+        let dir = TempDir()
+        let data = try TrainCommandTests.data(dir)
+        let run = dir.path + "/run"
+        func train(steps: Int, core: String) throws -> CLIRunner.Result {
+            try CLIRunner.run(["train", "--model", TrainCommandTests.tiny, "--data", data, steps == 1 ? "-o" : "--resume", run,
+                               "--steps", "\(steps)", "--batch", "2", "--seq", "16", "--rank", "4", "--alpha", "8",
+                               "--lr", "1e-2", "--seed", "3", "--threads", "2", "--json"],
+                              environment: ["QLORA_ISA": "avx2", "QLORA_BLAS_CORETYPE": core])
+        }
+        let first = try train(steps: 1, core: "Haswell")
+        #expect(first.status == 0, "\(first.stderr)")
+        let state = try String(contentsOfFile: run + "/checkpoints/checkpoint-1/trainer_state.json", encoding: .utf8)
+        #expect(state.contains("\"openblas_core\" : \"Haswell\"") || state.contains("\"openblas_core\":\"Haswell\""), "\(state)")
+        let other = try train(steps: 2, core: "Prescott")
+        #expect(other.status == 0, "\(other.stderr)")
+        #expect(other.stderr.contains("warning: checkpoint step 1 ran on kernel path avx2 (OpenBLAS Haswell), this run on avx2 "
+                                      + "(OpenBLAS Prescott): the continuation is not bit-identical to an uninterrupted run "
+                                      + "(another CPU or QLORA_BLAS_CORETYPE)"), "\(other.stderr)")
+        let same = try train(steps: 3, core: "Prescott")
+        #expect(same.status == 0, "\(same.stderr)")
+        #expect(same.stderr.contains("resuming at step 2"), "\(same.stderr)")
+        #expect(!same.stderr.contains("kernel path"), "\(same.stderr)")
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json"))) as? [String: Any]
+        #expect((summary?["kernel_path"] as? [String: Any])?["openblas_core"] as? String == "Prescott", "\(String(describing: summary))")
     }
 
     @Test func autoSaysWhatItChose() throws {

@@ -12,17 +12,11 @@ import Testing
     /// previous or new-and-complete; the killed training run resumes to the reference adapter.
     @Test func killHarnessFindsNoCorruptOutput() throws {
         let dir = TempDir("qlora-kill")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [TestPaths.repoRoot + "/tools/kill_harness.sh", "--kills", "9", "--seed", "4",
-                       "--qlora", CLIRunner.binary, "--work", dir.path + "/work"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "\(text)")
+        let r = try BoundedProcess.run("/bin/bash", [TestPaths.repoRoot + "/tools/kill_harness.sh", "--kills", "9", "--seed", "4",
+                                                     "--qlora", CLIRunner.binary, "--work", dir.path + "/work"],
+                                       timeout: CLIRunner.defaultTimeout)
+        let text = r.stdout + r.stderr
+        #expect(r.status == 0, "\(text)")
         #expect(text.contains("rounds: 9; SIGKILLs delivered: "), "\(text)")
         // Rounds kill running processes (a round whose run finishes first is checked too).
         let kills = text.components(separatedBy: "SIGKILLs delivered: ").last.flatMap { Int($0.prefix { $0.isNumber }) }
@@ -35,17 +29,10 @@ import Testing
     /// to run a fresh training it called a rerun of a killed round).
     @Test func killHarnessWithoutATrainRoundTrainsNothingMore() throws {
         let dir = TempDir("qlora-kill1")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        p.arguments = ["120", "/bin/bash", TestPaths.repoRoot + "/tools/kill_harness.sh", "--kills", "1", "--seed", "4",
-                       "--qlora", CLIRunner.binary, "--work", dir.path + "/work"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "\(text)")
+        let r = try BoundedProcess.run("/bin/bash", [TestPaths.repoRoot + "/tools/kill_harness.sh", "--kills", "1", "--seed", "4",
+                                                     "--qlora", CLIRunner.binary, "--work", dir.path + "/work"], timeout: 120)
+        let text = r.stdout + r.stderr
+        #expect(r.status == 0, "\(text)")
         #expect(text.contains("train: 0 SIGKILLed (rounds: 0 fresh starts, 0 resumes)"), "\(text)")
         #expect(text.contains("final resume: not needed (no train round ran)"), "\(text)")
         #expect(!text.contains("rerun fresh"), "\(text)")

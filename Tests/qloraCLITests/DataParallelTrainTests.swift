@@ -44,42 +44,19 @@ import Testing
     }
 
     /// mpirun with the given rank programs (an MPMD command line when there are several).
-    static func launch(_ programs: [(ranks: Int, args: [String])], environment: [String: String] = [:]) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: mpirun!)
+    /// mpirun's arguments for the given rank programs.
+    static func launcherArguments(_ programs: [(ranks: Int, args: [String])]) -> [String] {
         var args = launcherFlags
         for (i, prog) in programs.enumerated() {
             if i > 0 { args.append(":") }
             args += ["-np", String(prog.ranks), CLIRunner.binary] + prog.args
         }
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        p.environment = env
-        return p
+        return args
     }
 
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    static func run(_ programs: [(ranks: Int, args: [String])]) throws -> Result {
-        let p = try launch(programs)
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let errData = ErrBox()
-        let g = DispatchGroup()
-        g.enter()
-        DispatchQueue.global().async { errData.data = err.fileHandleForReading.readDataToEndOfFile(); g.leave() }
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        g.wait()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                                stderr: String(decoding: errData.data, as: UTF8.self))
+    /// An mpirun job, bounded like every CLI run (`CLIRunner.defaultTimeout`; its ranks are in its process group).
+    static func run(_ programs: [(ranks: Int, args: [String])]) throws -> CLIRunner.Result {
+        try BoundedProcess.run(mpirun!, launcherArguments(programs), timeout: CLIRunner.defaultTimeout)
     }
 
     static func adapter(_ dir: String) throws -> Data {
@@ -168,16 +145,11 @@ import Testing
         let steps = 120, every = ["--checkpoint-every", "1"]
         let whole = try Self.run([(2, Self.trainArgs(data, dir.path + "/whole", steps: steps, accum: 1, every))])
         #expect(whole.status == 0, "\(whole.stderr)")
-        let p = try Self.launch([(2, Self.trainArgs(data, dir.path + "/killed", steps: steps, accum: 1, every))])
-        let err = Pipe()
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = err
-        try p.run()
-        let errBox = ErrBox()
-        let g = DispatchGroup()
-        g.enter()
-        DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); g.leave() }
-        var deadline = Date().addingTimeInterval(60)
+        let p = BoundedProcess(executable: Self.mpirun!,
+                               arguments: Self.launcherArguments([(2, Self.trainArgs(data, dir.path + "/killed", steps: steps, accum: 1, every))]),
+                               stdout: .discard)
+        try p.start()
+        let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             let ck = (try? FileManager.default.contentsOfDirectory(atPath: dir.path + "/killed/checkpoints")) ?? []
             if ck.contains("checkpoint-3") { break }
@@ -185,20 +157,17 @@ import Testing
         }
         // SIGKILL rank 1: the child of mpirun that is not rank 0 (rank 0 was started first, lower pid is not
         // guaranteed, so find the one whose environment says rank 1).
-        let ranks = Self.children(of: p.processIdentifier)
+        let ranks = Self.children(of: p.pid)
         let rank1 = try #require(ranks.first { Self.environment(of: $0)["OMPI_COMM_WORLD_RANK"] == "1" }, "rank 1 not found among \(ranks)")
         let killedAt = Date()
         kill(rank1, SIGKILL)
-        deadline = Date().addingTimeInterval(60)
-        while p.isRunning && Date() < deadline { usleep(10_000) }
-        let ended = !p.isRunning
-        if !ended { p.terminate() }
-        p.waitUntilExit()
-        g.wait()
+        // Past 60 s the job's process group is killed (SIGTERM, then SIGKILL) and the test fails.
+        let ended = p.wait(timeout: 60)
+        let job = p.finish(timeout: 1)
         #expect(ended, "the job must end within 60 s of a rank's death")
         #expect(Date().timeIntervalSince(killedAt) < 60)
-        #expect(p.terminationStatus != 0)
-        let stderr = String(decoding: errBox.data, as: UTF8.self)
+        #expect(job.status != 0)
+        let stderr = job.stderr
         #expect(stderr.contains("rank 1") && stderr.lowercased().contains("signal 9"), "\(stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/killed/adapter_model.safetensors"), "the run must not have finished")
         // Resume with the same N: the adapter of the uninterrupted run, byte for byte.
@@ -229,8 +198,4 @@ import Testing
         }
         return env
     }
-}
-
-private final class ErrBox: @unchecked Sendable {
-    var data = Data()
 }

@@ -24,14 +24,9 @@ final class Tmpfs {
     deinit { unmount() }
 
     static func run(_ args: [String]) -> Bool {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return false }
-        p.waitUntilExit()
-        return p.terminationStatus == 0
+        // mount / umount, bounded: a hung mount fails (returns false) within a minute.
+        guard let r = try? BoundedProcess.run("/usr/bin/env", args, timeout: 60) else { return false }
+        return r.status == 0
     }
 
     /// Whether mounting works here (CI containers may forbid it; the fault-injection tests run anyway).

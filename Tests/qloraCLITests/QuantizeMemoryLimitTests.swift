@@ -54,16 +54,9 @@ final class MemoryCgroup {
 
     /// Runs the qlora CLI inside the cgroup (the shell joins it, then execs the binary).
     func run(_ args: [String]) throws -> (status: Int32, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "echo $$ > \"\(dir)/cgroup.procs\" && exec \"$@\"", "sh", CLIRunner.binary] + args
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: errData, as: UTF8.self))
+        let r = try BoundedProcess.run("/bin/sh", ["-c", "echo $$ > \"\(dir)/cgroup.procs\" && exec \"$@\"", "sh", CLIRunner.binary] + args,
+                                       timeout: CLIRunner.defaultTimeout)
+        return (r.status, r.stderr)
     }
 }
 

@@ -72,22 +72,17 @@ import Testing
         let data = try Self.data(dir)
         #expect(try Self.train(dir.path + "/whole", data, ["--steps", "40", "--checkpoint-every", "1"]).status == 0)
         // Start the same run, kill it once it has written a few checkpoints, resume it.
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLIRunner.binary)
-        p.arguments = ["train", "--model", Self.tiny, "--data", data, "-o", dir.path + "/killed", "--steps", "40",
-                       "--batch", "2", "--seq", "16", "--rank", "4", "--alpha", "8", "--lr", "1e-2", "--seed", "3",
-                       "--threads", "2", "--checkpoint-every", "1"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try CLIRunner.start(["train", "--model", Self.tiny, "--data", data, "-o", dir.path + "/killed", "--steps", "40",
+                                     "--batch", "2", "--seq", "16", "--rank", "4", "--alpha", "8", "--lr", "1e-2", "--seed", "3",
+                                     "--threads", "2", "--checkpoint-every", "1"], stdout: .discard, stderr: .discard)
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             let ck = (try? FileManager.default.contentsOfDirectory(atPath: dir.path + "/killed/checkpoints")) ?? []
             if ck.filter({ $0.hasPrefix("checkpoint-") }).count >= 2 { break }
             usleep(2000)
         }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        p.signal(SIGKILL)
+        p.wait(timeout: 60)
         let r = try CLIRunner.run(["train", "--model", Self.tiny, "--data", data, "--resume", dir.path + "/killed", "--steps", "40",
                                    "--batch", "2", "--seq", "16", "--rank", "4", "--alpha", "8", "--lr", "1e-2", "--seed", "3",
                                    "--threads", "2", "--checkpoint-every", "1"])

@@ -22,20 +22,16 @@ import Testing
         try #require(whole.status == 0, "\(whole.stderr)")
 
         // No periodic checkpoints (--checkpoint-every 0): the only one is Ctrl-C's.
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLIRunner.binary)
-        p.arguments = ["train", "--model", tiny, "--data", data, "-o", dir.path + "/run"] + Self.args
-        let err = Pipe()
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = err
-        try p.run()
+        let p = try CLIRunner.start(["train", "--model", tiny, "--data", data, "-o", dir.path + "/run"] + Self.args, stdout: .discard)
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline && Self.metricsLines(dir.path + "/run") < 5 && p.isRunning { usleep(1000) }
         try #require(p.isRunning, "the run ended before it could be interrupted")
-        kill(p.processIdentifier, SIGINT)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 130, "\(stderr)")
+        p.signal(SIGINT)
+        // The step in progress and one checkpoint: seconds; a run that does not stop fails within 2 minutes.
+        let stopped = p.finish(timeout: 120)
+        try #require(!stopped.timedOut, "train did not stop within 120 s of SIGINT: \(stopped.stderr)")
+        let stderr = stopped.stderr
+        #expect(stopped.status == 130, "\(stderr)")
         let steps = Self.metricsLines(dir.path + "/run")
         #expect(steps >= 5 && steps < 150)
         #expect(stderr.contains("stopped at step \(steps) of 150"), "\(stderr)")
