@@ -96,14 +96,20 @@ public enum NF4AVX2 {
         }
     }
 
-    /// Σ over 64 weights (32 packed bytes) of code · xp, unscaled; xp in byte-plane order.
+    /// Σ over 64 weights (32 packed bytes) of code · xp, unscaled; xp in byte-plane order. Each half's
+    /// products follow its decode, so the low nibbles' FMAs issue while the high nibbles' shuffles run
+    /// (session 6, lab program on 4096²: 0.95 ms against 0.99 with all 24 shuffles first).
     @inline(__always)
     static func planesDot64(_ p: UnsafePointer<UInt8>, _ xp: UnsafePointer<Float>, _ t: BytePlanes) -> __m256 {
-        let (f0, f1, f2, f3, g0, g1, g2, g3) = decode64(p, t)
+        let w = _mm256_loadu_si256(UnsafeRawPointer(p).assumingMemoryBound(to: __m256i_u.self))
+        let mask = _mm256_set1_epi8(0x0F)
+        // Low nibbles are elements 0…15 (lane 0) and 32…47 (lane 1); high nibbles 16…31 and 48…63.
+        let (f0, f1, f2, f3) = decodePlanes(_mm256_and_si256(w, mask), t)
         var a = _mm256_mul_ps(f0, _mm256_loadu_ps(xp))
         var b = _mm256_mul_ps(f1, _mm256_loadu_ps(xp + 8))
         a = _mm256_fmadd_ps(f2, _mm256_loadu_ps(xp + 16), a)
         b = _mm256_fmadd_ps(f3, _mm256_loadu_ps(xp + 24), b)
+        let (g0, g1, g2, g3) = decodePlanes(_mm256_and_si256(_mm256_srli_epi16(w, 4), mask), t)
         a = _mm256_fmadd_ps(g0, _mm256_loadu_ps(xp + 32), a)
         b = _mm256_fmadd_ps(g1, _mm256_loadu_ps(xp + 40), b)
         a = _mm256_fmadd_ps(g2, _mm256_loadu_ps(xp + 48), a)
@@ -156,35 +162,87 @@ public enum NF4AVX2 {
     /// Zen 4, lab program: 1 KiB 0.93 ms, 2 KiB 0.95, 4 KiB 0.97, none 0.99).
     static let prefetchDistance = 1024
 
+    /// The scales of a run of blocks as one memory operand each, so the loop spends no vector
+    /// arithmetic or register broadcast on them (both compete with the decode's shuffles): Float32
+    /// absmax is read where it is; double-quantized scales come from a 256-entry table,
+    /// `nestedCode[q] · nestedAbsmax[n] + offset` for the nested block n in hand — the same two float
+    /// operations as `NF4MatrixRef.scale(block:)`, so the same values — rebuilt when n changes
+    /// (every 256 blocks of 64 by default, so per 16 Ki weights).
+    struct ScaleSource {
+        let w: NF4MatrixRef
+        let table: UnsafeMutablePointer<Float>
+        var tableFor = -1
+
+        /// The first 64-chunk (over the whole matrix) at or after `chunk` whose scale may come from a
+        /// different table than `chunk`'s, with `shift` = log2(blockSize / 64).
+        @inline(__always)
+        func segmentEnd(_ chunk: Int, _ shift: Int) -> Int {
+            if w.absmax != nil { return Int.max }
+            let n = (chunk &>> shift) &>> w.nestedShift
+            return (n &+ 1) &<< (w.nestedShift &+ shift)
+        }
+
+        /// Makes `scalePointer` valid for block `block`'s nested block.
+        @inline(__always)
+        mutating func prepare(block: Int) {
+            guard w.absmax == nil else { return }
+            let n = block &>> w.nestedShift
+            if n == tableFor { return }
+            let nabs = _mm256_set1_ps(w.nestedAbsmax.unsafelyUnwrapped[n]), off = _mm256_set1_ps(w.offset)
+            let nc = w.nestedCode.unsafelyUnwrapped
+            var i = 0
+            while i < 256 {
+                _mm256_storeu_ps(table + i, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(nc + i), nabs), off))
+                i &+= 8
+            }
+            tableFor = n
+        }
+
+        /// Block b's scale broadcast to 8 lanes (a broadcast load), after `prepare` for b's nested block.
+        @inline(__always)
+        func scale(_ b: Int) -> __m256 {
+            if let absmax = w.absmax { return _mm256_broadcast_ss(absmax + b) }
+            return _mm256_broadcast_ss(table + Int(w.qabsmax.unsafelyUnwrapped[b]))
+        }
+    }
+
     /// Rows of whole 64-blocks (cols % 64 == 0, blocks of 64 or more), x already in byte-plane order.
     /// One row at a time, two 64-weight chunks per step in two accumulators: the decode's shuffles bound
     /// it, so sharing x loads between rows gained nothing (two rows per pass: 1.08 ms against 0.95 ms
-    /// in the lab program).
+    /// in the lab program). Scales from `ScaleSource` (session 6: decoding the double-quantized scale in
+    /// the loop, a multiply, an add and a register broadcast per block, cost 8% at 4096²).
     static func gemvRowsPlanes(_ w: NF4MatrixRef, _ xp: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                _ r0: Int, _ r1: Int) {
         let t = bytePlanes(w.code)
         let nb = w.cols >> 6
         let rowBytes = nb &* 32
         let shift = w.blockShift &- 6  // 64-chunk index → block index
-        for r in r0..<r1 {
-            var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
-            let p0 = w.packed + r &* rowBytes
-            let c0 = r &* nb  // the row's first 64-chunk, counted over the whole matrix
-            var b = 0
-            while b &+ 2 <= nb {
-                let p = p0 + 32 &* b
-                qlora_prefetch_l1(p + prefetchDistance)
-                acc0 = _mm256_fmadd_ps(planesDot64(p, xp + 64 &* b, t),
-                                       _mm256_set1_ps(w.scale(block: (c0 &+ b) &>> shift)), acc0)
-                acc1 = _mm256_fmadd_ps(planesDot64(p + 32, xp + 64 &* (b &+ 1), t),
-                                       _mm256_set1_ps(w.scale(block: (c0 &+ b &+ 1) &>> shift)), acc1)
-                b &+= 2
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { tableBuffer in
+            var scales = ScaleSource(w: w, table: tableBuffer.baseAddress!)
+            for r in r0..<r1 {
+                var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
+                let p0 = w.packed + r &* rowBytes
+                let c0 = r &* nb  // the row's first 64-chunk, counted over the whole matrix
+                var b = 0
+                while b < nb {
+                    // Chunks b..<e share one scale table.
+                    let e = min(nb, scales.segmentEnd(c0 &+ b, shift) &- c0)
+                    scales.prepare(block: (c0 &+ b) &>> shift)
+                    while b &+ 2 <= e {
+                        let p = p0 + 32 &* b
+                        qlora_prefetch_l1(p + prefetchDistance)
+                        acc0 = _mm256_fmadd_ps(planesDot64(p, xp + 64 &* b, t), scales.scale((c0 &+ b) &>> shift), acc0)
+                        acc1 = _mm256_fmadd_ps(planesDot64(p + 32, xp + 64 &* (b &+ 1), t),
+                                               scales.scale((c0 &+ b &+ 1) &>> shift), acc1)
+                        b &+= 2
+                    }
+                    if b < e {
+                        acc0 = _mm256_fmadd_ps(planesDot64(p0 + 32 &* b, xp + 64 &* b, t), scales.scale((c0 &+ b) &>> shift), acc0)
+                        b &+= 1
+                    }
+                }
+                y[r] = hsum(_mm256_add_ps(acc0, acc1))
             }
-            if b < nb {
-                acc0 = _mm256_fmadd_ps(planesDot64(p0 + 32 &* b, xp + 64 &* b, t),
-                                       _mm256_set1_ps(w.scale(block: (c0 &+ b) &>> shift)), acc0)
-            }
-            y[r] = hsum(_mm256_add_ps(acc0, acc1))
         }
     }
 
