@@ -256,45 +256,69 @@ public enum NF4AVX2 {
 
     /// dx[c] += Σ_r dy[r] · W[r, c] for columns c in [c0, c1) (multiples of 64; requires blocks of 64
     /// and cols % 64 == 0): the one-token input gradient. Rows in passes of `transposedPassRows`; per
-    /// pass, 64 columns at a time in eight accumulators (byte-plane order, reordered on the store)
-    /// while the pass's rows stream past, each adding `dy[r] · scale` times its decoded codes.
+    /// pass, 64 columns at a time while the pass's rows stream past, each adding `dy[r] · scale` times
+    /// its decoded codes. The 64 columns take two sweeps over the pass's rows, the low nibbles' 32
+    /// columns (four accumulators) and then the high nibbles' (the rows' bytes are in L1 by then):
+    /// eight accumulators beside the four tables left no registers for the decode, and the compiler
+    /// spilled three accumulators per row (session 6). The first sweep stores each row's coefficient
+    /// for the second, which reads it with a broadcast load instead of a register broadcast, a shuffle.
     public static func gemvTColumns64(_ w: NF4MatrixRef, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                                       _ c0: Int, _ c1: Int) {
         let t = bytePlanes(w.code)
         let nbRow = w.cols >> 6
         let rowBytes = nbRow &* 32
-        var rA = 0
-        while rA < w.rows {
-            let rB = min(w.rows, rA &+ transposedPassRows)
-            var c = c0
-            while c < c1 {
-                var a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps()
-                var a4 = _mm256_setzero_ps(), a5 = _mm256_setzero_ps(), a6 = _mm256_setzero_ps(), a7 = _mm256_setzero_ps()
-                var b = rA &* nbRow &+ (c >> 6)
-                var p = w.packed + (b &* 32)
-                for r in rA..<rB {
-                    // The row's next line, read two strips (2 × the pass's rows) from now: far enough
-                    // ahead to hide memory latency, which prefetching rows ahead within a strip was not.
-                    qlora_prefetch_l1(p + 64)
-                    let coef = _mm256_set1_ps(dy[r] * w.scale(block: b))
-                    let (f0, f1, f2, f3, g0, g1, g2, g3) = decode64(p, t)
-                    a0 = _mm256_fmadd_ps(f0, coef, a0)
-                    a1 = _mm256_fmadd_ps(f1, coef, a1)
-                    a2 = _mm256_fmadd_ps(f2, coef, a2)
-                    a3 = _mm256_fmadd_ps(f3, coef, a3)
-                    a4 = _mm256_fmadd_ps(g0, coef, a4)
-                    a5 = _mm256_fmadd_ps(g1, coef, a5)
-                    a6 = _mm256_fmadd_ps(g2, coef, a6)
-                    a7 = _mm256_fmadd_ps(g3, coef, a7)
-                    b &+= nbRow
-                    p += rowBytes
+        let mask = _mm256_set1_epi8(0x0F)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: transposedPassRows) { coefBuffer in
+            let coef = coefBuffer.baseAddress!
+            var rA = 0
+            while rA < w.rows {
+                let rB = min(w.rows, rA &+ transposedPassRows)
+                var c = c0
+                while c < c1 {
+                    let first = w.packed + ((rA &* nbRow &+ (c >> 6)) &* 32)
+                    // Low nibbles: columns c+0…15 and c+32…47.
+                    var a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps()
+                    var b = rA &* nbRow &+ (c >> 6)
+                    var p = first
+                    var i = 0
+                    for r in rA..<rB {
+                        // The row's next line, read two strips (2 × the pass's rows) from now: far enough
+                        // ahead to hide memory latency, which prefetching rows ahead within a strip was not.
+                        qlora_prefetch_l1(p + 64)
+                        coef[i] = dy[r] * w.scale(block: b)
+                        let s = _mm256_broadcast_ss(coef + i)
+                        let v = _mm256_loadu_si256(UnsafeRawPointer(p).assumingMemoryBound(to: __m256i_u.self))
+                        let (f0, f1, f2, f3) = decodePlanes(_mm256_and_si256(v, mask), t)
+                        a0 = _mm256_fmadd_ps(f0, s, a0)
+                        a1 = _mm256_fmadd_ps(f1, s, a1)
+                        a2 = _mm256_fmadd_ps(f2, s, a2)
+                        a3 = _mm256_fmadd_ps(f3, s, a3)
+                        b &+= nbRow
+                        p += rowBytes
+                        i &+= 1
+                    }
+                    // Vector v holds columns c+4v…c+4v+3 (low lane) and c+32+4v… (high lane).
+                    addPlanes(dx + c, a0, 0); addPlanes(dx + c, a1, 1); addPlanes(dx + c, a2, 2); addPlanes(dx + c, a3, 3)
+                    // High nibbles: columns c+16…31 and c+48…63.
+                    a0 = _mm256_setzero_ps(); a1 = _mm256_setzero_ps(); a2 = _mm256_setzero_ps(); a3 = _mm256_setzero_ps()
+                    p = first
+                    i = 0
+                    for _ in rA..<rB {
+                        let s = _mm256_broadcast_ss(coef + i)
+                        let v = _mm256_loadu_si256(UnsafeRawPointer(p).assumingMemoryBound(to: __m256i_u.self))
+                        let (g0, g1, g2, g3) = decodePlanes(_mm256_and_si256(_mm256_srli_epi16(v, 4), mask), t)
+                        a0 = _mm256_fmadd_ps(g0, s, a0)
+                        a1 = _mm256_fmadd_ps(g1, s, a1)
+                        a2 = _mm256_fmadd_ps(g2, s, a2)
+                        a3 = _mm256_fmadd_ps(g3, s, a3)
+                        p += rowBytes
+                        i &+= 1
+                    }
+                    addPlanes(dx + c, a0, 4); addPlanes(dx + c, a1, 5); addPlanes(dx + c, a2, 6); addPlanes(dx + c, a3, 7)
+                    c &+= 64
                 }
-                // Vector v holds columns c+4v…c+4v+3 (low lane) and c+32+4v… (high lane).
-                addPlanes(dx + c, a0, 0); addPlanes(dx + c, a1, 1); addPlanes(dx + c, a2, 2); addPlanes(dx + c, a3, 3)
-                addPlanes(dx + c, a4, 4); addPlanes(dx + c, a5, 5); addPlanes(dx + c, a6, 6); addPlanes(dx + c, a7, 7)
-                c &+= 64
+                rA = rB
             }
-            rA = rB
         }
     }
 
