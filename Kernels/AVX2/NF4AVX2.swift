@@ -264,15 +264,27 @@ public enum NF4AVX2 {
     /// for the second, which reads it with a broadcast load instead of a register broadcast, a shuffle.
     public static func gemvTColumns64(_ w: NF4MatrixRef, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                                       _ c0: Int, _ c1: Int) {
+        gemvT(w, dy, dx, 0, w.rows, c0, c1)
+    }
+
+    /// As `gemvTColumns64` over every column, for rows [r0, r1) only (the caller splits rows across
+    /// threads, each into its own dx, when the 64-column strips do not split evenly).
+    public static func gemvTRows64(_ w: NF4MatrixRef, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                                   _ r0: Int, _ r1: Int) {
+        gemvT(w, dy, dx, r0, r1, 0, w.cols)
+    }
+
+    static func gemvT(_ w: NF4MatrixRef, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                      _ r0: Int, _ r1: Int, _ c0: Int, _ c1: Int) {
         let t = bytePlanes(w.code)
         let nbRow = w.cols >> 6
         let rowBytes = nbRow &* 32
         let mask = _mm256_set1_epi8(0x0F)
         withUnsafeTemporaryAllocation(of: Float.self, capacity: transposedPassRows) { coefBuffer in
             let coef = coefBuffer.baseAddress!
-            var rA = 0
-            while rA < w.rows {
-                let rB = min(w.rows, rA &+ transposedPassRows)
+            var rA = r0
+            while rA < r1 {
+                let rB = min(r1, rA &+ transposedPassRows)
                 var c = c0
                 while c < c1 {
                     let first = w.packed + ((rA &* nbRow &+ (c >> 6)) &* 32)
