@@ -96,14 +96,20 @@ public enum NF4AVX2 {
         }
     }
 
-    /// Σ over 64 weights (32 packed bytes) of code · xp, unscaled; xp in byte-plane order.
+    /// Σ over 64 weights (32 packed bytes) of code · xp, unscaled; xp in byte-plane order. Each half's
+    /// products follow its decode, so the low nibbles' FMAs issue while the high nibbles' shuffles run
+    /// (session 6, lab program on 4096²: 0.95 ms against 0.99 with all 24 shuffles first).
     @inline(__always)
     static func planesDot64(_ p: UnsafePointer<UInt8>, _ xp: UnsafePointer<Float>, _ t: BytePlanes) -> __m256 {
-        let (f0, f1, f2, f3, g0, g1, g2, g3) = decode64(p, t)
+        let w = _mm256_loadu_si256(UnsafeRawPointer(p).assumingMemoryBound(to: __m256i_u.self))
+        let mask = _mm256_set1_epi8(0x0F)
+        // Low nibbles are elements 0…15 (lane 0) and 32…47 (lane 1); high nibbles 16…31 and 48…63.
+        let (f0, f1, f2, f3) = decodePlanes(_mm256_and_si256(w, mask), t)
         var a = _mm256_mul_ps(f0, _mm256_loadu_ps(xp))
         var b = _mm256_mul_ps(f1, _mm256_loadu_ps(xp + 8))
         a = _mm256_fmadd_ps(f2, _mm256_loadu_ps(xp + 16), a)
         b = _mm256_fmadd_ps(f3, _mm256_loadu_ps(xp + 24), b)
+        let (g0, g1, g2, g3) = decodePlanes(_mm256_and_si256(_mm256_srli_epi16(w, 4), mask), t)
         a = _mm256_fmadd_ps(g0, _mm256_loadu_ps(xp + 32), a)
         b = _mm256_fmadd_ps(g1, _mm256_loadu_ps(xp + 40), b)
         a = _mm256_fmadd_ps(g2, _mm256_loadu_ps(xp + 48), a)
@@ -156,35 +162,87 @@ public enum NF4AVX2 {
     /// Zen 4, lab program: 1 KiB 0.93 ms, 2 KiB 0.95, 4 KiB 0.97, none 0.99).
     static let prefetchDistance = 1024
 
+    /// The scales of a run of blocks as one memory operand each, so the loop spends no vector
+    /// arithmetic or register broadcast on them (both compete with the decode's shuffles): Float32
+    /// absmax is read where it is; double-quantized scales come from a 256-entry table,
+    /// `nestedCode[q] · nestedAbsmax[n] + offset` for the nested block n in hand — the same two float
+    /// operations as `NF4MatrixRef.scale(block:)`, so the same values — rebuilt when n changes
+    /// (every 256 blocks of 64 by default, so per 16 Ki weights).
+    struct ScaleSource {
+        let w: NF4MatrixRef
+        let table: UnsafeMutablePointer<Float>
+        var tableFor = -1
+
+        /// The first 64-chunk (over the whole matrix) at or after `chunk` whose scale may come from a
+        /// different table than `chunk`'s, with `shift` = log2(blockSize / 64).
+        @inline(__always)
+        func segmentEnd(_ chunk: Int, _ shift: Int) -> Int {
+            if w.absmax != nil { return Int.max }
+            let n = (chunk &>> shift) &>> w.nestedShift
+            return (n &+ 1) &<< (w.nestedShift &+ shift)
+        }
+
+        /// Makes `scalePointer` valid for block `block`'s nested block.
+        @inline(__always)
+        mutating func prepare(block: Int) {
+            guard w.absmax == nil else { return }
+            let n = block &>> w.nestedShift
+            if n == tableFor { return }
+            let nabs = _mm256_set1_ps(w.nestedAbsmax.unsafelyUnwrapped[n]), off = _mm256_set1_ps(w.offset)
+            let nc = w.nestedCode.unsafelyUnwrapped
+            var i = 0
+            while i < 256 {
+                _mm256_storeu_ps(table + i, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(nc + i), nabs), off))
+                i &+= 8
+            }
+            tableFor = n
+        }
+
+        /// Block b's scale broadcast to 8 lanes (a broadcast load), after `prepare` for b's nested block.
+        @inline(__always)
+        func scale(_ b: Int) -> __m256 {
+            if let absmax = w.absmax { return _mm256_broadcast_ss(absmax + b) }
+            return _mm256_broadcast_ss(table + Int(w.qabsmax.unsafelyUnwrapped[b]))
+        }
+    }
+
     /// Rows of whole 64-blocks (cols % 64 == 0, blocks of 64 or more), x already in byte-plane order.
     /// One row at a time, two 64-weight chunks per step in two accumulators: the decode's shuffles bound
     /// it, so sharing x loads between rows gained nothing (two rows per pass: 1.08 ms against 0.95 ms
-    /// in the lab program).
+    /// in the lab program). Scales from `ScaleSource` (session 6: decoding the double-quantized scale in
+    /// the loop, a multiply, an add and a register broadcast per block, cost 8% at 4096²).
     static func gemvRowsPlanes(_ w: NF4MatrixRef, _ xp: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                _ r0: Int, _ r1: Int) {
         let t = bytePlanes(w.code)
         let nb = w.cols >> 6
         let rowBytes = nb &* 32
         let shift = w.blockShift &- 6  // 64-chunk index → block index
-        for r in r0..<r1 {
-            var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
-            let p0 = w.packed + r &* rowBytes
-            let c0 = r &* nb  // the row's first 64-chunk, counted over the whole matrix
-            var b = 0
-            while b &+ 2 <= nb {
-                let p = p0 + 32 &* b
-                qlora_prefetch_l1(p + prefetchDistance)
-                acc0 = _mm256_fmadd_ps(planesDot64(p, xp + 64 &* b, t),
-                                       _mm256_set1_ps(w.scale(block: (c0 &+ b) &>> shift)), acc0)
-                acc1 = _mm256_fmadd_ps(planesDot64(p + 32, xp + 64 &* (b &+ 1), t),
-                                       _mm256_set1_ps(w.scale(block: (c0 &+ b &+ 1) &>> shift)), acc1)
-                b &+= 2
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { tableBuffer in
+            var scales = ScaleSource(w: w, table: tableBuffer.baseAddress!)
+            for r in r0..<r1 {
+                var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
+                let p0 = w.packed + r &* rowBytes
+                let c0 = r &* nb  // the row's first 64-chunk, counted over the whole matrix
+                var b = 0
+                while b < nb {
+                    // Chunks b..<e share one scale table.
+                    let e = min(nb, scales.segmentEnd(c0 &+ b, shift) &- c0)
+                    scales.prepare(block: (c0 &+ b) &>> shift)
+                    while b &+ 2 <= e {
+                        let p = p0 + 32 &* b
+                        qlora_prefetch_l1(p + prefetchDistance)
+                        acc0 = _mm256_fmadd_ps(planesDot64(p, xp + 64 &* b, t), scales.scale((c0 &+ b) &>> shift), acc0)
+                        acc1 = _mm256_fmadd_ps(planesDot64(p + 32, xp + 64 &* (b &+ 1), t),
+                                               scales.scale((c0 &+ b &+ 1) &>> shift), acc1)
+                        b &+= 2
+                    }
+                    if b < e {
+                        acc0 = _mm256_fmadd_ps(planesDot64(p0 + 32 &* b, xp + 64 &* b, t), scales.scale((c0 &+ b) &>> shift), acc0)
+                        b &+= 1
+                    }
+                }
+                y[r] = hsum(_mm256_add_ps(acc0, acc1))
             }
-            if b < nb {
-                acc0 = _mm256_fmadd_ps(planesDot64(p0 + 32 &* b, xp + 64 &* b, t),
-                                       _mm256_set1_ps(w.scale(block: (c0 &+ b) &>> shift)), acc0)
-            }
-            y[r] = hsum(_mm256_add_ps(acc0, acc1))
         }
     }
 
@@ -198,45 +256,81 @@ public enum NF4AVX2 {
 
     /// dx[c] += Σ_r dy[r] · W[r, c] for columns c in [c0, c1) (multiples of 64; requires blocks of 64
     /// and cols % 64 == 0): the one-token input gradient. Rows in passes of `transposedPassRows`; per
-    /// pass, 64 columns at a time in eight accumulators (byte-plane order, reordered on the store)
-    /// while the pass's rows stream past, each adding `dy[r] · scale` times its decoded codes.
+    /// pass, 64 columns at a time while the pass's rows stream past, each adding `dy[r] · scale` times
+    /// its decoded codes. The 64 columns take two sweeps over the pass's rows, the low nibbles' 32
+    /// columns (four accumulators) and then the high nibbles' (the rows' bytes are in L1 by then):
+    /// eight accumulators beside the four tables left no registers for the decode, and the compiler
+    /// spilled three accumulators per row (session 6). The first sweep stores each row's coefficient
+    /// for the second, which reads it with a broadcast load instead of a register broadcast, a shuffle.
     public static func gemvTColumns64(_ w: NF4MatrixRef, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                                       _ c0: Int, _ c1: Int) {
+        gemvT(w, dy, dx, 0, w.rows, c0, c1)
+    }
+
+    /// As `gemvTColumns64` over every column, for rows [r0, r1) only (the caller splits rows across
+    /// threads, each into its own dx, when the 64-column strips do not split evenly).
+    public static func gemvTRows64(_ w: NF4MatrixRef, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                                   _ r0: Int, _ r1: Int) {
+        gemvT(w, dy, dx, r0, r1, 0, w.cols)
+    }
+
+    static func gemvT(_ w: NF4MatrixRef, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                      _ r0: Int, _ r1: Int, _ c0: Int, _ c1: Int) {
         let t = bytePlanes(w.code)
         let nbRow = w.cols >> 6
         let rowBytes = nbRow &* 32
-        var rA = 0
-        while rA < w.rows {
-            let rB = min(w.rows, rA &+ transposedPassRows)
-            var c = c0
-            while c < c1 {
-                var a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps()
-                var a4 = _mm256_setzero_ps(), a5 = _mm256_setzero_ps(), a6 = _mm256_setzero_ps(), a7 = _mm256_setzero_ps()
-                var b = rA &* nbRow &+ (c >> 6)
-                var p = w.packed + (b &* 32)
-                for r in rA..<rB {
-                    // The row's next line, read two strips (2 × the pass's rows) from now: far enough
-                    // ahead to hide memory latency, which prefetching rows ahead within a strip was not.
-                    qlora_prefetch_l1(p + 64)
-                    let coef = _mm256_set1_ps(dy[r] * w.scale(block: b))
-                    let (f0, f1, f2, f3, g0, g1, g2, g3) = decode64(p, t)
-                    a0 = _mm256_fmadd_ps(f0, coef, a0)
-                    a1 = _mm256_fmadd_ps(f1, coef, a1)
-                    a2 = _mm256_fmadd_ps(f2, coef, a2)
-                    a3 = _mm256_fmadd_ps(f3, coef, a3)
-                    a4 = _mm256_fmadd_ps(g0, coef, a4)
-                    a5 = _mm256_fmadd_ps(g1, coef, a5)
-                    a6 = _mm256_fmadd_ps(g2, coef, a6)
-                    a7 = _mm256_fmadd_ps(g3, coef, a7)
-                    b &+= nbRow
-                    p += rowBytes
+        let mask = _mm256_set1_epi8(0x0F)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: transposedPassRows) { coefBuffer in
+            let coef = coefBuffer.baseAddress!
+            var rA = r0
+            while rA < r1 {
+                let rB = min(r1, rA &+ transposedPassRows)
+                var c = c0
+                while c < c1 {
+                    let first = w.packed + ((rA &* nbRow &+ (c >> 6)) &* 32)
+                    // Low nibbles: columns c+0…15 and c+32…47.
+                    var a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps()
+                    var b = rA &* nbRow &+ (c >> 6)
+                    var p = first
+                    var i = 0
+                    for r in rA..<rB {
+                        // The row's next line, read two strips (2 × the pass's rows) from now: far enough
+                        // ahead to hide memory latency, which prefetching rows ahead within a strip was not.
+                        qlora_prefetch_l1(p + 64)
+                        coef[i] = dy[r] * w.scale(block: b)
+                        let s = _mm256_broadcast_ss(coef + i)
+                        let v = _mm256_loadu_si256(UnsafeRawPointer(p).assumingMemoryBound(to: __m256i_u.self))
+                        let (f0, f1, f2, f3) = decodePlanes(_mm256_and_si256(v, mask), t)
+                        a0 = _mm256_fmadd_ps(f0, s, a0)
+                        a1 = _mm256_fmadd_ps(f1, s, a1)
+                        a2 = _mm256_fmadd_ps(f2, s, a2)
+                        a3 = _mm256_fmadd_ps(f3, s, a3)
+                        b &+= nbRow
+                        p += rowBytes
+                        i &+= 1
+                    }
+                    // Vector v holds columns c+4v…c+4v+3 (low lane) and c+32+4v… (high lane).
+                    addPlanes(dx + c, a0, 0); addPlanes(dx + c, a1, 1); addPlanes(dx + c, a2, 2); addPlanes(dx + c, a3, 3)
+                    // High nibbles: columns c+16…31 and c+48…63.
+                    a0 = _mm256_setzero_ps(); a1 = _mm256_setzero_ps(); a2 = _mm256_setzero_ps(); a3 = _mm256_setzero_ps()
+                    p = first
+                    i = 0
+                    for _ in rA..<rB {
+                        let s = _mm256_broadcast_ss(coef + i)
+                        let v = _mm256_loadu_si256(UnsafeRawPointer(p).assumingMemoryBound(to: __m256i_u.self))
+                        let (g0, g1, g2, g3) = decodePlanes(_mm256_and_si256(_mm256_srli_epi16(v, 4), mask), t)
+                        a0 = _mm256_fmadd_ps(g0, s, a0)
+                        a1 = _mm256_fmadd_ps(g1, s, a1)
+                        a2 = _mm256_fmadd_ps(g2, s, a2)
+                        a3 = _mm256_fmadd_ps(g3, s, a3)
+                        p += rowBytes
+                        i &+= 1
+                    }
+                    addPlanes(dx + c, a0, 4); addPlanes(dx + c, a1, 5); addPlanes(dx + c, a2, 6); addPlanes(dx + c, a3, 7)
+                    c &+= 64
                 }
-                // Vector v holds columns c+4v…c+4v+3 (low lane) and c+32+4v… (high lane).
-                addPlanes(dx + c, a0, 0); addPlanes(dx + c, a1, 1); addPlanes(dx + c, a2, 2); addPlanes(dx + c, a3, 3)
-                addPlanes(dx + c, a4, 4); addPlanes(dx + c, a5, 5); addPlanes(dx + c, a6, 6); addPlanes(dx + c, a7, 7)
-                c &+= 64
+                rA = rB
             }
-            rA = rB
         }
     }
 

@@ -83,6 +83,10 @@ public enum NF4Kernels {
         }
         if M <= 4 && (isa == .avx512 || isa == .avx2) && w.blockSize == 64 && K % 64 == 0 {
             // A few tokens: stream W once per token with the column accumulators in registers.
+            if isa == .avx2 && threads > 1 && (K / 64) % threads != 0 && w.rows >= 128 * threads {
+                for m in 0..<M { gemvTRowSplitAVX2(w, dy: dY + m * lddy, dx: dX + m * lddx, threads: threads) }
+                return
+            }
             let columns = isa == .avx512 ? NF4AVX512.gemvTColumns64 : NF4AVX2.gemvTColumns64
             for m in 0..<M {
                 Parallel.forChunks(K, threads: threads, granule: isa == .avx512 ? 256 : 128) { _, lo, hi in
@@ -93,6 +97,26 @@ public enum NF4Kernels {
         }
         PanelGEMM.transposed(panels(w, d), tiles, dY: dY, lddy: lddy, M: M, dX: dX, lddx: lddx, threads: threads,
                              workspace: workspace ?? KernelWorkspace())
+    }
+
+    /// The AVX2 transposed GEMV with rows, not 64-column strips, split across threads: used when the
+    /// strips do not split evenly (SmolLM2's 576 columns are 9 strips, 4 and 5 on 2 threads, so one
+    /// thread did 11% more than half). Thread 0 adds into dx, the others into zeroed copies that are
+    /// added after the join (K floats each).
+    static func gemvTRowSplitAVX2(_ w: NF4MatrixRef, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                                  threads: Int) {
+        let K = w.cols
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: K * (threads - 1)) { buffer in
+            let copies = buffer.baseAddress!
+            copies.initialize(repeating: 0, count: K * (threads - 1))
+            Parallel.forChunks(w.rows, threads: threads, granule: 16) { t, lo, hi in
+                NF4AVX2.gemvTRows64(w, dy, t == 0 ? dx : copies + (t - 1) * K, lo, hi)
+            }
+            for t in 1..<threads {
+                let copy = copies + (t - 1) * K
+                for c in 0..<K { dx[c] += copy[c] }
+            }
+        }
     }
 
     /// Dequantizes the whole matrix into `dst` (rows × cols Float32), e.g. for merging or as a

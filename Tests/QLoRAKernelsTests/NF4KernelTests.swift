@@ -35,6 +35,13 @@ import Testing
         Case(out: 301, inn: 192, m: 1, doubleQuant: true, blockSize: 64),    // transposed GEMV: 3 row passes, ragged
         Case(out: 23, inn: 384, m: 1, doubleQuant: true, blockSize: 128),   // byte-plane GEMV, blocks of 128
         Case(out: 18, inn: 576, m: 2, doubleQuant: false, blockSize: 256),  // byte-plane GEMV, odd 64-chunks, blocks of 256
+        // Byte-plane GEMV's scale tables (one per nested block of 256 scales): nested blocks that end
+        // mid-row, 5 chunks per row (a 1-chunk tail), and blocks of 256 crossing rows.
+        Case(out: 700, inn: 320, m: 1, doubleQuant: true, blockSize: 64),
+        Case(out: 410, inn: 320, m: 1, doubleQuant: true, blockSize: 256),
+        // AVX2 transposed GEMV with rows split across 2 threads (an odd number of 64-column strips;
+        // 301×192 and 700×320 above take it too): two tokens, Float32 absmax, SmolLM2's 576 columns.
+        Case(out: 520, inn: 576, m: 2, doubleQuant: false, blockSize: 64),
         // Large enough (≈ 20 MFLOP) that the measured thread cost gives the panel products 2 threads;
         // every smaller case runs them on one. Ragged in N, and M = 46 takes the 8- and 2-row
         // transposed tails on AVX-512, the 4-row tail on AVX2 (M = 512 the 8- / 2-row, 17 and 29 the 4-row).
