@@ -83,8 +83,8 @@ public enum NF4Kernels {
         }
         if M <= 4 && (isa == .avx512 || isa == .avx2) && w.blockSize == 64 && K % 64 == 0 {
             // A few tokens: stream W once per token with the column accumulators in registers.
-            if isa == .avx2 && threads > 1 && (K / 64) % threads != 0 && w.rows >= 128 * threads {
-                for m in 0..<M { gemvTRowSplitAVX2(w, dy: dY + m * lddy, dx: dX + m * lddx, threads: threads) }
+            if isa == .avx2 && (K / 64) % 2 == 1 && w.rows >= 256 {
+                for m in 0..<M { gemvTRowSlabsAVX2(w, dy: dY + m * lddy, dx: dX + m * lddx, threads: threads) }
                 return
             }
             let columns = isa == .avx512 ? NF4AVX512.gemvTColumns64 : NF4AVX2.gemvTColumns64
@@ -99,23 +99,24 @@ public enum NF4Kernels {
                              workspace: workspace ?? KernelWorkspace())
     }
 
-    /// The AVX2 transposed GEMV with rows, not 64-column strips, split across threads: used when the
-    /// strips do not split evenly (SmolLM2's 576 columns are 9 strips, 4 and 5 on 2 threads, so one
-    /// thread did 11% more than half). Thread 0 adds into dx, the others into zeroed copies that are
-    /// added after the join (K floats each).
-    static func gemvTRowSplitAVX2(_ w: NF4MatrixRef, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+    /// The AVX2 transposed GEMV over two slabs of rows instead of 64-column strips, for an odd number
+    /// of strips (SmolLM2's 576 columns are 9 strips: 4 and 5 on 2 threads, so one thread did 11% more
+    /// than half). The slabs depend on the shape only, never on the thread count: slab 0 adds into dx,
+    /// slab 1 into a zeroed copy added after both, so 1, 2 or more threads give the same bits (threads
+    /// beyond two wait; this path serves M ≤ 4 only).
+    static func gemvTRowSlabsAVX2(_ w: NF4MatrixRef, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
                                   threads: Int) {
         let K = w.cols
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: K * (threads - 1)) { buffer in
-            let copies = buffer.baseAddress!
-            copies.initialize(repeating: 0, count: K * (threads - 1))
-            Parallel.forChunks(w.rows, threads: threads, granule: 16) { t, lo, hi in
-                NF4AVX2.gemvTRows64(w, dy, t == 0 ? dx : copies + (t - 1) * K, lo, hi)
+        let half = min(max((w.rows / 2 + 64) / 128 * 128, 128), w.rows - 128)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: K) { buffer in
+            let copy = buffer.baseAddress!
+            copy.initialize(repeating: 0, count: K)
+            Parallel.forChunks(2, threads: min(threads, 2), granule: 1) { _, lo, hi in
+                for slab in lo..<hi {
+                    if slab == 0 { NF4AVX2.gemvTRows64(w, dy, dx, 0, half) } else { NF4AVX2.gemvTRows64(w, dy, copy, half, w.rows) }
+                }
             }
-            for t in 1..<threads {
-                let copy = copies + (t - 1) * K
-                for c in 0..<K { dx[c] += copy[c] }
-            }
+            for c in 0..<K { dx[c] += copy[c] }
         }
     }
 

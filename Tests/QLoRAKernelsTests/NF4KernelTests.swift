@@ -39,8 +39,8 @@ import Testing
         // mid-row, 5 chunks per row (a 1-chunk tail), and blocks of 256 crossing rows.
         Case(out: 700, inn: 320, m: 1, doubleQuant: true, blockSize: 64),
         Case(out: 410, inn: 320, m: 1, doubleQuant: true, blockSize: 256),
-        // AVX2 transposed GEMV with rows split across 2 threads (an odd number of 64-column strips;
-        // 301×192 and 700×320 above take it too): two tokens, Float32 absmax, SmolLM2's 576 columns.
+        // AVX2 transposed GEMV over two row slabs (an odd number of 64-column strips; 301×192 and
+        // 700×320 above take it too): two tokens, Float32 absmax, SmolLM2's 576 columns.
         Case(out: 520, inn: 576, m: 2, doubleQuant: false, blockSize: 64),
         // Large enough (≈ 20 MFLOP) that the measured thread cost gives the panel products 2 threads;
         // every smaller case runs them on one. Ragged in N, and M = 46 takes the 8- and 2-row
@@ -130,6 +130,41 @@ import Testing
                     }
                 }
                 #expect(worst <= 1, "\(isa) threads=\(threads): error/bound = \(worst)")
+            }
+        }
+    }
+
+    /// The products give the same bits at 1, 2 and 3 threads on every ISA: threads split output tiles (or,
+    /// in the AVX2 transposed GEMV over an odd number of 64-column strips, row slabs fixed by the shape),
+    /// never the order of a sum, so a run's result and a resume's continuation do not depend on --threads.
+    /// (A row split that followed the thread count gave other bits at 2 threads than at 1.)
+    @Test(arguments: cases) func productsDoNotDependOnTheThreadCount(_ c: Case) {
+        let f = Self.fixture(c)
+        for isa in Self.isas {
+            var forward: [[Float]] = [], transposed: [[Float]] = []
+            for threads in [1, 2, 3] {
+                var Y = [Float](repeating: .nan, count: c.m * c.out)
+                var dX = [Float](repeating: 1, count: c.m * c.inn)
+                f.X.withUnsafeBufferPointer { x in
+                    Y.withUnsafeMutableBufferPointer { y in
+                        NF4Kernels.gemm(f.matrix.ref, X: x.baseAddress!, ldx: c.inn, M: c.m, Y: y.baseAddress!,
+                                        ldy: c.out, threads: threads, isa: isa)
+                    }
+                }
+                f.dY.withUnsafeBufferPointer { dy in
+                    dX.withUnsafeMutableBufferPointer { dx in
+                        NF4Kernels.gemmT(f.matrix.ref, dY: dy.baseAddress!, lddy: c.out, M: c.m, dX: dx.baseAddress!,
+                                         lddx: c.inn, threads: threads, isa: isa)
+                    }
+                }
+                forward.append(Y)
+                transposed.append(dX)
+            }
+            func differing(_ a: [Float], _ b: [Float]) -> Int { zip(a, b).filter { $0.bitPattern != $1.bitPattern }.count }
+            for t in 1..<3 {
+                let f = differing(forward[t], forward[0]), b = differing(transposed[t], transposed[0])
+                #expect(f == 0, "\(isa) forward: \(f) of \(forward[0].count) values differ at \(t + 1) threads from 1")
+                #expect(b == 0, "\(isa) transposed: \(b) of \(transposed[0].count) values differ at \(t + 1) threads from 1")
             }
         }
     }
