@@ -91,4 +91,48 @@ import Testing
         #expect(r.stderr.contains(message), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/cmp"))
     }
+
+    /// Ctrl-C at the terminal while a method trains: the terminal signals compare's process group, and
+    /// the train child (in a group of its own) gets it only through compare. Compare must pass it on, wait
+    /// for train to checkpoint and stop, and stop itself in one line; before, compare died and the child
+    /// trained on, orphaned.
+    @Test func sigintReachesTheRunningChildAndNothingOutlivesCompare() throws {
+        let dir = TempDir()
+        let out = dir.path + "/cmp"
+        let p = try CLIRunner.start(["compare", "--model", Self.tiny, "--data", Self.datasets + "/train.jsonl",
+                                     "--eval-data", Self.datasets + "/eval.jsonl", "--task", Self.datasets, "--task-limit", "1",
+                                     "-o", out, "--steps", "100000", "--batch", "1", "--seq", "16", "--rank", "2",
+                                     "--threads", "1", "--methods", "qlora", "--plan-models", "llama-2-7b"], stdout: .discard)
+        let metrics = out + "/qlora/metrics.jsonl"
+        func lines() -> Int { ((try? String(contentsOfFile: metrics, encoding: .utf8)) ?? "").split(separator: "\n").count }
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline && lines() < 3 && p.isRunning { usleep(10_000) }
+        try #require(p.isRunning && lines() >= 3, "compare's train child did not start training")
+        let child = try #require(Self.processes(mentioning: out + "/qlora").first, "no train child found")
+        let childGroup = Self.processGroup(child)
+        p.signalGroup(SIGINT)
+        let stopped = p.finish(timeout: 120)
+        try #require(!stopped.timedOut, "compare did not stop within 120 s of SIGINT: \(stopped.stderr)")
+        #expect(stopped.status != 0)
+        let last = stopped.stderr.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.contains("interrupted by SIGINT: qlora train was stopped"), "\(stopped.stderr)")
+        #expect(kill(child, 0) != 0 && errno == ESRCH, "train child \(child) (group \(childGroup)) outlived compare")
+        #expect(Self.processes(mentioning: out).isEmpty)
+        // The child stopped the way train does on Ctrl-C: at a step, with a checkpoint.
+        let checkpoints = (try? FileManager.default.contentsOfDirectory(atPath: out + "/qlora/checkpoints")) ?? []
+        #expect(checkpoints.contains { $0.hasPrefix("checkpoint-") }, "\(checkpoints)")
+        #expect(!FileManager.default.fileExists(atPath: out + "/compare.json"))
+    }
+
+    /// Pids of live processes whose command line mentions `text`.
+    static func processes(mentioning text: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { pid in
+            guard let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: ")").last ?? ""
+            return !state.hasPrefix(" Z") && String(decoding: raw.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(text)
+        }
+    }
+
+    static func processGroup(_ pid: Int32) -> Int32 { getpgid(pid) }
 }
