@@ -52,6 +52,9 @@ public final class BoundedProcess {
         if process.processIdentifier != 0 { _ = exited.wait(timeout: .now() + 10) }
     }
 
+    /// The child's process group (its pid) when it leads one; set at start.
+    private var group: pid_t?
+
     public var pid: Int32 { process.processIdentifier }
     public var isRunning: Bool { process.isRunning }
     public var status: Int32 { process.terminationStatus }
@@ -73,15 +76,17 @@ public final class BoundedProcess {
         pthread_sigmask(SIG_SETMASK, &none, &saved)
         defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
         try process.run()
+        // Foundation makes the child a process-group leader on Linux: remember the group while the leader is
+        // alive, so signals after its exit still reach members that outlived it (never a reused pid).
+        let pid = process.processIdentifier
+        group = getpgid(pid) == pid ? pid : nil
         out?.startReading()
         err?.startReading()
     }
 
     /// Sends `sig` to the child's process group (to the child alone if it is not a group leader).
     public func signalGroup(_ sig: Int32) {
-        let pid = process.processIdentifier
-        guard pid > 0 else { return }
-        if getpgid(pid) == pid { kill(-pid, sig) } else { kill(pid, sig) }
+        if let group { kill(-group, sig) } else if process.processIdentifier > 0 && process.isRunning { kill(process.processIdentifier, sig) }
     }
 
     /// Sends `sig` to the child alone (e.g. SIGINT to ask `qlora train` to stop).
@@ -99,10 +104,13 @@ public final class BoundedProcess {
         }
         timedOut = true
         signalGroup(SIGTERM)
-        if exited.wait(timeout: .now() + Self.grace) != .success {
-            signalGroup(SIGKILL)
-            _ = exited.wait(timeout: .now() + Self.grace)
-        }
+        let killAt = DispatchTime.now() + Self.grace
+        let leaderExited = exited.wait(timeout: killAt) == .success
+        // A member that ignores SIGTERM outlives its leader: SIGKILL the group once the grace is over, whether
+        // or not the leader is gone (an empty group: ESRCH, harmless).
+        if leaderExited { Thread.sleep(forTimeInterval: max(0, Double(Int64(killAt.uptimeNanoseconds) - Int64(DispatchTime.now().uptimeNanoseconds)) / 1e9)) }
+        signalGroup(SIGKILL)
+        if !leaderExited { _ = exited.wait(timeout: .now() + Self.grace) }
         exited.signal()
         return false
     }
