@@ -71,20 +71,17 @@ public enum NF4AVX2 {
                 _mm256_castsi256_ps(_mm256_unpacklo_epi16(h01, h23)), _mm256_castsi256_ps(_mm256_unpackhi_epi16(h01, h23)))
     }
 
-    /// The 64 weights of the 32 packed bytes at p (two groups of 32 elements) as eight vectors in the
-    /// byte-plane order: vector v holds elements 4v…4v+3 (low lane) and 32+4v…32+4v+3 (high lane).
+    /// The 32 packed bytes at p hold 64 weights (two groups of 32): their low nibbles are elements 0…15
+    /// (lane 0) and 32…47 (lane 1), their high nibbles 16…31 and 48…63, each one index per byte for
+    /// `decodePlanes`.
     @inline(__always)
-    static func decode64(_ p: UnsafePointer<UInt8>, _ t: BytePlanes)
-        -> (__m256, __m256, __m256, __m256, __m256, __m256, __m256, __m256) {
-        let w = _mm256_loadu_si256(UnsafeRawPointer(p).assumingMemoryBound(to: __m256i_u.self))
-        let mask = _mm256_set1_epi8(0x0F)
-        // Low nibbles are elements 0…15 (lane 0) and 32…47 (lane 1); high nibbles 16…31 and 48…63.
-        let (f0, f1, f2, f3) = decodePlanes(_mm256_and_si256(w, mask), t)
-        let (g0, g1, g2, g3) = decodePlanes(_mm256_and_si256(_mm256_srli_epi16(w, 4), mask), t)
-        return (f0, f1, f2, f3, g0, g1, g2, g3)
-    }
+    static func lowNibbles(_ w: __m256i) -> __m256i { _mm256_and_si256(w, _mm256_set1_epi8(0x0F)) }
 
-    /// xp = x reordered per 64 elements to the byte-plane order of `decode64` (cols % 64 == 0).
+    @inline(__always)
+    static func highNibbles(_ w: __m256i) -> __m256i { _mm256_and_si256(_mm256_srli_epi16(w, 4), _mm256_set1_epi8(0x0F)) }
+
+    /// xp = x reordered per 64 elements to the order `decodePlanes` gives the low then the high nibbles of
+    /// 32 packed bytes: vector v holds elements 4v…4v+3 (low lane) and 32+4v…32+4v+3 (high lane) (cols % 64 == 0).
     static func permuteX(_ x: UnsafePointer<Float>, _ xp: UnsafeMutablePointer<Float>, _ cols: Int) {
         var b = 0
         while b < cols {
@@ -102,14 +99,12 @@ public enum NF4AVX2 {
     @inline(__always)
     static func planesDot64(_ p: UnsafePointer<UInt8>, _ xp: UnsafePointer<Float>, _ t: BytePlanes) -> __m256 {
         let w = _mm256_loadu_si256(UnsafeRawPointer(p).assumingMemoryBound(to: __m256i_u.self))
-        let mask = _mm256_set1_epi8(0x0F)
-        // Low nibbles are elements 0…15 (lane 0) and 32…47 (lane 1); high nibbles 16…31 and 48…63.
-        let (f0, f1, f2, f3) = decodePlanes(_mm256_and_si256(w, mask), t)
+        let (f0, f1, f2, f3) = decodePlanes(lowNibbles(w), t)
         var a = _mm256_mul_ps(f0, _mm256_loadu_ps(xp))
         var b = _mm256_mul_ps(f1, _mm256_loadu_ps(xp + 8))
         a = _mm256_fmadd_ps(f2, _mm256_loadu_ps(xp + 16), a)
         b = _mm256_fmadd_ps(f3, _mm256_loadu_ps(xp + 24), b)
-        let (g0, g1, g2, g3) = decodePlanes(_mm256_and_si256(_mm256_srli_epi16(w, 4), mask), t)
+        let (g0, g1, g2, g3) = decodePlanes(highNibbles(w), t)
         a = _mm256_fmadd_ps(g0, _mm256_loadu_ps(xp + 32), a)
         b = _mm256_fmadd_ps(g1, _mm256_loadu_ps(xp + 40), b)
         a = _mm256_fmadd_ps(g2, _mm256_loadu_ps(xp + 48), a)
@@ -182,7 +177,7 @@ public enum NF4AVX2 {
             return (n &+ 1) &<< (w.nestedShift &+ shift)
         }
 
-        /// Makes `scalePointer` valid for block `block`'s nested block.
+        /// Fills `table` for block `block`'s nested block (nothing to do for Float32 absmax).
         @inline(__always)
         mutating func prepare(block: Int) {
             guard w.absmax == nil else { return }
@@ -267,8 +262,8 @@ public enum NF4AVX2 {
         gemvT(w, dy, dx, 0, w.rows, c0, c1)
     }
 
-    /// As `gemvTColumns64` over every column, for rows [r0, r1) only (the caller splits rows across
-    /// threads, each into its own dx, when the 64-column strips do not split evenly).
+    /// As `gemvTColumns64` over every column, for rows [r0, r1) only (`NF4Kernels` runs two row slabs
+    /// fixed by the shape, the second into its own dx, when the 64-column strips are odd in number).
     public static func gemvTRows64(_ w: NF4MatrixRef, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                                    _ r0: Int, _ r1: Int) {
         gemvT(w, dy, dx, r0, r1, 0, w.cols)
@@ -279,7 +274,6 @@ public enum NF4AVX2 {
         let t = bytePlanes(w.code)
         let nbRow = w.cols >> 6
         let rowBytes = nbRow &* 32
-        let mask = _mm256_set1_epi8(0x0F)
         withUnsafeTemporaryAllocation(of: Float.self, capacity: transposedPassRows) { coefBuffer in
             let coef = coefBuffer.baseAddress!
             var rA = r0
@@ -300,7 +294,7 @@ public enum NF4AVX2 {
                         coef[i] = dy[r] * w.scale(block: b)
                         let s = _mm256_broadcast_ss(coef + i)
                         let v = _mm256_loadu_si256(UnsafeRawPointer(p).assumingMemoryBound(to: __m256i_u.self))
-                        let (f0, f1, f2, f3) = decodePlanes(_mm256_and_si256(v, mask), t)
+                        let (f0, f1, f2, f3) = decodePlanes(lowNibbles(v), t)
                         a0 = _mm256_fmadd_ps(f0, s, a0)
                         a1 = _mm256_fmadd_ps(f1, s, a1)
                         a2 = _mm256_fmadd_ps(f2, s, a2)
@@ -318,7 +312,7 @@ public enum NF4AVX2 {
                     for _ in rA..<rB {
                         let s = _mm256_broadcast_ss(coef + i)
                         let v = _mm256_loadu_si256(UnsafeRawPointer(p).assumingMemoryBound(to: __m256i_u.self))
-                        let (g0, g1, g2, g3) = decodePlanes(_mm256_and_si256(_mm256_srli_epi16(v, 4), mask), t)
+                        let (g0, g1, g2, g3) = decodePlanes(highNibbles(v), t)
                         a0 = _mm256_fmadd_ps(g0, s, a0)
                         a1 = _mm256_fmadd_ps(g1, s, a1)
                         a2 = _mm256_fmadd_ps(g2, s, a2)

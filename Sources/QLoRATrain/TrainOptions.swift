@@ -70,7 +70,7 @@ public struct TrainSummary: Codable, Sendable {
     public var optimizerSpilledBytes: Int
     /// The frozen products' compute type the run ended in (`f32`, `bf16`); absent in older summaries.
     public var computeDType: String?
-    /// The kernels the products ran on (ISA and bf16 variant); absent in older summaries.
+    /// The kernels the products ran on (ISA, bf16 variant, OpenBLAS core); absent in older summaries.
     public var kernelPath: KernelPath?
 
     enum CodingKeys: String, CodingKey {

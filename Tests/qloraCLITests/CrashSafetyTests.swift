@@ -13,7 +13,7 @@ import Testing
     @Test func killHarnessFindsNoCorruptOutput() throws {
         let dir = TempDir("qlora-kill")
         let r = try BoundedProcess.run("/bin/bash", [TestPaths.repoRoot + "/tools/kill_harness.sh", "--kills", "9", "--seed", "4",
-                                                     "--qlora", CLIRunner.binary, "--work", dir.path + "/work"],
+                                                     "--qlora", CLIRunner.binary, "--work", dir.path + "/harness"],
                                        timeout: CLIRunner.defaultTimeout)
         let text = r.stdout + r.stderr
         #expect(r.status == 0, "\(text)")
@@ -30,13 +30,13 @@ import Testing
     @Test func killHarnessWithoutATrainRoundTrainsNothingMore() throws {
         let dir = TempDir("qlora-kill1")
         let r = try BoundedProcess.run("/bin/bash", [TestPaths.repoRoot + "/tools/kill_harness.sh", "--kills", "1", "--seed", "4",
-                                                     "--qlora", CLIRunner.binary, "--work", dir.path + "/work"], timeout: 120)
+                                                     "--qlora", CLIRunner.binary, "--work", dir.path + "/harness"], timeout: 120)
         let text = r.stdout + r.stderr
         #expect(r.status == 0, "\(text)")
         #expect(text.contains("train: 0 SIGKILLed (rounds: 0 fresh starts, 0 resumes)"), "\(text)")
         #expect(text.contains("final resume: not needed (no train round ran)"), "\(text)")
         #expect(!text.contains("rerun fresh"), "\(text)")
-        #expect(!FileManager.default.fileExists(atPath: dir.path + "/work/run"), "a training run was made")
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/harness/run"), "a training run was made")
     }
 
     static let trainArgs = ["--batch", "2", "--seq", "16", "--rank", "4", "--alpha", "8", "--lr", "1e-2", "--seed", "3",

@@ -33,7 +33,7 @@ struct CheckpointRecord: Codable, Equatable {
     /// The frozen products' compute type (`f32`, `bf16`); absent in checkpoints written before it was recorded
     /// (unknown: such runs may have computed in either).
     var computeDType: String?
-    /// The kernels that computed the products (ISA and bf16 variant); absent in checkpoints written before
+    /// The kernels that computed the products (ISA, bf16 variant, OpenBLAS core); absent in checkpoints written before
     /// it was recorded (unknown).
     var kernelPath: KernelPath?
 
